@@ -1,0 +1,33 @@
+// The C side of the libuv binding: the header, plus what Swift cannot import directly
+// (handle upcasts, libuv's error macros as plain ints). Only the Reactor target imports this.
+#ifndef CLIBUV_SHIM_H
+#define CLIBUV_SHIM_H
+
+#include <uv.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#pragma clang assume_nonnull begin
+
+static inline uv_handle_t *clibuv_tcp_as_handle(uv_tcp_t *h) { return (uv_handle_t *)h; }
+static inline uv_stream_t *clibuv_tcp_as_stream(uv_tcp_t *h) { return (uv_stream_t *)h; }
+static inline uv_handle_t *clibuv_timer_as_handle(uv_timer_t *h) { return (uv_handle_t *)h; }
+static inline uv_handle_t *clibuv_async_as_handle(uv_async_t *h) { return (uv_handle_t *)h; }
+static inline uv_handle_t *clibuv_check_as_handle(uv_check_t *h) { return (uv_handle_t *)h; }
+static inline uv_handle_t *clibuv_prepare_as_handle(uv_prepare_t *h) { return (uv_handle_t *)h; }
+static inline uv_handle_t *clibuv_signal_as_handle(uv_signal_t *h) { return (uv_handle_t *)h; }
+
+static inline const int clibuv_eof(void) { return UV_EOF; }
+static inline const int clibuv_ecanceled(void) { return UV_ECANCELED; }
+static inline const int clibuv_eagain(void) { return UV_EAGAIN; }
+static inline const int clibuv_etimedout(void) { return UV_ETIMEDOUT; }
+static inline const int clibuv_ebusy(void) { return UV_EBUSY; }
+
+/// Ignores SIGPIPE for the whole process: a write to a reset peer must be an error, not a death.
+static inline void clibuv_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+
+#pragma clang assume_nonnull end
+
+#endif

@@ -1,0 +1,74 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Settings every Swift target shares: Swift 6 mode is the package default; these make each
+/// import's visibility deliberate.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "comfy-gateway",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "comfy-gateway", targets: ["ComfyGateway"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibUV",
+            path: "Modules/CLibUV",
+            pkgConfig: "libuv",
+            providers: [.apt(["libuv1-dev"])]
+        ),
+        .target(name: "Reactor", dependencies: ["CLibUV"], swiftSettings: strictSettings),
+        .target(name: "Codecs", swiftSettings: strictSettings),
+        .target(
+            name: "Routing",
+            dependencies: ["Reactor", "Codecs", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .target(name: "Models", swiftSettings: strictSettings),
+        .target(
+            name: "Core",
+            dependencies: [
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Entry",
+            dependencies: ["Routing", "Models", "Core", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "ComfyGateway",
+            dependencies: [
+                "Entry", "Reactor", "Core",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "CodecsTests", dependencies: ["Codecs"], swiftSettings: strictSettings),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "RoutingTests",
+            dependencies: ["Routing", "Reactor", "Codecs"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["Codecs"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "ArchitectureTests", swiftSettings: strictSettings),
+    ]
+)

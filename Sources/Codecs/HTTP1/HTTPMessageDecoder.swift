@@ -1,0 +1,256 @@
+/// The incremental HTTP/1.1 parser both roles share (RFC 9112): start line, header fields,
+/// and Content-Length or chunked bodies with extensions and trailers.
+///
+/// Bytes are appended as they arrive; `next()` returns the next complete part or `nil` when more
+/// bytes are needed, never consuming half a line. Lines are checked one by one as they complete,
+/// so a limit or a syntax error is reported as soon as it can be seen, and feeding the same bytes
+/// whole, byte by byte or split anywhere gives the same parts. The role-specific bits (the start
+/// line and the framing rules) live in `HTTPRequestDecoder` and `HTTPResponseDecoder`.
+struct HTTPMessageDecoder {
+    enum Part {
+        /// The start line (split at its first two spaces) and the header fields.
+        case head(startLine: [UInt8], headers: HTTPHeaders)
+        case body([UInt8])
+        case end(trailers: HTTPHeaders)
+    }
+
+    private enum State {
+        case startLine
+        case headers(startLine: [UInt8], headers: HTTPHeaders, bytes: Int)
+        /// The head was returned; waiting for the role to decide the framing.
+        case awaitingFraming
+        case fixedBody(remaining: Int)
+        case chunkSize
+        case chunkData(remaining: Int)
+        case chunkDataEnd
+        case trailers(headers: HTTPHeaders, bytes: Int)
+        case untilClose
+        case upgraded
+    }
+
+    let limits: HTTPLimits
+    let isRequest: Bool
+    private var state = State.startLine
+    private var buffer: [UInt8] = []
+    private var readIndex = 0
+    /// Where the search for the next LF resumes, so byte-by-byte feeding stays linear.
+    private var scanIndex = 0
+    private var peerClosed = false
+
+    init(limits: HTTPLimits, isRequest: Bool) {
+        self.limits = limits
+        self.isRequest = isRequest
+    }
+
+    /// Bytes received but not yet returned as parts.
+    var bufferedByteCount: Int { buffer.count - readIndex }
+
+    /// True between messages (nothing of a next message parsed yet).
+    var isIdle: Bool {
+        if case .startLine = state { return true }
+        return false
+    }
+
+    mutating func append(_ bytes: [UInt8]) {
+        if readIndex == buffer.count {
+            buffer = bytes
+            readIndex = 0
+            scanIndex = 0
+            return
+        }
+        if readIndex > 4096 && readIndex * 2 > buffer.count {
+            buffer.removeFirst(readIndex)
+            scanIndex -= readIndex
+            readIndex = 0
+        }
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// Marks the end of input (the peer closed): ends an until-close body.
+    mutating func peerDidClose() {
+        peerClosed = true
+    }
+
+    /// Decides the framing of the message whose head was just returned.
+    mutating func setFraming(_ framing: HTTPBodyFraming) {
+        guard case .awaitingFraming = state else { preconditionFailure("Internal inconsistency: framing set twice") }
+        switch framing {
+        case .none: state = .fixedBody(remaining: 0)
+        case .length(let count): state = .fixedBody(remaining: count)
+        case .chunked: state = .chunkSize
+        case .untilClose: state = .untilClose
+        }
+    }
+
+    /// Stops parsing (after a protocol upgrade) and returns the bytes that follow the head.
+    mutating func takeRemainingBytes() -> [UInt8] {
+        state = .upgraded
+        let rest = Array(buffer[readIndex...])
+        buffer = []
+        readIndex = 0
+        scanIndex = 0
+        return rest
+    }
+
+    mutating func next() throws(HTTPParseError) -> Part? {
+        while true {
+            switch state {
+            case .startLine:
+                guard let line = try nextLine(limit: limits.maxStartLineBytes, tooLong: startLineTooLong) else {
+                    return nil
+                }
+                if line.isEmpty { continue }
+                if line.first == 0x20 || line.first == 0x09 {
+                    throw isRequest ? .badRequest("whitespace before the request line") : .badResponse("whitespace before the status line")
+                }
+                state = .headers(startLine: line, headers: HTTPHeaders(), bytes: 0)
+            case .headers(let startLine, var headers, let bytes):
+                let remaining = limits.maxHeaderBytes - bytes
+                guard let line = try nextLine(limit: remaining, tooLong: .headersTooLarge) else { return nil }
+                if line.isEmpty {
+                    state = .awaitingFraming
+                    return .head(startLine: startLine, headers: headers)
+                }
+                try Self.appendField(line, to: &headers, limits: limits, isRequest: isRequest)
+                state = .headers(startLine: startLine, headers: headers, bytes: bytes + line.count + 2)
+            case .awaitingFraming:
+                preconditionFailure("Internal inconsistency: next() before setFraming()")
+            case .fixedBody(let remaining):
+                if remaining == 0 {
+                    state = .startLine
+                    return .end(trailers: HTTPHeaders())
+                }
+                guard readIndex < buffer.count else { return nil }
+                let count = min(remaining, buffer.count - readIndex)
+                let chunk = takeBytes(count)
+                state = .fixedBody(remaining: remaining - count)
+                return .body(chunk)
+            case .chunkSize:
+                guard let line = try nextLine(limit: limits.maxChunkLineBytes, tooLong: .badRequest("chunk size line too long")) else {
+                    return nil
+                }
+                let size = try ChunkLine.parseSize(line)
+                state = size == 0 ? .trailers(headers: HTTPHeaders(), bytes: 0) : .chunkData(remaining: size)
+            case .chunkData(let remaining):
+                guard readIndex < buffer.count else { return nil }
+                let count = min(remaining, buffer.count - readIndex)
+                let chunk = takeBytes(count)
+                state = count == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - count)
+                return .body(chunk)
+            case .chunkDataEnd:
+                guard buffer.count - readIndex >= 2 else {
+                    if readIndex < buffer.count && buffer[readIndex] != 0x0D {
+                        throw .badRequest("chunk data not followed by CRLF")
+                    }
+                    return nil
+                }
+                guard buffer[readIndex] == 0x0D && buffer[readIndex + 1] == 0x0A else {
+                    throw .badRequest("chunk data not followed by CRLF")
+                }
+                readIndex += 2
+                scanIndex = readIndex
+                state = .chunkSize
+            case .trailers(var trailers, let bytes):
+                let remaining = limits.maxHeaderBytes - bytes
+                guard let line = try nextLine(limit: remaining, tooLong: .headersTooLarge) else { return nil }
+                if line.isEmpty {
+                    state = .startLine
+                    return .end(trailers: trailers)
+                }
+                try Self.appendField(line, to: &trailers, limits: limits, isRequest: isRequest)
+                state = .trailers(headers: trailers, bytes: bytes + line.count + 2)
+            case .untilClose:
+                if readIndex < buffer.count {
+                    return .body(takeBytes(buffer.count - readIndex))
+                }
+                if peerClosed {
+                    state = .startLine
+                    return .end(trailers: HTTPHeaders())
+                }
+                return nil
+            case .upgraded:
+                return nil
+            }
+        }
+    }
+
+    private var startLineTooLong: HTTPParseError {
+        isRequest ? .uriTooLong : .badResponse("status line too long")
+    }
+
+    private mutating func takeBytes(_ count: Int) -> [UInt8] {
+        let chunk: [UInt8]
+        if readIndex == 0 && count == buffer.count {
+            chunk = buffer
+            buffer = []
+        } else {
+            chunk = Array(buffer[readIndex..<(readIndex + count)])
+            readIndex += count
+        }
+        if readIndex == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            readIndex = 0
+        }
+        scanIndex = readIndex
+        return chunk
+    }
+
+    /// The next CRLF-terminated line without its CRLF, or nil when it is not complete yet.
+    /// A bare LF, or a line longer than `limit`, is an error.
+    private mutating func nextLine(limit: Int, tooLong: HTTPParseError) throws(HTTPParseError) -> [UInt8]? {
+        var index = max(scanIndex, readIndex)
+        let end = buffer.count
+        while index < end && buffer[index] != 0x0A { index += 1 }
+        guard index < end else {
+            scanIndex = index
+            let partial = end - readIndex
+            // A CR may still be followed by its LF: allow one byte over the limit for it.
+            if partial > limit + 1 || (partial == limit + 1 && buffer[end - 1] != 0x0D) {
+                throw tooLong
+            }
+            return nil
+        }
+        guard index > readIndex && buffer[index - 1] == 0x0D else {
+            throw isRequest ? .badRequest("bare LF where CRLF is required") : .badResponse("bare LF")
+        }
+        let lineLength = index - 1 - readIndex
+        if lineLength > limit { throw tooLong }
+        let line = Array(buffer[readIndex..<(index - 1)])
+        readIndex = index + 1
+        scanIndex = readIndex
+        if readIndex == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            readIndex = 0
+            scanIndex = 0
+        }
+        return line
+    }
+
+    /// Parses `name: value` (RFC 9110 section 5.1, RFC 9112 section 5) into `headers`.
+    private static func appendField(
+        _ line: [UInt8], to headers: inout HTTPHeaders, limits: HTTPLimits, isRequest: Bool
+    ) throws(HTTPParseError) {
+        let fail: (String) -> HTTPParseError = { isRequest ? .badRequest($0) : .badResponse($0) }
+        if line.first == 0x20 || line.first == 0x09 {
+            throw fail("obsolete line folding")
+        }
+        guard headers.count < limits.maxHeaderCount else { throw .headersTooLarge }
+        guard let colon = line.firstIndex(of: 0x3A) else { throw fail("header field without a colon") }
+        guard colon > 0 else { throw fail("empty header field name") }
+        for index in 0..<colon where !HTTPSyntax.isTokenByte(line[index]) {
+            throw line[index] == 0x20 || line[index] == 0x09
+                ? fail("whitespace before the colon of a header field")
+                : fail("invalid character in a header field name")
+        }
+        var start = colon + 1
+        var end = line.count
+        while start < end && (line[start] == 0x20 || line[start] == 0x09) { start += 1 }
+        while end > start && (line[end - 1] == 0x20 || line[end - 1] == 0x09) { end -= 1 }
+        for index in start..<end where !HTTPSyntax.isFieldValueByte(line[index]) {
+            throw line[index] == 0x0D ? fail("bare CR in a header field") : fail("control character in a header field value")
+        }
+        headers.add(
+            name: String(decoding: line[0..<colon], as: UTF8.self),
+            value: String(decoding: line[start..<end], as: UTF8.self))
+    }
+}

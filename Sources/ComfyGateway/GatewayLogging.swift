@@ -1,0 +1,45 @@
+import Core
+import Foundation
+import Logging
+
+/// Bootstraps swift-log once, for the whole process: text lines or JSON objects on stderr, at the
+/// configured level. Only the executable does this; libraries just accept a `Logger`.
+enum GatewayLogging {
+    static func bootstrap(_ configuration: GatewayConfiguration) {
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        let json = configuration.logFormat == .json
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+/// Writes each log record as one JSON object per line on stderr
+/// (`{"ts", "level", "label", "message", ...metadata}`).
+struct JSONLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var record: [String: String] = [
+            "ts": ISO8601DateFormatter().string(from: Date()),
+            "level": event.level.rawValue,
+            "label": label,
+            "message": "\(event.message)",
+        ]
+        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
+            record[key] = "\(value)"
+        }
+        guard var line = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) else { return }
+        line.append(0x0A)
+        FileHandle.standardError.write(line)
+    }
+}

@@ -1,0 +1,146 @@
+import Configuration
+import SystemPackage
+
+/// Reads the settings with swift-configuration, in the order of precedence API.md fixes:
+/// command-line flag > environment > env file (`.env` in the working directory, or `--env-file`)
+/// > built-in default; then validates every value.
+///
+/// Values may be wrapped in matching single or double quotes (as the seed's `.env` writes them);
+/// the quotes are removed.
+package enum ConfigurationLoader {
+    /// Loads and validates.
+    /// - Parameters:
+    ///   - flags: values given on the command line, by environment variable name.
+    ///   - environment: the process environment.
+    ///   - envFile: an explicit env file (must exist), or nil for `.env` if present.
+    package static func load(
+        flags: [String: String], environment: [String: String], envFile: String?
+    ) async throws -> GatewayConfiguration {
+        let fileProvider: EnvironmentVariablesProvider
+        do {
+            fileProvider = try await EnvironmentVariablesProvider(
+                environmentFilePath: FilePath(envFile ?? ".env"), allowMissing: envFile == nil)
+        } catch {
+            throw ConfigurationError("env file '\(envFile ?? ".env")' could not be read: \(error)")
+        }
+        var flagValues: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (variable, value) in flags {
+            flagValues[AbsoluteConfigKey([variable.lowercased()])] = ConfigValue(.string(value), isSecret: false)
+        }
+        let reader = ConfigReader(providers: [
+            InMemoryProvider(name: "flags", values: flagValues),
+            EnvironmentVariablesProvider(environmentVariables: environment),
+            fileProvider,
+        ])
+        return try validate { setting in
+            reader.string(forKey: ConfigKey(setting.key)).map(unquote) ?? setting.defaultValue
+        }
+    }
+
+    /// Builds the configuration from raw values (`value(setting)` is nil when unset).
+    package static func validate(_ value: (GatewaySetting) -> String?) throws -> GatewayConfiguration {
+        func text(_ setting: GatewaySetting) -> String { value(setting) ?? setting.defaultValue ?? "" }
+        func optional(_ setting: GatewaySetting) -> String? {
+            guard let raw = value(setting), !raw.isEmpty else { return nil }
+            return raw
+        }
+        func integer(_ setting: GatewaySetting, in range: ClosedRange<Int>) throws -> Int {
+            let raw = text(setting)
+            guard let number = Int(raw), range.contains(number) else {
+                throw ConfigurationError("\(setting.variable) must be \(range.lowerBound)-\(range.upperBound), got '\(raw)'")
+            }
+            return number
+        }
+        func list(_ setting: GatewaySetting) -> [String] {
+            (optional(setting) ?? "").split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
+        }
+
+        let debugText = text(.debug).lowercased()
+        guard let debug = ["true": true, "1": true, "yes": true, "false": false, "0": false, "no": false][debugText] else {
+            throw ConfigurationError("DEBUG must be true or false, got '\(text(.debug))'")
+        }
+        let port = try integer(.port, in: 0...65535)
+        let comfyPort = try integer(.comfyPort, in: 1...65535)
+        let timeoutText = text(.comfyTimeout)
+        guard let timeout = Double(timeoutText), timeout > 0, timeout.isFinite else {
+            throw ConfigurationError("COMFYUI_TIMEOUT must be a positive number of seconds, got '\(timeoutText)'")
+        }
+        let comfyURL: String
+        if let url = optional(.comfyURL) {
+            guard let parsed = BaseURL(url) else {
+                throw ConfigurationError("COMFYUI_URL must be an http:// or https:// URL with a host, got '\(url)'")
+            }
+            comfyURL = parsed.normalized
+        } else {
+            let host = text(.comfyHost)
+            guard !host.isEmpty, !host.contains("/") else {
+                throw ConfigurationError("COMFYUI_HOST must be a host name or address, got '\(host)'")
+            }
+            comfyURL = "http://\(host.contains(":") ? "[\(host)]" : host):\(comfyPort)"
+        }
+        var publicBaseURL: String?
+        if let url = optional(.publicBaseURL) {
+            guard let parsed = BaseURL(url) else {
+                throw ConfigurationError("PUBLIC_BASE_URL must be an http:// or https:// URL, got '\(url)'")
+            }
+            publicBaseURL = parsed.normalized
+        }
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        let explicitLevel = value(.logLevel)
+        let logLevel = (explicitLevel ?? (debug ? "debug" : text(.logLevel))).lowercased()
+        guard levels.contains(logLevel) else {
+            throw ConfigurationError("LOG_LEVEL must be one of \(levels.joined(separator: ", ")), got '\(explicitLevel ?? "")'")
+        }
+        guard let logFormat = GatewayConfiguration.LogFormat(rawValue: text(.logFormat).lowercased()) else {
+            throw ConfigurationError("LOG_FORMAT must be text or json, got '\(text(.logFormat))'")
+        }
+        let host = text(.host)
+        guard !host.isEmpty else { throw ConfigurationError("HOST must not be empty") }
+        for directory in [GatewaySetting.inputDir, .outputDir] where text(directory).isEmpty {
+            throw ConfigurationError("\(directory.variable) must not be empty")
+        }
+        return GatewayConfiguration(
+            appName: text(.appName), appVersion: text(.appVersion), host: host, port: port, debug: debug,
+            comfyURL: comfyURL, comfyTimeoutSeconds: timeout, inputDirectory: text(.inputDir),
+            outputDirectory: text(.outputDir), publicBaseURL: publicBaseURL,
+            maxUploadBytes: try integer(.maxUploadBytes, in: 1...(1 << 40)), apiKeys: list(.apiKeys),
+            corsOrigins: list(.corsOrigins), logLevel: logLevel, logFormat: logFormat,
+            maxConnections: try integer(.maxConnections, in: 1...1_000_000))
+    }
+
+    /// Removes one pair of matching surrounding quotes.
+    static func unquote(_ value: String) -> String {
+        guard value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first else {
+            return value
+        }
+        return String(value.dropFirst().dropLast())
+    }
+}
+
+/// An `http(s)://host[:port][/path]` base URL, checked and without a trailing slash.
+struct BaseURL {
+    let normalized: String
+
+    init?(_ text: String) {
+        let lower = text.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { return nil }
+        let rest = text.drop { $0 != ":" }.dropFirst(3)
+        let authority = rest.prefix { $0 != "/" }
+        guard !authority.isEmpty, !authority.contains(" "), !authority.contains("@") else { return nil }
+        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
+            guard let port = Int(authority[authority.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        }
+        var normalized = text
+        while normalized.hasSuffix("/") { normalized.removeLast() }
+        self.normalized = normalized
+    }
+}
+
+extension String {
+    var trimmed: String {
+        var slice = self[...]
+        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
+        while let last = slice.last, last.isWhitespace { slice.removeLast() }
+        return String(slice)
+    }
+}

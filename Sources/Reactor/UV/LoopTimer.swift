@@ -1,0 +1,60 @@
+import CLibUV
+
+/// A libuv timer: calls `onFire` on the loop thread after a delay, once or repeatedly.
+///
+/// Loop-bound: create, start, stop and close it on the loop thread. It stays open (and retained)
+/// until `close()`; a stopped timer can be started again.
+package final class LoopTimer: HandleOwner, @unchecked Sendable {
+    private var onFire: (() -> Void)?
+
+    /// Creates an idle timer on `loop`.
+    package init(loop: EventLoop) {
+        super.init(loop: loop, byteCount: MemoryLayout<uv_timer_t>.size)
+        loop.assertInLoop()
+        uv_timer_init(loop.loop, timer)
+        adopt()
+    }
+
+    private var timer: UnsafeMutablePointer<uv_timer_t> {
+        UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_timer_t.self)
+    }
+
+    /// Arms the timer; a running timer is re-armed. `repeatEvery` 0 fires once.
+    package func start(afterMilliseconds delay: UInt64, repeatEvery: UInt64 = 0, _ onFire: @escaping () -> Void) {
+        guard !isClosing else { return }
+        self.onFire = onFire
+        uv_timer_start(timer, { timer in
+            HandleOwner.owner(of: timer, as: LoopTimer.self).onFire?()
+        }, delay, repeatEvery)
+    }
+
+    /// Disarms the timer.
+    package func stop() {
+        guard !isClosing else { return }
+        uv_timer_stop(timer)
+    }
+
+    /// Lets the loop end while this timer is still armed.
+    package func unref() {
+        uv_unref(handle)
+    }
+
+    override func didClose() {
+        onFire = nil
+    }
+}
+
+extension EventLoop {
+    /// Suspends the calling task for `milliseconds` using a loop timer.
+    package func sleep(milliseconds: UInt64) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            execute {
+                let timer = LoopTimer(loop: self)
+                timer.start(afterMilliseconds: milliseconds) {
+                    timer.close()
+                    continuation.resume()
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,301 @@
+import CLibUV
+
+/// What a `TCPConnection` tells its owner. Every call arrives on the loop thread.
+package protocol TCPConnectionDelegate: AnyObject {
+    /// Bytes arrived. They are a copy: keep them as long as needed.
+    func connection(_ connection: TCPConnection, didRead bytes: [UInt8])
+    /// The peer shut down its sending side (FIN). Reading has stopped; writing still works.
+    func connectionDidReadEOF(_ connection: TCPConnection)
+    /// Pending writes fell under the low-water mark after having passed the high one.
+    func connectionDidBecomeWritable(_ connection: TCPConnection)
+    /// The handle is closed; `error` is the failure that closed it, if any. Last call.
+    func connection(_ connection: TCPConnection, didCloseWith error: UVError?)
+}
+
+/// One TCP stream: reads into the loop's shared buffer, writes through a queue with one
+/// `uv_write` in flight, stops reading while too much is waiting to be written, and closes in
+/// order (every write callback before the close callback, as libuv guarantees).
+///
+/// Writes first try `uv_try_write`; what the kernel does not take is copied into `pending`. While
+/// a `uv_write` is in flight its bytes live in `inFlight`, and `pending` collects the next batch,
+/// so there is never more than one write request and never a copy per write call beyond one.
+/// Loop-bound: call every method on the loop thread.
+package final class TCPConnection: HandleOwner, @unchecked Sendable {
+    /// Receives reads, EOF, writability and the close. Held strongly until the close.
+    package var delegate: (any TCPConnectionDelegate)?
+
+    /// Pending write bytes above which reading pauses.
+    package var highWaterMark = 256 * 1024
+    /// Pending write bytes under which reading resumes.
+    package var lowWaterMark = 64 * 1024
+
+    private var pending = OutputBuffer()
+    private var inFlight = OutputBuffer()
+    private var writeRequest: UnsafeMutablePointer<uv_write_t>?
+    private var shutdownRequest: UnsafeMutablePointer<uv_shutdown_t>?
+    private var isReading = false
+    private var wantsReading = false
+    private var pausedForWrites = false
+    private var sawEOF = false
+    private var writeSideClosed = false
+    private var shutdownAfterFlush = false
+    private var lingerAfterShutdown = false
+    private var lingerTimer: LoopTimer?
+    private var closeError: UVError?
+    private var writableWaiters: [CheckedContinuation<Void, any Error>] = []
+
+    /// Creates an unconnected TCP handle on `loop` (used by the listener and the connector).
+    init(loop: EventLoop) throws(UVError) {
+        super.init(loop: loop, byteCount: MemoryLayout<uv_tcp_t>.size)
+        try uvCheck(uv_tcp_init(loop.loop, tcp), "uv_tcp_init")
+        adopt()
+    }
+
+    var tcp: UnsafeMutablePointer<uv_tcp_t> {
+        UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_tcp_t.self)
+    }
+
+    private var stream: UnsafeMutablePointer<uv_stream_t> { clibuv_tcp_as_stream(tcp) }
+
+    deinit {
+        writeRequest?.deallocate()
+        shutdownRequest?.deallocate()
+        pending.release()
+        inFlight.release()
+    }
+
+    /// Bytes accepted by `write` that the kernel has not yet taken.
+    package var pendingWriteBytes: Int { pending.count + inFlight.count }
+
+    /// True once the connection is closing or closed: writes are dropped.
+    package var isClosed: Bool { isClosing }
+
+    /// The peer's address as `host:port`, for logs.
+    package var remoteAddress: String {
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        let status = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(tcp, $0, &length) }
+        }
+        guard status == 0 else { return "unknown" }
+        return SocketAddress.describe(storage)
+    }
+
+    /// Disables Nagle's algorithm: small responses leave at once.
+    func setNoDelay() {
+        uv_tcp_nodelay(tcp, 1)
+    }
+
+    // MARK: Reading
+
+    /// Starts delivering reads to the delegate.
+    package func startReading() {
+        loop.assertInLoop()
+        wantsReading = true
+        updateReading()
+    }
+
+    /// Stops delivering reads (the owner's backpressure); `startReading()` resumes.
+    package func pauseReading() {
+        loop.assertInLoop()
+        wantsReading = false
+        updateReading()
+    }
+
+    private func updateReading() {
+        let shouldRead = (wantsReading && !pausedForWrites || lingerAfterShutdown) && !sawEOF && !isClosing
+        if shouldRead && !isReading {
+            isReading = true
+            let status = uv_read_start(stream, { handle, _, buffer in
+                let loop = HandleOwner.owner(of: handle, as: TCPConnection.self).loop
+                buffer!.pointee = uv_buf_init(loop.readBuffer.assumingMemoryBound(to: CChar.self), UInt32(EventLoop.readBufferSize))
+            }, { stream, count, buffer in
+                HandleOwner.owner(of: stream, as: TCPConnection.self).didRead(count: count, base: buffer!.pointee.base)
+            })
+            if status < 0 { fail(UVError(code: status, operation: "uv_read_start")) }
+        } else if !shouldRead && isReading {
+            isReading = false
+            uv_read_stop(stream)
+        }
+    }
+
+    private func didRead(count: Int, base: UnsafeMutablePointer<CChar>?) {
+        if count > 0 {
+            if lingerAfterShutdown { return }
+            let bytes = [UInt8](UnsafeRawBufferPointer(start: base, count: count))
+            delegate?.connection(self, didRead: bytes)
+        } else if count == Int(clibuv_eof()) {
+            sawEOF = true
+            updateReading()
+            if lingerAfterShutdown {
+                close()
+            } else {
+                delegate?.connectionDidReadEOF(self)
+            }
+        } else if count < 0 {
+            fail(UVError(code: Int32(count), operation: "read"))
+        }
+    }
+
+    // MARK: Writing
+
+    /// Queues `bytes` for writing. Returns false when the connection no longer writes.
+    @discardableResult
+    package func write(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { write(raw: $0) }
+    }
+
+    /// Queues several byte arrays as one batch.
+    @discardableResult
+    package func write(contentsOf parts: [[UInt8]]) -> Bool {
+        for part in parts where !write(part) { return false }
+        return true
+    }
+
+    private func write(raw bytes: UnsafeRawBufferPointer) -> Bool {
+        loop.assertInLoop()
+        guard !isClosing, !writeSideClosed, !shutdownAfterFlush else { return false }
+        guard bytes.count > 0 else { return true }
+        if pending.isEmpty && inFlight.isEmpty {
+            var buffer = uv_buf_init(
+                UnsafeMutableRawPointer(mutating: bytes.baseAddress!).assumingMemoryBound(to: CChar.self),
+                UInt32(bytes.count))
+            let written = Int(uv_try_write(stream, &buffer, 1))
+            if written == bytes.count { return true }
+            if written < 0 && written != Int(clibuv_eagain()) {
+                fail(UVError(code: Int32(written), operation: "uv_try_write"))
+                return false
+            }
+            pending.append(UnsafeRawBufferPointer(rebasing: bytes[max(written, 0)...]))
+            startWrite()
+        } else {
+            pending.append(bytes)
+        }
+        if pendingWriteBytes > highWaterMark && !pausedForWrites {
+            pausedForWrites = true
+            updateReading()
+        }
+        return true
+    }
+
+    private func startWrite() {
+        guard inFlight.isEmpty, !pending.isEmpty else { return }
+        swap(&pending, &inFlight)
+        if writeRequest == nil {
+            writeRequest = .allocate(capacity: 1)
+        }
+        writeRequest!.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        var buffer = uv_buf_init(inFlight.base!.assumingMemoryBound(to: CChar.self), UInt32(inFlight.count))
+        let status = uv_write(writeRequest!, stream, &buffer, 1) { request, status in
+            let connection = Unmanaged<TCPConnection>.fromOpaque(request!.pointee.data!).takeUnretainedValue()
+            connection.didWrite(status: status)
+        }
+        if status < 0 {
+            inFlight.clear()
+            fail(UVError(code: status, operation: "uv_write"))
+        }
+    }
+
+    private func didWrite(status: Int32) {
+        inFlight.clear()
+        if status < 0 {
+            if status != clibuv_ecanceled() { fail(UVError(code: status, operation: "write")) }
+            return
+        }
+        if !pending.isEmpty {
+            startWrite()
+        } else if shutdownAfterFlush {
+            startShutdown()
+        }
+        if pausedForWrites && pendingWriteBytes <= lowWaterMark {
+            pausedForWrites = false
+            updateReading()
+            resumeWritableWaiters(with: nil)
+            delegate?.connectionDidBecomeWritable(self)
+        }
+    }
+
+    /// Returns once pending writes are under the low-water mark; throws if the connection closes
+    /// first. A streamed response awaits this between chunks.
+    package func waitUntilWritable() async throws {
+        loop.assertInLoop()
+        if isClosing { throw closeError ?? UVError.cancelled("write") }
+        if pendingWriteBytes <= highWaterMark { return }
+        try await withCheckedThrowingContinuation { writableWaiters.append($0) }
+    }
+
+    private func resumeWritableWaiters(with error: (any Error)?) {
+        let waiters = writableWaiters
+        writableWaiters.removeAll()
+        for waiter in waiters {
+            if let error { waiter.resume(throwing: error) } else { waiter.resume() }
+        }
+    }
+
+    // MARK: Closing
+
+    /// Half-close: sends FIN once every queued byte is written; reading goes on.
+    package func shutdownWrite() {
+        loop.assertInLoop()
+        guard !isClosing, !writeSideClosed, !shutdownAfterFlush else { return }
+        shutdownAfterFlush = true
+        if pending.isEmpty && inFlight.isEmpty { startShutdown() }
+    }
+
+    /// Orderly close: writes everything queued, sends FIN, then reads and discards what the peer
+    /// still sends until its FIN (or `lingerMilliseconds`), and only then closes. This keeps an
+    /// error response from being destroyed by a reset when the peer is still sending.
+    package func closeGracefully(lingerMilliseconds: UInt64 = 2000) {
+        loop.assertInLoop()
+        guard !isClosing else { return }
+        if sawEOF {
+            if pending.isEmpty && inFlight.isEmpty && !shutdownAfterFlush {
+                close()
+                return
+            }
+        }
+        lingerAfterShutdown = true
+        let timer = LoopTimer(loop: loop)
+        lingerTimer = timer
+        timer.start(afterMilliseconds: lingerMilliseconds) { [weak self] in self?.close() }
+        shutdownWrite()
+        if writeSideClosed && sawEOF { close() }
+    }
+
+    private func startShutdown() {
+        guard !writeSideClosed, !isClosing else { return }
+        writeSideClosed = true
+        if shutdownRequest == nil { shutdownRequest = .allocate(capacity: 1) }
+        shutdownRequest!.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        let status = uv_shutdown(shutdownRequest!, stream) { request, status in
+            let connection = Unmanaged<TCPConnection>.fromOpaque(request!.pointee.data!).takeUnretainedValue()
+            connection.didShutdown(status: status)
+        }
+        if status < 0 { fail(UVError(code: status, operation: "uv_shutdown")) }
+    }
+
+    private func didShutdown(status: Int32) {
+        guard status != clibuv_ecanceled() else { return }
+        if lingerAfterShutdown {
+            if sawEOF || status < 0 { close() } else { updateReading() }
+        }
+    }
+
+    private func fail(_ error: UVError) {
+        if closeError == nil { closeError = error }
+        close()
+    }
+
+    override func willClose() {
+        lingerTimer?.close()
+        lingerTimer = nil
+        isReading = false
+    }
+
+    override func didClose() {
+        let delegate = self.delegate
+        self.delegate = nil
+        resumeWritableWaiters(with: closeError ?? UVError.cancelled("write"))
+        delegate?.connection(self, didCloseWith: closeError)
+    }
+}

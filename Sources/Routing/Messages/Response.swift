@@ -1,0 +1,48 @@
+package import Codecs
+package import Foundation
+
+/// A response a handler returns: status, headers and a body that is either bytes in hand or a
+/// producer that streams them.
+package struct Response: Sendable {
+    package var status: Int
+    package var headers: HTTPHeaders
+    package var body: ResponseBody
+
+    package init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: ResponseBody = .bytes([])) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON response encoded with Foundation's encoder (`application/json; charset=utf-8`).
+    package static func json(_ value: some Encodable, status: Int = 200) throws -> Response {
+        let data = try JSONCoding.encoder.encode(value)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+        return Response(status: status, headers: headers, body: .bytes([UInt8](data)))
+    }
+}
+
+/// The body of a response.
+package enum ResponseBody: Sendable {
+    /// All bytes at once (sent with `Content-Length`).
+    case bytes([UInt8])
+    /// Bytes produced over time. With a known length it is sent with `Content-Length`, else
+    /// chunked (or, to an HTTP/1.0 client, delimited by closing the connection).
+    case stream(length: Int?, producer: @Sendable (ResponseBodyWriter) async throws -> Void)
+}
+
+/// Where a streamed body's producer writes; each write waits while the socket is backed up.
+package protocol ResponseBodyWriter: Sendable {
+    func write(_ bytes: [UInt8]) async throws
+}
+
+/// The JSON coders every layer shares (sorted keys make bodies stable and testable).
+package enum JSONCoding {
+    package static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+    package static var decoder: JSONDecoder { JSONDecoder() }
+}

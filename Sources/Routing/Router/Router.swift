@@ -1,0 +1,57 @@
+package import Codecs
+import Foundation
+
+/// The frozen routing table: finds the handler (already wrapped in its middleware) for a method
+/// and path. Built by `RouterBuilder.freeze()`; immutable and shareable across connections.
+package struct Router: Sendable {
+    /// What a lookup found.
+    package struct Match: Sendable {
+        /// The handler wrapped in its middleware (for unknown routes: a 404/405 answer).
+        package let responder: Responder
+        /// Captured `:name` values, percent-decoded.
+        package let parameters: [String: String]
+        /// The route's pattern, or "" when nothing matched.
+        package let pattern: String
+        /// The route's own body limit, if it set one.
+        package let maxBodyBytes: Int?
+    }
+
+    static let allowedMethodsKey = "\u{0}allowed-methods"
+
+    private let trie: RouterTrie
+    private let fallback: Responder
+
+    init(trie: RouterTrie, fallback: @escaping Responder) {
+        self.trie = trie
+        self.fallback = fallback
+    }
+
+    /// Looks up `method path`. A HEAD request uses the GET route when there is no HEAD route.
+    package func match(method: HTTPMethod, path: Substring) -> Match {
+        let segments = path.split(separator: "/")
+        guard let (node, captures) = trie.find(segments) else {
+            return Match(responder: fallback, parameters: [:], pattern: "", maxBodyBytes: nil)
+        }
+        let routes = trie.nodes[node].routes
+        let route = routes.first { $0.method == method } ?? (method == .head ? routes.first { $0.method == .get } : nil)
+        guard let route else {
+            var allowed = routes.map(\.method)
+            if allowed.contains(.get) && !allowed.contains(.head) { allowed.append(.head) }
+            let list = allowed.map(\.rawValue).sorted().joined(separator: ",")
+            return Match(responder: fallback, parameters: [Self.allowedMethodsKey: list], pattern: "", maxBodyBytes: nil)
+        }
+        var parameters: [String: String] = [:]
+        for (name, value) in captures {
+            parameters[name] = PercentDecoding.decodePath(value) ?? String(value)
+        }
+        return Match(responder: route.responder, parameters: parameters, pattern: route.pattern, maxBodyBytes: route.maxBodyBytes)
+    }
+}
+
+extension PercentDecoding {
+    /// Decodes `%XX` escapes of a path segment (a `+` stays a `+`).
+    package static func decodePath(_ segment: Substring) -> String? {
+        guard segment.contains("%") else { return String(segment) }
+        return decode(Substring(segment.replacingOccurrences(of: "+", with: "%2B")))
+    }
+}

@@ -1,0 +1,61 @@
+package import Codecs
+
+/// Collects routes, then freezes them into a `Router`.
+///
+/// Patterns are absolute paths whose segments are constants or `:name` captures
+/// (`/api/v1/workflows/:prompt_id/history`). Each route is wrapped, when it is added, in the
+/// middleware added before it, so add middleware first. A `GET` route also answers `HEAD`.
+package final class RouterBuilder {
+    private var middleware: [any Middleware] = []
+    private var routes: [Route] = []
+
+    package init() {}
+
+    /// Adds middleware that wraps every route added after this call (and the 404/405 answers).
+    package func add(middleware newMiddleware: any Middleware) {
+        middleware.append(newMiddleware)
+    }
+
+    /// Adds a route. `maxBodyBytes` overrides the server's default body limit for it.
+    package func on(
+        _ method: HTTPMethod, _ pattern: String, maxBodyBytes: Int? = nil, handler: @escaping Responder
+    ) {
+        precondition(pattern.hasPrefix("/"), "route pattern must start with /: \(pattern)")
+        let segments = pattern.split(separator: "/").map(String.init)
+        precondition(
+            !routes.contains { $0.method == method && $0.segments == segments },
+            "route \(method) \(pattern) added twice")
+        routes.append(
+            Route(
+                method: method, pattern: pattern, segments: segments, maxBodyBytes: maxBodyBytes,
+                responder: middleware.wrapping(handler)))
+    }
+
+    package func get(_ pattern: String, handler: @escaping Responder) { on(.get, pattern, handler: handler) }
+
+    package func post(_ pattern: String, maxBodyBytes: Int? = nil, handler: @escaping Responder) {
+        on(.post, pattern, maxBodyBytes: maxBodyBytes, handler: handler)
+    }
+
+    /// Freezes the routes into a trie. Requests for unknown paths or methods are answered through
+    /// the full middleware chain with 404 or 405.
+    package func freeze() -> Router {
+        let fallback = middleware.wrapping { request, context in
+            let allowed = context.parameters[Router.allowedMethodsKey]
+            if let allowed {
+                throw HTTPError.methodNotAllowed(request.method, allowed: allowed.split(separator: ",").map { HTTPMethod(String($0)) })
+            }
+            throw HTTPError.notFound(path: request.path)
+        }
+        return Router(trie: RouterTrie(routes: routes), fallback: fallback)
+    }
+}
+
+/// One route as the builder recorded it.
+struct Route: Sendable {
+    let method: HTTPMethod
+    let pattern: String
+    let segments: [String]
+    let maxBodyBytes: Int?
+    let responder: Responder
+}

@@ -1,0 +1,91 @@
+import Codecs
+package import Logging
+package import Reactor
+import Foundation
+
+/// An HTTP/1.1 server on one event loop: a listener plus one `HTTPServerConnection` per client,
+/// all answered through a frozen `Router`.
+///
+/// Handlers run as tasks whose executor preference is the loop, so they stay on the loop thread
+/// unless they await work elsewhere. `shutdown()` stops accepting, lets in-flight requests
+/// finish (idle connections close at once), and closes what is left after `drainTimeout`.
+package final class HTTPServer: @unchecked Sendable {
+    package let loop: EventLoop
+    package let configuration: HTTPServerConfiguration
+    let router: Router
+    let logger: Logger
+    private var listener: TCPListener?
+    private var connections: [ObjectIdentifier: HTTPServerConnection] = [:]
+    private var dateCache = HTTPDateCache()
+
+    package init(loop: EventLoop, configuration: HTTPServerConfiguration, router: Router, logger: Logger) {
+        self.loop = loop
+        self.configuration = configuration
+        self.router = router
+        self.logger = logger
+    }
+
+    /// Binds and starts accepting; returns the bound port. Call on the loop (see `EventLoop.submit`).
+    package func start() throws -> Int {
+        loop.assertInLoop()
+        let listener = try TCPListener(
+            loop: loop, host: configuration.host, port: configuration.port, backlog: configuration.backlog
+        ) { [unowned self] connection in
+            accept(connection)
+        }
+        self.listener = listener
+        return listener.localPort
+    }
+
+    /// Open client connections.
+    package var connectionCount: Int {
+        loop.assertInLoop()
+        return connections.count
+    }
+
+    private func accept(_ tcp: TCPConnection) {
+        if connections.count >= configuration.maxConnections {
+            logger.warning("connection limit \(configuration.maxConnections) reached; refusing \(tcp.remoteAddress)")
+            var bytes: [UInt8] = []
+            let response = HTTPError.unavailable.makeResponse(requestID: RequestIDGenerator.make())
+            HTTPServerConnection.encode(response, keepAlive: false, headOnly: false, date: currentDate(), into: &bytes)
+            tcp.write(bytes)
+            tcp.closeGracefully(lingerMilliseconds: 500)
+            return
+        }
+        let connection = HTTPServerConnection(server: self, tcp: tcp)
+        connections[ObjectIdentifier(connection)] = connection
+        connection.start()
+    }
+
+    func connectionDidClose(_ connection: HTTPServerConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+    }
+
+    /// The `Date` header value for now.
+    func currentDate() -> String {
+        dateCache.string(forEpochSecond: Int(Date().timeIntervalSince1970))
+    }
+
+    /// Graceful shutdown: stop accepting, finish in-flight requests, close everything. Returns
+    /// when every connection is closed.
+    package func shutdown() async {
+        let deadline = ContinuousClock.now.advanced(by: configuration.drainTimeout)
+        try? await loop.submit { [self] in
+            listener?.stopAccepting()
+            listener = nil
+            for connection in connections.values { connection.shutdownRequested() }
+        }
+        while ContinuousClock.now < deadline {
+            let remaining = (try? await loop.submit { [self] in connections.count }) ?? 0
+            if remaining == 0 { return }
+            await loop.sleep(milliseconds: 20)
+        }
+        try? await loop.submit { [self] in
+            for connection in connections.values { connection.forceClose() }
+        }
+        while ((try? await loop.submit { [self] in connections.count }) ?? 0) > 0 {
+            await loop.sleep(milliseconds: 10)
+        }
+    }
+}

@@ -1,0 +1,250 @@
+import Codecs
+import Logging
+import Reactor
+
+/// Drives one client connection: performs the actions of its `HTTPServerConnectionStateMachine`
+/// against the socket, runs each request's handler as a task on the loop, and writes responses.
+///
+/// A handler that never suspends finishes inside `Task.immediate`, that is, inside the read
+/// callback that dispatched it, and its completion feeds the machine again. Actions therefore go
+/// through one queue, performed in order by whichever call got there first, so a pipelined
+/// request can never overtake the end of the one before it. Loop-bound.
+final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
+    private unowned let server: HTTPServer
+    private let tcp: TCPConnection
+    private var machine: HTTPServerConnectionStateMachine<ContinuousClock>
+    private let matchCache: MatchCache
+    private var timer: LoopTimer?
+    private var body: RequestBody?
+    private var queue: [HTTPServerConnectionStateMachine<ContinuousClock>.Action] = []
+    private var isPerforming = false
+    private var pausedForBody = false
+    private var pausedForPipeline = false
+    private var shuttingDown = false
+    private var closed = false
+
+    init(server: HTTPServer, tcp: TCPConnection) {
+        self.server = server
+        self.tcp = tcp
+        let cache = MatchCache()
+        matchCache = cache
+        let router = server.router
+        let defaultLimit = server.configuration.maxBodyBytes
+        machine = HTTPServerConnectionStateMachine(
+            clock: ContinuousClock(), timeouts: server.configuration.timeouts, limits: server.configuration.limits
+        ) { head in
+            let match = router.match(method: head.method, path: head.path)
+            cache.match = match
+            return match.maxBodyBytes ?? defaultLimit
+        }
+    }
+
+    func start() {
+        tcp.delegate = self
+        tcp.startReading()
+        perform(machine.connectionOpened())
+    }
+
+    func shutdownRequested() {
+        shuttingDown = true
+        perform(machine.shutdownRequested())
+    }
+
+    func forceClose() {
+        tcp.close()
+    }
+
+    // MARK: TCPConnectionDelegate
+
+    func connection(_ connection: TCPConnection, didRead bytes: [UInt8]) {
+        perform(machine.bytesReceived(bytes))
+    }
+
+    func connectionDidReadEOF(_ connection: TCPConnection) {
+        perform(machine.peerClosed())
+    }
+
+    func connectionDidBecomeWritable(_ connection: TCPConnection) {}
+
+    func connection(_ connection: TCPConnection, didCloseWith error: UVError?) {
+        closed = true
+        timer?.close()
+        timer = nil
+        body?.fail(RequestBodyError.incomplete)
+        body = nil
+        server.connectionDidClose(self)
+    }
+
+    // MARK: Actions
+
+    private func perform(_ actions: [HTTPServerConnectionStateMachine<ContinuousClock>.Action]) {
+        queue.append(contentsOf: actions)
+        guard !isPerforming else { return }
+        isPerforming = true
+        var index = 0
+        while index < queue.count {
+            let action = queue[index]
+            index += 1
+            execute(action)
+        }
+        queue.removeAll(keepingCapacity: true)
+        isPerforming = false
+    }
+
+    private func execute(_ action: HTTPServerConnectionStateMachine<ContinuousClock>.Action) {
+        switch action {
+        case .dispatch(let head):
+            dispatch(head)
+        case .bodyPart(let bytes):
+            body?.push(bytes)
+        case .bodyEnd:
+            body?.finish()
+        case .bodyFailed(let error):
+            body?.fail(error)
+        case .sendContinue:
+            tcp.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+        case .respondWithError(let error):
+            var bytes: [UInt8] = []
+            Self.encode(
+                error.makeResponse(requestID: RequestIDGenerator.make()), keepAlive: false, headOnly: false,
+                date: server.currentDate(), into: &bytes)
+            tcp.write(bytes)
+            tcp.closeGracefully()
+        case .close:
+            tcp.closeGracefully()
+        case .scheduleTimeout(let deadline):
+            scheduleTimer(at: deadline)
+        case .cancelTimeout:
+            timer?.stop()
+        case .pauseReading:
+            pausedForPipeline = true
+            updateReading()
+        case .resumeReading:
+            pausedForPipeline = false
+            updateReading()
+        }
+    }
+
+    private func updateReading() {
+        if pausedForBody || pausedForPipeline { tcp.pauseReading() } else { tcp.startReading() }
+    }
+
+    private func scheduleTimer(at deadline: ContinuousClock.Instant) {
+        guard !closed else { return }
+        let timer = self.timer ?? LoopTimer(loop: server.loop)
+        self.timer = timer
+        let remaining = ContinuousClock.now.duration(to: deadline)
+        let milliseconds = max(0, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1)
+        timer.start(afterMilliseconds: UInt64(milliseconds)) { [unowned self] in
+            perform(machine.timeoutFired())
+        }
+    }
+
+    private func dispatch(_ head: HTTPRequestHead) {
+        let match = matchCache.match ?? server.router.match(method: head.method, path: head.path)
+        matchCache.match = nil
+        let requestBody: RequestBody
+        if head.framing == .none {
+            requestBody = .complete()
+        } else {
+            let expected: Int? = if case .length(let length) = head.framing { length } else { nil }
+            requestBody = RequestBody(expectedLength: expected)
+            requestBody.onBackpressure = { [unowned self] paused in
+                pausedForBody = paused
+                updateReading()
+            }
+        }
+        body = requestBody
+        let context = RequestContext(
+            requestID: RequestIDGenerator.make(), logger: server.logger, parameters: match.parameters,
+            remoteAddress: tcp.remoteAddress, routePattern: match.pattern)
+        let request = Request(head: head, body: requestBody)
+        let keepAlive = head.keepAlive
+        Task.immediate(executorPreference: server.loop) { [self] in
+            let response: Response
+            do {
+                response = try await match.responder(request, context)
+            } catch {
+                response = HTTPError.internalError.makeResponse(requestID: context.requestID)
+            }
+            await send(response, for: head, keepAlive: keepAlive && !shuttingDown)
+            if body === requestBody { body = nil }
+            perform(machine.responseCompleted())
+        }
+    }
+
+    private func send(_ response: Response, for head: HTTPRequestHead, keepAlive: Bool) async {
+        guard !closed else { return }
+        let headOnly = head.method == .head
+        switch response.body {
+        case .bytes:
+            var bytes: [UInt8] = []
+            Self.encode(response, keepAlive: keepAlive, headOnly: headOnly, date: server.currentDate(), into: &bytes)
+            tcp.write(bytes)
+        case .stream(let length, let producer):
+            let framing: HTTPBodyFraming =
+                if let length { .length(length) } else if head.version == .http1_1 { .chunked } else { .untilClose }
+            var headBytes: [UInt8] = []
+            var responseHead = HTTPResponseHead(status: response.status, headers: response.headers, framing: framing)
+            Self.setConnectionHeader(&responseHead, keepAlive: keepAlive && framing != .untilClose, version: head.version)
+            HTTPEncoder.encode(responseHead, date: server.currentDate(), into: &headBytes)
+            tcp.write(headBytes)
+            guard !headOnly else { return }
+            let writer = ConnectionBodyWriter(tcp: tcp, chunked: framing == .chunked)
+            do {
+                try await producer(writer)
+                if framing == .chunked {
+                    var last: [UInt8] = []
+                    HTTPEncoder.encodeLastChunk(into: &last)
+                    tcp.write(last)
+                }
+                if framing == .untilClose { tcp.closeGracefully() }
+            } catch {
+                server.logger.warning("streamed response failed: \(error)")
+                tcp.close()
+            }
+        }
+    }
+
+    /// Encodes a complete bytes response (head, then body unless `headOnly`).
+    static func encode(_ response: Response, keepAlive: Bool, headOnly: Bool, date: String, into bytes: inout [UInt8]) {
+        guard case .bytes(let body) = response.body else { return }
+        var head = HTTPResponseHead(status: response.status, headers: response.headers, framing: .length(body.count))
+        setConnectionHeader(&head, keepAlive: keepAlive, version: nil)
+        bytes.reserveCapacity(256 + body.count)
+        HTTPEncoder.encode(head, date: date, into: &bytes)
+        if !headOnly { bytes.append(contentsOf: body) }
+    }
+
+    private static func setConnectionHeader(_ head: inout HTTPResponseHead, keepAlive: Bool, version: HTTPVersion?) {
+        if !keepAlive {
+            head.headers.replaceOrAdd(name: "Connection", value: "close")
+        } else if version == .http1_0 {
+            head.headers.replaceOrAdd(name: "Connection", value: "keep-alive")
+        }
+    }
+}
+
+/// The router match computed while deciding the body limit, kept for the dispatch that follows.
+private final class MatchCache {
+    var match: Router.Match?
+}
+
+/// Writes a streamed body to the socket, chunk-framed when needed, waiting while it is backed up.
+private struct ConnectionBodyWriter: ResponseBodyWriter {
+    let tcp: TCPConnection
+    let chunked: Bool
+
+    func write(_ bytes: [UInt8]) async throws {
+        guard !bytes.isEmpty else { return }
+        if chunked {
+            var framed: [UInt8] = []
+            framed.reserveCapacity(bytes.count + 16)
+            HTTPEncoder.encodeChunk(bytes, into: &framed)
+            guard tcp.write(framed) else { throw UVError.cancelled("write") }
+        } else {
+            guard tcp.write(bytes) else { throw UVError.cancelled("write") }
+        }
+        try await tcp.waitUntilWritable()
+    }
+}
