@@ -59,7 +59,7 @@ package enum ConfigurationLoader {
         guard let debug = ["true": true, "1": true, "yes": true, "false": false, "0": false, "no": false][debugText] else {
             throw ConfigurationError("DEBUG must be true or false, got '\(text(.debug))'")
         }
-        let port = try integer(.port, in: 0...65535)
+        let port = try integer(.port, in: 1...65535)
         let comfyPort = try integer(.comfyPort, in: 1...65535)
         let timeoutText = text(.comfyTimeout)
         guard let timeout = Double(timeoutText), timeout > 0, timeout.isFinite else {

@@ -17,7 +17,7 @@ package struct GatewaySetting: Sendable, Hashable {
     package static let appName = GatewaySetting(variable: "APP_NAME", defaultValue: "comfy-gateway", help: "Name shown in logs and the OpenAPI document.")
     package static let appVersion = GatewaySetting(variable: "APP_VERSION", defaultValue: GatewayVersion.current, help: "Version shown in logs and the OpenAPI document.")
     package static let host = GatewaySetting(variable: "HOST", defaultValue: "0.0.0.0", help: "Address to listen on (IPv4 or IPv6 literal, or localhost).")
-    package static let port = GatewaySetting(variable: "PORT", defaultValue: "8000", help: "Port to listen on, 1-65535 (0 picks a free one).")
+    package static let port = GatewaySetting(variable: "PORT", defaultValue: "8000", help: "Port to listen on, 1-65535.")
     package static let debug = GatewaySetting(variable: "DEBUG", defaultValue: "false", help: "true/false; true logs at debug level unless LOG_LEVEL is set.")
     package static let comfyHost = GatewaySetting(variable: "COMFYUI_HOST", defaultValue: "127.0.0.1", help: "ComfyUI host (ignored when COMFYUI_URL is set).")
     package static let comfyPort = GatewaySetting(variable: "COMFYUI_PORT", defaultValue: "8188", help: "ComfyUI port, 1-65535 (ignored when COMFYUI_URL is set).")

@@ -2,8 +2,7 @@ package import Core
 import Foundation
 package import Logging
 import Models
-package import Reactor
-import Routing
+package import Routing
 
 /// The gateway assembled from its configuration: the route table and middleware, the HTTP server
 /// on the event loop, and its graceful shutdown.
@@ -11,7 +10,7 @@ package final class GatewayApplication: Sendable {
     package let configuration: GatewayConfiguration
     private let server: HTTPServer
 
-    package init(configuration: GatewayConfiguration, loop: EventLoop, logger: Logger) {
+    package init(configuration: GatewayConfiguration, loop: ServerEventLoop, logger: Logger) {
         self.configuration = configuration
         let router = GatewayRoutes.build(configuration: configuration)
         server = HTTPServer(
@@ -24,7 +23,7 @@ package final class GatewayApplication: Sendable {
 
     /// Binds the listener and returns the bound port.
     package func start() async throws -> Int {
-        try await server.loop.submit { [server] in try server.start() }
+        try await server.start()
     }
 
     /// Stops accepting, finishes in-flight requests and closes every connection.

@@ -1,4 +1,5 @@
 import CLibUV
+import Glibc
 
 /// Conversions between `host`/`port` strings and socket addresses, for binding and for logs.
 enum SocketAddress {
@@ -29,15 +30,19 @@ enum SocketAddress {
                 if Int32(address.pointee.sa_family) == AF_INET6 {
                     return address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { v6 in
                         uv_ip6_name(v6, &name, name.count)
-                        return "[\(String(cString: name))]:\(UInt16(bigEndian: v6.pointee.sin6_port))"
+                        return "[\(text(name))]:\(UInt16(bigEndian: v6.pointee.sin6_port))"
                     }
                 }
                 return address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { v4 in
                     uv_ip4_name(v4, &name, name.count)
-                    return "\(String(cString: name)):\(UInt16(bigEndian: v4.pointee.sin_port))"
+                    return "\(text(name)):\(UInt16(bigEndian: v4.pointee.sin_port))"
                 }
             }
         }
+    }
+
+    private static func text(_ name: [CChar]) -> String {
+        String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The port of a socket address.

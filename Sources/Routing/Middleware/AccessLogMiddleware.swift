@@ -14,7 +14,7 @@ package struct AccessLogMiddleware: Middleware {
         let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         context.logger.info(
             "\(request.method) \(request.head.target) \(response.status) \(String(format: "%.2f", milliseconds))ms",
-            metadata: ["remote": "\(context.remoteAddress)"])
+            metadata: ["remote": "\(context.remoteAddress)", "request_id": "\(context.requestID)"])
         return response
     }
 }

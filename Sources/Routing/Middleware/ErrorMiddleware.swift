@@ -21,7 +21,8 @@ package struct ErrorMiddleware: Middleware {
             return HTTPError(status: 400, code: "INVALID_REQUEST", message: "The request body ended early.")
                 .makeResponse(requestID: context.requestID)
         } catch {
-            context.logger.error("unhandled error: \(String(reflecting: error))")
+            context.logger.error(
+                "unhandled error: \(String(reflecting: error))", metadata: ["request_id": "\(context.requestID)"])
             return HTTPError.internalError.makeResponse(requestID: context.requestID)
         }
     }

@@ -3,6 +3,10 @@ package import Logging
 package import Reactor
 import Foundation
 
+/// The event loop type servers run on, named here so that layers above Routing (which may not
+/// import Reactor) can pass a loop along.
+package typealias ServerEventLoop = EventLoop
+
 /// An HTTP/1.1 server on one event loop: a listener plus one `HTTPServerConnection` per client,
 /// all answered through a frozen `Router`.
 ///
@@ -25,8 +29,13 @@ package final class HTTPServer: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Binds and starts accepting; returns the bound port. Call on the loop (see `EventLoop.submit`).
-    package func start() throws -> Int {
+    /// Binds and starts accepting; returns the bound port.
+    package func start() async throws -> Int {
+        try await loop.submit { [self] in try startOnLoop() }
+    }
+
+    /// Binds and starts accepting; returns the bound port. Call on the loop thread.
+    package func startOnLoop() throws -> Int {
         loop.assertInLoop()
         let listener = try TCPListener(
             loop: loop, host: configuration.host, port: configuration.port, backlog: configuration.backlog

@@ -15,6 +15,10 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
     private var machine: HTTPServerConnectionStateMachine<ContinuousClock>
     private let matchCache: MatchCache
     private var timer: LoopTimer?
+    /// When the armed timer fires; the timer is only re-armed for an earlier deadline, since a
+    /// timer that fires early is simply rescheduled by the machine. This keeps a keep-alive
+    /// request from touching the timer heap at all.
+    private var timerDeadline: ContinuousClock.Instant?
     private var body: RequestBody?
     private var queue: [HTTPServerConnectionStateMachine<ContinuousClock>.Action] = []
     private var isPerforming = false
@@ -22,6 +26,8 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
     private var pausedForPipeline = false
     private var shuttingDown = false
     private var closed = false
+    /// The peer's address, looked up once per connection.
+    private lazy var remoteAddress = tcp.remoteAddress
 
     init(server: HTTPServer, tcp: TCPConnection) {
         self.server = server
@@ -115,7 +121,7 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         case .scheduleTimeout(let deadline):
             scheduleTimer(at: deadline)
         case .cancelTimeout:
-            timer?.stop()
+            break
         case .pauseReading:
             pausedForPipeline = true
             updateReading()
@@ -131,11 +137,14 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
 
     private func scheduleTimer(at deadline: ContinuousClock.Instant) {
         guard !closed else { return }
+        if let timerDeadline, timerDeadline <= deadline { return }
         let timer = self.timer ?? LoopTimer(loop: server.loop)
         self.timer = timer
+        timerDeadline = deadline
         let remaining = ContinuousClock.now.duration(to: deadline)
         let milliseconds = max(0, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1)
         timer.start(afterMilliseconds: UInt64(milliseconds)) { [unowned self] in
+            timerDeadline = nil
             perform(machine.timeoutFired())
         }
     }
@@ -157,7 +166,7 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         body = requestBody
         let context = RequestContext(
             requestID: RequestIDGenerator.make(), logger: server.logger, parameters: match.parameters,
-            remoteAddress: tcp.remoteAddress, routePattern: match.pattern)
+            remoteAddress: remoteAddress, routePattern: match.pattern)
         let request = Request(head: head, body: requestBody)
         let keepAlive = head.keepAlive
         Task.immediate(executorPreference: server.loop) { [self] in

@@ -244,7 +244,8 @@ package struct HTTPServerConnectionStateMachine<C: Clock> where C.Duration == Du
                     actions.append(.bodyPart(bytes))
                 case .end:
                     phase = .responding
-                    actions.append(contentsOf: [.bodyEnd, .cancelTimeout])
+                    deadline = nil
+                    actions.append(.bodyEnd)
                 case .head:
                     preconditionFailure("Internal inconsistency: head inside a body")
                 }
@@ -261,6 +262,7 @@ package struct HTTPServerConnectionStateMachine<C: Clock> where C.Duration == Du
     }
 
     private mutating func startRequest(_ head: HTTPRequestHead, into actions: inout [Action]) {
+        deadline = nil
         let limit = bodyLimit(head)
         if case .length(let length) = head.framing, length > limit {
             phase = .closed
@@ -270,7 +272,8 @@ package struct HTTPServerConnectionStateMachine<C: Clock> where C.Duration == Du
         keepAlive = head.keepAlive
         phase = .body(received: 0, limit: limit)
         actions.append(.dispatch(head))
-        if head.expectsContinue && head.version == .http1_1 && head.framing != .none {
+        guard head.framing != .none else { return }
+        if head.expectsContinue && head.version == .http1_1 {
             actions.append(.sendContinue)
         }
         actions.append(arm(timeouts.body))
