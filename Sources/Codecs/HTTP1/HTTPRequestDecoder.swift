@@ -2,8 +2,8 @@
 ///
 /// Beyond syntax it decides each request's framing by RFC 9112 section 6: Transfer-Encoding with
 /// Content-Length, differing Content-Length values, a signed or non-numeric length, chunked not
-/// last, or Transfer-Encoding in HTTP/1.0 are rejected as smuggling risks; a transfer coding other
-/// than chunked is 501; a well-formed version other than 1.0 and 1.1 is 505; an HTTP/1.1 request
+/// last (or twice), or Transfer-Encoding in HTTP/1.0 are rejected with 400 as smuggling risks;
+/// another coding before a final chunked (`gzip, chunked`) is 501; a well-formed version other than 1.0 and 1.1 is 505; an HTTP/1.1 request
 /// needs exactly one Host.
 package struct HTTPRequestDecoder {
     /// What `next()` returns.
@@ -80,14 +80,14 @@ package struct HTTPRequestDecoder {
                 throw .badRequest("both Transfer-Encoding and Content-Length")
             }
             let codings = head.headers.tokens("Transfer-Encoding")
-            guard let last = codings.last else { throw .badRequest("empty Transfer-Encoding") }
-            for coding in codings where coding != "chunked" {
-                guard HTTPSyntax.isToken(coding.split(separator: ";")[0].trimmingWhitespace()) else {
+            guard codings.last == "chunked" else { throw .badRequest("chunked is not the final transfer coding") }
+            guard codings.count(where: { $0 == "chunked" }) == 1 else { throw .badRequest("chunked applied more than once") }
+            if let other = codings.first(where: { $0 != "chunked" }) {
+                guard HTTPSyntax.isToken(other.split(separator: ";")[0].trimmingWhitespace()) else {
                     throw .badRequest("invalid Transfer-Encoding")
                 }
-                throw .unsupportedTransferCoding(coding)
+                throw .unsupportedTransferCoding(other)
             }
-            guard last == "chunked", codings.count == 1 else { throw .badRequest("chunked applied more than once") }
             return .chunked
         }
         guard let length = try ContentLength.parse(head.headers, isRequest: true) else { return .none }
