@@ -56,17 +56,27 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "LoopbackTestSupport",
+            dependencies: ["Reactor", "Codecs"],
+            path: "Tests/LoopbackTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs"], swiftSettings: strictSettings),
-        .testTarget(name: "ReactorTests", dependencies: ["Reactor"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ReactorTests",
+            dependencies: ["Reactor", "LoopbackTestSupport"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "RoutingTests",
-            dependencies: ["Routing", "Reactor", "Codecs"],
+            dependencies: ["Routing", "Reactor", "Codecs", "LoopbackTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: strictSettings),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Codecs"],
+            dependencies: ["Codecs", "Reactor", "LoopbackTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "ArchitectureTests", swiftSettings: strictSettings),

@@ -44,6 +44,15 @@ struct HTTPServerConnectionStateMachineTests {
         #expect(machine.bytesReceived(Self.bytes("\r\n")) == [])
     }
 
+    @Test func headWithCompleteLinesButNoEndIsStillAPartialHead() {
+        var machine = machine()
+        _ = machine.connectionOpened()
+        clock.advance(by: .seconds(2))
+        #expect(machine.bytesReceived(Self.bytes("GET / HTTP/1.1\r\nHost: x\r\n")) == [.scheduleTimeout(at(12))])
+        clock.advance(by: .seconds(10))
+        #expect(machine.timeoutFired() == [.respondWithError(.requestTimeout)])
+    }
+
     @Test func keepAliveIdleTimeout() {
         var machine = machine()
         _ = machine.connectionOpened()

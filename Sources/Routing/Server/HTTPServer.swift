@@ -56,8 +56,9 @@ package final class HTTPServer: @unchecked Sendable {
         if connections.count >= configuration.maxConnections {
             logger.warning("connection limit \(configuration.maxConnections) reached; refusing \(tcp.remoteAddress)")
             var bytes: [UInt8] = []
-            let response = HTTPError.unavailable.makeResponse(requestID: RequestIDGenerator.make())
-            HTTPServerConnection.encode(response, keepAlive: false, headOnly: false, date: currentDate(), into: &bytes)
+            HTTPServerConnection.encode(
+                HTTPServerConnection.errorResponse(.unavailable), keepAlive: false, headOnly: false, version: .http1_1,
+                date: currentDate(), into: &bytes)
             tcp.write(bytes)
             tcp.closeGracefully(lingerMilliseconds: 500)
             return

@@ -112,7 +112,7 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         case .respondWithError(let error):
             var bytes: [UInt8] = []
             Self.encode(
-                error.makeResponse(requestID: RequestIDGenerator.make()), keepAlive: false, headOnly: false,
+                Self.errorResponse(error), keepAlive: false, headOnly: false, version: .http1_1,
                 date: server.currentDate(), into: &bytes)
             tcp.write(bytes)
             tcp.closeGracefully()
@@ -188,7 +188,9 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         switch response.body {
         case .bytes:
             var bytes: [UInt8] = []
-            Self.encode(response, keepAlive: keepAlive, headOnly: headOnly, date: server.currentDate(), into: &bytes)
+            Self.encode(
+                response, keepAlive: keepAlive, headOnly: headOnly, version: head.version, date: server.currentDate(),
+                into: &bytes)
             tcp.write(bytes)
         case .stream(let length, let producer):
             let framing: HTTPBodyFraming =
@@ -215,17 +217,28 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         }
     }
 
+    /// A response the server makes itself (no handler ran), with a fresh request id.
+    static func errorResponse(_ error: HTTPError) -> Response {
+        let requestID = RequestIDGenerator.make()
+        var response = error.makeResponse(requestID: requestID)
+        response.headers.replaceOrAdd(name: "X-Request-Id", value: requestID)
+        return response
+    }
+
     /// Encodes a complete bytes response (head, then body unless `headOnly`).
-    static func encode(_ response: Response, keepAlive: Bool, headOnly: Bool, date: String, into bytes: inout [UInt8]) {
+    static func encode(
+        _ response: Response, keepAlive: Bool, headOnly: Bool, version: HTTPVersion, date: String,
+        into bytes: inout [UInt8]
+    ) {
         guard case .bytes(let body) = response.body else { return }
         var head = HTTPResponseHead(status: response.status, headers: response.headers, framing: .length(body.count))
-        setConnectionHeader(&head, keepAlive: keepAlive, version: nil)
+        setConnectionHeader(&head, keepAlive: keepAlive, version: version)
         bytes.reserveCapacity(256 + body.count)
         HTTPEncoder.encode(head, date: date, into: &bytes)
         if !headOnly { bytes.append(contentsOf: body) }
     }
 
-    private static func setConnectionHeader(_ head: inout HTTPResponseHead, keepAlive: Bool, version: HTTPVersion?) {
+    private static func setConnectionHeader(_ head: inout HTTPResponseHead, keepAlive: Bool, version: HTTPVersion) {
         if !keepAlive {
             head.headers.replaceOrAdd(name: "Connection", value: "close")
         } else if version == .http1_0 {

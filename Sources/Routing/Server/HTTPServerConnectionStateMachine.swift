@@ -207,7 +207,7 @@ package struct HTTPServerConnectionStateMachine<C: Clock> where C.Duration == Du
                     return
                 }
                 guard let part else {
-                    if wasIdle && decoder.bufferedByteCount > 0 {
+                    if wasIdle && (decoder.bufferedByteCount > 0 || !decoder.isIdle) {
                         phase = .head
                         actions.append(arm(timeouts.header))
                     }

@@ -1,0 +1,118 @@
+import Foundation
+import Reactor
+import Synchronization
+import Testing
+
+/// The loop as an executor: where jobs run, cross-thread wake-ups, and a clean stop.
+struct EventLoopTests {
+    actor LoopBoundCounter {
+        let loop: EventLoop
+        var value = 0
+        nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
+        init(loop: EventLoop) { self.loop = loop }
+        func increment() -> Bool {
+            value += 1
+            return loop.inLoop
+        }
+    }
+
+    @Test func tasksPreferringTheLoopRunOnItsThread() async throws {
+        let loop = try EventLoop()
+        loop.start()
+        defer { loop.shutdown() }
+        let onLoop = await Task(executorPreference: loop) { loop.inLoop }.value
+        #expect(onLoop)
+        #expect(!loop.inLoop)
+        let afterAwait = await Task(executorPreference: loop) { () async -> Bool in
+            await loop.sleep(milliseconds: 1)
+            return loop.inLoop
+        }.value
+        #expect(afterAwait)
+    }
+
+    @Test func actorPinnedToTheLoopRunsThere() async throws {
+        let loop = try EventLoop()
+        loop.start()
+        defer { loop.shutdown() }
+        let counter = LoopBoundCounter(loop: loop)
+        var allOnLoop = true
+        for _ in 0..<100 { allOnLoop = await counter.increment() && allOnLoop }
+        #expect(allOnLoop)
+        #expect(await counter.value == 100)
+    }
+
+    @Test func jobsFromManyThreadsAllRunExactlyOnce() async throws {
+        let loop = try EventLoop()
+        loop.start()
+        defer { loop.shutdown() }
+        let counter = LoopBoundCounter(loop: loop)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<2000 {
+                group.addTask { _ = await counter.increment() }
+            }
+        }
+        #expect(await counter.value == 2000)
+    }
+
+    @Test func submitReturnsValuesAndErrors() async throws {
+        struct Boom: Error {}
+        let loop = try EventLoop()
+        loop.start()
+        defer { loop.shutdown() }
+        #expect(try await loop.submit { 41 + 1 } == 42)
+        await #expect(throws: Boom.self) { try await loop.submit { throw Boom() } }
+    }
+
+    @Test func loopStopsCleanlyWithNoLiveHandles() async throws {
+        let loop = try EventLoop()
+        loop.start()
+        let live = try await loop.submit { () -> Int in
+            let timer = LoopTimer(loop: loop)
+            timer.start(afterMilliseconds: 60_000) {}
+            return loop.liveHandleCount
+        }
+        #expect(live == 1)
+        loop.shutdown()
+        #expect(loop.closeStatus == 0)
+    }
+
+    @Test func timersFireOnceOrRepeatedly() async throws {
+        let loop = try EventLoop()
+        loop.start()
+        defer { loop.shutdown() }
+        let fired = Mutex((once: 0, repeated: 0, stopped: 0))
+        try await loop.submit {
+            let once = LoopTimer(loop: loop)
+            once.start(afterMilliseconds: 1) { fired.withLock { $0.once += 1 } }
+            let repeated = LoopTimer(loop: loop)
+            repeated.start(afterMilliseconds: 1, repeatEvery: 2) {
+                let count = fired.withLock { state -> Int in
+                    state.repeated += 1
+                    return state.repeated
+                }
+                if count == 5 { repeated.close() }
+            }
+            let stopped = LoopTimer(loop: loop)
+            stopped.start(afterMilliseconds: 5) { fired.withLock { $0.stopped += 1 } }
+            stopped.stop()
+        }
+        await loop.sleep(milliseconds: 60)
+        let result = fired.withLock { $0 }
+        #expect(result.once == 1)
+        #expect(result.repeated == 5)
+        #expect(result.stopped == 0)
+    }
+
+    @Test func signalWatcherSeesTheSignal() async throws {
+        let loop = try EventLoop()
+        loop.start()
+        defer { loop.shutdown() }
+        let received = Mutex<Int32?>(nil)
+        try await loop.submit {
+            _ = try SignalWatcher(loop: loop, signal: SIGUSR1) { number in received.withLock { $0 = number } }
+        }
+        kill(getpid(), SIGUSR1)
+        for _ in 0..<200 where received.withLock({ $0 }) == nil { await loop.sleep(milliseconds: 5) }
+        #expect(received.withLock { $0 } == SIGUSR1)
+    }
+}

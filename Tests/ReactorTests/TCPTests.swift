@@ -1,0 +1,222 @@
+import Foundation
+import LoopbackTestSupport
+import Reactor
+import Synchronization
+import Testing
+
+/// TCP over real loopback sockets: accept, echo, backpressure, half-close, close ordering.
+struct TCPTests {
+    /// A server-side delegate that echoes, or records, what it reads.
+    final class Peer: TCPConnectionDelegate, @unchecked Sendable {
+        enum Mode { case echo, record }
+        let mode: Mode
+        var received: [UInt8] = []
+        var events: [String] = []
+        var sawEOF = false
+        var closeError: UVError?
+        init(mode: Mode) { self.mode = mode }
+
+        func connection(_ connection: TCPConnection, didRead bytes: [UInt8]) {
+            received += bytes
+            if mode == .echo { connection.write(bytes) }
+        }
+        func connectionDidReadEOF(_ connection: TCPConnection) {
+            sawEOF = true
+            events.append("eof")
+            if mode == .echo { connection.closeGracefully() }
+        }
+        func connectionDidBecomeWritable(_ connection: TCPConnection) { events.append("writable") }
+        func connection(_ connection: TCPConnection, didCloseWith error: UVError?) {
+            events.append("closed")
+            closeError = error
+        }
+    }
+
+    /// The accepted connections with their peers.
+    final class Accepted: @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [(TCPConnection, Peer)] = []
+        func withLock<T>(_ body: (inout [(TCPConnection, Peer)]) -> T) -> T {
+            lock.lock()
+            defer { lock.unlock() }
+            return body(&items)
+        }
+    }
+
+    /// Starts a loop and a listener whose connections get a new `Peer`.
+    func listen(_ mode: Peer.Mode) async throws -> (EventLoop, Int, Accepted) {
+        let loop = try EventLoop()
+        loop.start()
+        let accepted = Accepted()
+        let port = try await loop.submit {
+            let listener = try TCPListener(loop: loop, host: "127.0.0.1", port: 0) { connection in
+                let peer = Peer(mode: mode)
+                connection.delegate = peer
+                connection.startReading()
+                accepted.withLock { $0.append((connection, peer)) }
+            }
+            return listener.localPort
+        }
+        return (loop, port, accepted)
+    }
+
+    @Test func echoesAMegabyte() async throws {
+        let (loop, port, _) = try await listen(.echo)
+        defer { loop.shutdown() }
+        let client = try await LoopbackClient.connect(loop: loop, port: port)
+        let payload = (0..<1_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try await client.send(payload)
+        let echoed = try await client.receive(timeout: .seconds(10)) { $0.count >= payload.count }
+        #expect(echoed == payload)
+    }
+
+    @Test func listensOnIPv6Loopback() async throws {
+        let loop = try EventLoop()
+        loop.start()
+        defer { loop.shutdown() }
+        let port = try await loop.submit {
+            try TCPListener(loop: loop, host: "::1", port: 0) { connection in
+                connection.write(Array("hi".utf8))
+                connection.closeGracefully()
+            }.localPort
+        }
+        let client = try await LoopbackClient.connect(loop: loop, port: port, host: "::1")
+        #expect(try await client.receive { $0.count >= 2 } == Array("hi".utf8))
+    }
+
+    @Test func connectingToAClosedPortFails() async throws {
+        let loop = try EventLoop()
+        loop.start()
+        defer { loop.shutdown() }
+        let port = try await loop.submit { () -> Int in
+            let listener = try TCPListener(loop: loop, host: "127.0.0.1", port: 0) { _ in }
+            let port = listener.localPort
+            listener.stopAccepting()
+            return port
+        }
+        await loop.sleep(milliseconds: 5)
+        await #expect(throws: UVError.self) {
+            _ = try await TCPConnector.connect(loop: loop, host: "127.0.0.1", port: port, timeoutMilliseconds: 2000)
+        }
+    }
+
+    @Test func connectorResolvesHostNames() async throws {
+        let (loop, port, _) = try await listen(.echo)
+        defer { loop.shutdown() }
+        let client = try await LoopbackClient.connect(loop: loop, port: port, host: "localhost")
+        try await client.send("ping")
+        #expect(try await client.receive { $0.count >= 4 } == Array("ping".utf8))
+    }
+
+    @Test func halfCloseDeliversEOFAndTheReplyStillArrives() async throws {
+        let (loop, port, accepted) = try await listen(.echo)
+        defer { loop.shutdown() }
+        let client = try await LoopbackClient.connect(loop: loop, port: port)
+        try await client.send("last words")
+        try await client.shutdownWrite()
+        let reply = try await client.receive { $0.count >= 10 }
+        #expect(reply == Array("last words".utf8))
+        #expect(try await client.waitForClose())
+        let events = try await loop.submit { accepted.withLock { $0.first?.1.events ?? [] } }
+        #expect(events.first == "eof")
+    }
+
+    @Test func writesBackUpPastTheHighWaterMarkAndDrainWhenThePeerReads() async throws {
+        let (loop, port, accepted) = try await listen(.record)
+        defer { loop.shutdown() }
+        let client = try await LoopbackClient.connect(loop: loop, port: port)
+        try await client.send("go")
+        _ = try await client.receive { _ in false }.count
+        let total = 16 * 1024 * 1024
+        let peak = try await loop.submit { () -> Int in
+            guard let (connection, _) = accepted.withLock({ $0.first }) else { return -1 }
+            var peak = 0
+            let block = [UInt8](repeating: 7, count: 64 * 1024)
+            for _ in 0..<(total / block.count) {
+                connection.write(block)
+                peak = max(peak, connection.pendingWriteBytes)
+            }
+            return peak
+        }
+        #expect(peak > 256 * 1024, "the kernel took everything; backpressure was never exercised")
+        let received = try await client.receive(timeout: .seconds(20)) { $0.count >= total }
+        #expect(received.count == total)
+        let state = try await loop.submit { () -> (Int, [String]) in
+            guard let (connection, peer) = accepted.withLock({ $0.first }) else { return (-1, []) }
+            return (connection.pendingWriteBytes, peer.events)
+        }
+        #expect(state.0 == 0)
+        #expect(state.1.contains("writable"))
+    }
+
+    @Test func waitUntilWritableSuspendsUntilDrainedAndFailsOnClose() async throws {
+        let (loop, port, accepted) = try await listen(.record)
+        defer { loop.shutdown() }
+        let client = try await LoopbackClient.connect(loop: loop, port: port)
+        try await client.send("x")
+        _ = try await client.receive { _ in false }
+        let outcome = try await Task(executorPreference: loop) { () async -> String in
+            guard let (connection, _) = accepted.withLock({ $0.first }) else { return "no connection" }
+            connection.write([UInt8](repeating: 1, count: 32 * 1024 * 1024))
+            let waiter = Task(executorPreference: loop) { () async -> String in
+                do {
+                    try await connection.waitUntilWritable()
+                    return "resumed"
+                } catch {
+                    return "failed"
+                }
+            }
+            await loop.sleep(milliseconds: 20)
+            connection.close()
+            return await waiter.value
+        }.value
+        #expect(outcome == "failed")
+    }
+
+    @Test func closeRunsTheCloseCallbackOnceAndLeavesNoHandles() async throws {
+        let (loop, port, accepted) = try await listen(.record)
+        let client = try await LoopbackClient.connect(loop: loop, port: port)
+        try await client.send("data")
+        _ = try await client.receive { _ in false }
+        try await loop.submit {
+            accepted.withLock { $0.first?.0.write([UInt8](repeating: 2, count: 4 * 1024 * 1024)) }
+            accepted.withLock { $0.first?.0.close() }
+        }
+        #expect(try await client.waitForClose())
+        try await client.close()
+        await loop.sleep(milliseconds: 10)
+        let (events, serverReceived) = try await loop.submit { accepted.withLock { ($0.first?.1.events ?? [], $0.first?.1.received ?? []) } }
+        #expect(events.filter { $0 == "closed" }.count == 1)
+        #expect(serverReceived == Array("data".utf8))
+        try await loop.submit { loop.closeAllHandles() }
+        await loop.sleep(milliseconds: 10)
+        #expect(try await loop.submit { loop.liveHandleCount } == 0)
+        loop.shutdown()
+        #expect(loop.closeStatus == 0)
+    }
+
+    @Test func fileStreamWritesAndReadsBack() async throws {
+        let loop = try EventLoop()
+        loop.start()
+        defer { loop.shutdown() }
+        let path = NSTemporaryDirectory() + "reactor-file-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let content = (0..<200_000).map { UInt8(truncatingIfNeeded: $0) }
+        let writer = try await FileStream.open(path, mode: .createNew, loop: loop)
+        try await writer.write(Array(content[..<150_000]))
+        try await writer.write(Array(content[150_000...]))
+        try await writer.close()
+        #expect(try await FileStream.size(of: path, loop: loop) == content.count)
+        let reader = try await FileStream.open(path, mode: .read, loop: loop)
+        var readBack: [UInt8] = []
+        while true {
+            let chunk = try await reader.read(maxBytes: 64 * 1024)
+            if chunk.isEmpty { break }
+            readBack += chunk
+        }
+        try await reader.close()
+        #expect(readBack == content)
+        await #expect(throws: UVError.self) { _ = try await FileStream.open(path, mode: .createNew, loop: loop) }
+        #expect(try await FileStream.size(of: path + "-missing", loop: loop) == nil)
+    }
+}

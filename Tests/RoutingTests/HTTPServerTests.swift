@@ -1,0 +1,278 @@
+import Codecs
+import Foundation
+import Logging
+import LoopbackTestSupport
+import Reactor
+import Routing
+import Testing
+
+/// The HTTP server end to end over real loopback sockets, with a test route table.
+struct HTTPServerTests {
+    /// A running server; `stop()` shuts it and its loop down.
+    struct Running {
+        let loop: EventLoop
+        let server: HTTPServer
+        let port: Int
+
+        func client() async throws -> LoopbackClient { try await LoopbackClient.connect(loop: loop, port: port) }
+
+        func stop() async {
+            await server.shutdown()
+            loop.shutdown()
+        }
+    }
+
+    static func start(
+        timeouts: HTTPServerConnectionStateMachine<ContinuousClock>.Timeouts = .init(), maxConnections: Int = 100,
+        drainTimeout: Duration = .seconds(5)
+    ) async throws -> Running {
+        let loop = try EventLoop()
+        loop.start()
+        let router = RouterBuilder()
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: ErrorMiddleware())
+        router.get("/hello") { request, _ in
+            Response(status: 200, headers: ["Content-Type": "text/plain"], body: .bytes(Array("hello \(request.path)".utf8)))
+        }
+        router.get("/path/:name") { _, context in
+            Response(status: 200, body: .bytes(Array((context.parameters["name"] ?? "").utf8)))
+        }
+        router.get("/slow/:ms") { _, context in
+            await loop.sleep(milliseconds: UInt64(context.parameters["ms"] ?? "0") ?? 0)
+            return Response(status: 200, body: .bytes(Array("slow".utf8)))
+        }
+        router.post("/echo", maxBodyBytes: 1_000_000) { request, _ in
+            let body = try await request.body.collect(upTo: 1_000_000)
+            return Response(status: 200, body: .bytes(body))
+        }
+        router.post("/small", maxBodyBytes: 10) { request, _ in
+            let body = try await request.body.collect(upTo: 10)
+            return Response(status: 200, body: .bytes(body))
+        }
+        router.get("/stream/:count") { _, context in
+            let count = Int(context.parameters["count"] ?? "0") ?? 0
+            return Response(status: 200, body: .stream(length: nil) { writer in
+                for index in 0..<count {
+                    try await writer.write([UInt8](repeating: UInt8(index % 256), count: 1024))
+                }
+            })
+        }
+        let server = HTTPServer(
+            loop: loop,
+            configuration: HTTPServerConfiguration(
+                maxConnections: maxConnections, timeouts: timeouts, maxBodyBytes: 1024, drainTimeout: drainTimeout),
+            router: router.freeze(), logger: Logger(label: "test"))
+        let port = try await server.start()
+        return Running(loop: loop, server: server, port: port)
+    }
+
+    static func errorCode(_ response: HTTPTestResponse) -> String? {
+        let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        return (object?["error"] as? [String: Any])?["code"] as? String
+    }
+
+    @Test func keepAliveReusesTheConnection() async throws {
+        let running = try await Self.start()
+        let client = try await running.client()
+        try await client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await client.responses(1).first?.text == "hello /hello")
+        try await client.send("GET /path/two HTTP/1.1\r\nHost: x\r\n\r\n")
+        let responses = try await client.responses(2)
+        #expect(responses.map(\.text) == ["hello /hello", "two"])
+        #expect(responses.allSatisfy { $0.head.headers[first: "Connection"] == nil })
+        #expect(try await running.loop.submit { running.server.connectionCount } == 1)
+        await running.stop()
+    }
+
+    @Test func threePipelinedRequestsInOneWriteAreAnsweredInOrder() async throws {
+        let running = try await Self.start()
+        let client = try await running.client()
+        try await client.send(
+            "GET /slow/50 HTTP/1.1\r\nHost: x\r\n\r\nGET /path/second HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+        let responses = try await client.responses(3)
+        #expect(responses.map(\.status) == [200, 200, 404])
+        #expect(responses.map(\.text).prefix(2) == ["slow", "second"])
+        await running.stop()
+    }
+
+    @Test func http10GetsItsResponseThenTheConnectionCloses() async throws {
+        let running = try await Self.start()
+        let client = try await running.client()
+        try await client.send("GET /hello HTTP/1.0\r\n\r\n")
+        #expect(try await client.waitForClose())
+        let responses = try HTTPTestResponse.parse(try await client.received(), methods: [.get])
+        #expect(responses.first?.text == "hello /hello")
+        #expect(responses.first?.head.headers[first: "Connection"] == "close")
+        await running.stop()
+    }
+
+    @Test func http10KeepAliveIsHonoured() async throws {
+        let running = try await Self.start()
+        let client = try await running.client()
+        try await client.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        let first = try await client.responses(1)
+        #expect(first.first?.head.headers[first: "Connection"] == "keep-alive")
+        try await client.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        #expect(try await client.responses(2).count == 2)
+        await running.stop()
+    }
+
+    struct BadRequest: Sendable, CustomTestStringConvertible {
+        let raw: String
+        let status: Int
+        let code: String
+        init(_ raw: String, _ status: Int, _ code: String) {
+            self.raw = raw
+            self.status = status
+            self.code = code
+        }
+        var testDescription: String { "\(status) for \(raw.prefix(40).debugDescription)" }
+    }
+
+    @Test(arguments: [
+        ("GET /hello HTTP/1.1\r\nHost : x\r\n\r\n", 400, "INVALID_REQUEST"),
+        ("GET /hello HTTP/1.1\r\n\r\n", 400, "INVALID_REQUEST"),
+        ("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n01234567890", 413, "PAYLOAD_TOO_LARGE"),
+        ("POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n01234567890\r\n0\r\n\r\n", 413, "PAYLOAD_TOO_LARGE"),
+        ("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414, "INVALID_REQUEST"),
+        ("GET / HTTP/1.1\r\nHost: x\r\n" + String(repeating: "X-F: " + String(repeating: "v", count: 1000) + "\r\n", count: 70) + "\r\n", 431, "INVALID_REQUEST"),
+        ("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, "INVALID_REQUEST"),
+        ("GET /hello HTTP/2.0\r\nHost: x\r\n\r\n", 505, "INVALID_REQUEST"),
+        ("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "INVALID_REQUEST"),
+    ].map(BadRequest.init))
+    func badRequestsGetTheirStatusInTheErrorShapeAndTheConnectionCloses(case bad: BadRequest) async throws {
+        let (status, code) = (bad.status, bad.code)
+        let running = try await Self.start()
+        let client = try await running.client()
+        try await client.send(bad.raw)
+        #expect(try await client.waitForClose())
+        let responses = try HTTPTestResponse.parse(try await client.received(), methods: [.get])
+        #expect(responses.first?.status == status)
+        #expect(responses.first.flatMap(Self.errorCode) == code)
+        #expect(responses.first?.head.headers[first: "X-Request-Id"] != nil)
+        await running.stop()
+    }
+
+    @Test func slowHeadersTimeOutWith408() async throws {
+        let running = try await Self.start(timeouts: .init(header: .milliseconds(200), idle: .seconds(60), body: .seconds(30)))
+        let client = try await running.client()
+        try await client.send("GET /hello HTTP/1.1\r\nHost: x\r\n")
+        #expect(try await client.waitForClose(timeout: .seconds(3)))
+        let raw = try await client.received()
+        let responses = try HTTPTestResponse.parse(raw, methods: [.get])
+        #expect(responses.first?.status == 408, "\(String(decoding: raw, as: UTF8.self))")
+        await running.stop()
+    }
+
+    @Test func idleKeepAliveConnectionsAreClosed() async throws {
+        let running = try await Self.start(timeouts: .init(header: .seconds(10), idle: .milliseconds(150), body: .seconds(30)))
+        let client = try await running.client()
+        try await client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = try await client.responses(1)
+        #expect(try await client.waitForClose(timeout: .seconds(3)))
+        await running.stop()
+    }
+
+    @Test func stalledBodyGets408() async throws {
+        let running = try await Self.start(timeouts: .init(header: .seconds(10), idle: .seconds(60), body: .milliseconds(200)))
+        let client = try await running.client()
+        try await client.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        #expect(try await client.waitForClose(timeout: .seconds(3)))
+        let responses = try HTTPTestResponse.parse(try await client.received(), methods: [.post])
+        #expect(responses.first?.status == 408)
+        await running.stop()
+    }
+
+    @Test func headAnswersWithoutABody() async throws {
+        let running = try await Self.start()
+        let client = try await running.client()
+        try await client.send("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        let responses = try await client.responses(2, to: [.head, .get])
+        #expect(responses[0].body.isEmpty)
+        #expect(responses[0].head.headers[first: "Content-Length"] == "12")
+        #expect(responses[1].text == "hello /hello")
+        await running.stop()
+    }
+
+    @Test func expectContinueThenTheBody() async throws {
+        let running = try await Self.start()
+        let client = try await running.client()
+        try await client.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        let interim = try await client.receive { String(decoding: $0, as: UTF8.self).contains("\r\n\r\n") }
+        #expect(String(decoding: interim, as: UTF8.self).hasPrefix("HTTP/1.1 100 Continue\r\n\r\n"))
+        try await client.send("data")
+        #expect(try await client.responses(1, to: [.post]).first?.text == "data")
+        await running.stop()
+    }
+
+    @Test func chunkedRequestBodyIsStreamedToTheHandler() async throws {
+        let running = try await Self.start()
+        let client = try await running.client()
+        let payload = String(repeating: "0123456789", count: 30_000)
+        var raw = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        var rest = payload[...]
+        while !rest.isEmpty {
+            let piece = rest.prefix(7000)
+            raw += String(piece.utf8.count, radix: 16) + "\r\n" + piece + "\r\n"
+            rest = rest.dropFirst(7000)
+        }
+        try await client.send(raw + "0\r\n\r\n")
+        let response = try await client.responses(1, to: [.post], timeout: .seconds(10)).first
+        #expect(response?.body.count == payload.utf8.count)
+        #expect(response?.text == payload)
+        await running.stop()
+    }
+
+    @Test func streamedResponseIsChunked() async throws {
+        let running = try await Self.start()
+        let client = try await running.client()
+        try await client.send("GET /stream/2000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try await client.responses(1, timeout: .seconds(10)).first
+        #expect(response?.head.headers[first: "Transfer-Encoding"] == "chunked")
+        #expect(response?.body.count == 2000 * 1024)
+        #expect(response?.body[1024 * 3] == 3)
+        await running.stop()
+    }
+
+    @Test func requestIDIsEchoedOrGenerated() async throws {
+        let running = try await Self.start()
+        let client = try await running.client()
+        try await client.send("GET /hello HTTP/1.1\r\nHost: x\r\nX-Request-Id: my-id-1\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\nX-Request-Id: bad id\r\n\r\n")
+        let responses = try await client.responses(2)
+        #expect(responses[0].head.headers[first: "X-Request-Id"] == "my-id-1")
+        #expect(responses[1].head.headers[first: "X-Request-Id"]?.count == 32)
+        await running.stop()
+    }
+
+    @Test func shutdownFinishesTheRequestInFlight() async throws {
+        let running = try await Self.start()
+        let busy = try await running.client()
+        let idle = try await running.client()
+        try await busy.send("GET /slow/300 HTTP/1.1\r\nHost: x\r\n\r\n")
+        await running.loop.sleep(milliseconds: 50)
+        let started = ContinuousClock.now
+        await running.server.shutdown()
+        let elapsed = ContinuousClock.now - started
+        let response = try HTTPTestResponse.parse(try await busy.received(), methods: [.get]).first
+        #expect(response?.text == "slow")
+        #expect(response?.head.headers[first: "Connection"] == "close")
+        #expect(try await idle.waitForClose(timeout: .milliseconds(100)))
+        #expect(try await busy.waitForClose(timeout: .milliseconds(100)))
+        #expect(elapsed < .seconds(3))
+        #expect(try await running.loop.submit { running.server.connectionCount } == 0)
+        await #expect(throws: (any Error).self) { _ = try await LoopbackClient.connect(loop: running.loop, port: running.port) }
+        running.loop.shutdown()
+    }
+
+    @Test func connectionsBeyondTheLimitGet503() async throws {
+        let running = try await Self.start(maxConnections: 1)
+        let first = try await running.client()
+        try await first.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = try await first.responses(1)
+        let second = try await running.client()
+        #expect(try await second.waitForClose())
+        let responses = try HTTPTestResponse.parse(try await second.received(), methods: [.get])
+        #expect(responses.first?.status == 503)
+        await running.stop()
+    }
+}
