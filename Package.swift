@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: strictSettings),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Codecs", "Reactor", "LoopbackTestSupport"],
+            dependencies: ["Codecs", "Core", "Reactor", "LoopbackTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "ArchitectureTests", swiftSettings: strictSettings),

@@ -33,7 +33,7 @@ package enum ConfigurationLoader {
             fileProvider,
         ])
         return try validate { setting in
-            reader.string(forKey: ConfigKey(setting.key)).map(unquote) ?? setting.defaultValue
+            reader.string(forKey: ConfigKey(setting.key)).map(unquote)
         }
     }
 

@@ -221,6 +221,10 @@ struct HTTPServerConnectionStateMachineTests {
         _ = busy.bytesReceived(Self.get)
         #expect(busy.shutdownRequested() == [])
         #expect(busy.responseCompleted() == [.cancelTimeout, .close])
+        var partial = machine()
+        _ = partial.connectionOpened()
+        _ = partial.bytesReceived(Self.bytes("GET / HT"))
+        #expect(partial.shutdownRequested() == [.cancelTimeout, .close])
     }
 
     @Test func pipelinedBytesBeyondTheBufferPauseReadingUntilTheResponse() {

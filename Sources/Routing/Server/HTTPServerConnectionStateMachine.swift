@@ -175,11 +175,12 @@ package struct HTTPServerConnectionStateMachine<C: Clock> where C.Duration == Du
         }
     }
 
-    /// The server is shutting down: idle connections close now, busy ones after their response.
+    /// The server is shutting down: idle connections (and those still sending a head, whose request
+    /// has not started) close now, busy ones after their response.
     package mutating func shutdownRequested() -> [Action] {
         shuttingDown = true
         switch phase {
-        case .idle:
+        case .idle, .head:
             phase = .closed
             return [.cancelTimeout, .close]
         default:
