@@ -70,7 +70,9 @@ let package = Package(
         ),
         .testTarget(
             name: "RoutingTests",
-            dependencies: ["Routing", "Reactor", "Codecs", "LoopbackTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Routing", "Reactor", "Codecs", "LoopbackTestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: strictSettings),

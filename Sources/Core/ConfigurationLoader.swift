@@ -47,7 +47,8 @@ package enum ConfigurationLoader {
         func integer(_ setting: GatewaySetting, in range: ClosedRange<Int>) throws -> Int {
             let raw = text(setting)
             guard let number = Int(raw), range.contains(number) else {
-                throw ConfigurationError("\(setting.variable) must be \(range.lowerBound)-\(range.upperBound), got '\(raw)'")
+                throw ConfigurationError(
+                    "\(setting.variable) must be \(range.lowerBound)-\(range.upperBound), got '\(raw)'")
             }
             return number
         }
@@ -56,7 +57,8 @@ package enum ConfigurationLoader {
         }
 
         let debugText = text(.debug).lowercased()
-        guard let debug = ["true": true, "1": true, "yes": true, "false": false, "0": false, "no": false][debugText] else {
+        guard let debug = ["true": true, "1": true, "yes": true, "false": false, "0": false, "no": false][debugText]
+        else {
             throw ConfigurationError("DEBUG must be true or false, got '\(text(.debug))'")
         }
         let port = try integer(.port, in: 1...65535)
@@ -89,7 +91,8 @@ package enum ConfigurationLoader {
         let explicitLevel = value(.logLevel)
         let logLevel = (explicitLevel ?? (debug ? "debug" : text(.logLevel))).lowercased()
         guard levels.contains(logLevel) else {
-            throw ConfigurationError("LOG_LEVEL must be one of \(levels.joined(separator: ", ")), got '\(explicitLevel ?? "")'")
+            throw ConfigurationError(
+                "LOG_LEVEL must be one of \(levels.joined(separator: ", ")), got '\(explicitLevel ?? "")'")
         }
         guard let logFormat = GatewayConfiguration.LogFormat(rawValue: text(.logFormat).lowercased()) else {
             throw ConfigurationError("LOG_FORMAT must be text or json, got '\(text(.logFormat))'")
@@ -128,7 +131,9 @@ struct BaseURL {
         let authority = rest.prefix { $0 != "/" }
         guard !authority.isEmpty, !authority.contains(" "), !authority.contains("@") else { return nil }
         if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
-            guard let port = Int(authority[authority.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+            guard let port = Int(authority[authority.index(after: colon)...]), (1...65535).contains(port) else {
+                return nil
+            }
         }
         var normalized = text
         while normalized.hasSuffix("/") { normalized.removeLast() }

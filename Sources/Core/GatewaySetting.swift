@@ -14,24 +14,49 @@ package struct GatewaySetting: Sendable, Hashable {
     /// The swift-configuration key; the environment provider maps it back to `variable`.
     package var key: String { variable.lowercased() }
 
-    package static let appName = GatewaySetting(variable: "APP_NAME", defaultValue: "comfy-gateway", help: "Name shown in logs and the OpenAPI document.")
-    package static let appVersion = GatewaySetting(variable: "APP_VERSION", defaultValue: GatewayVersion.current, help: "Version shown in logs and the OpenAPI document.")
-    package static let host = GatewaySetting(variable: "HOST", defaultValue: "0.0.0.0", help: "Address to listen on (IPv4 or IPv6 literal, or localhost).")
-    package static let port = GatewaySetting(variable: "PORT", defaultValue: "8000", help: "Port to listen on, 1-65535.")
-    package static let debug = GatewaySetting(variable: "DEBUG", defaultValue: "false", help: "true/false; true logs at debug level unless LOG_LEVEL is set.")
-    package static let comfyHost = GatewaySetting(variable: "COMFYUI_HOST", defaultValue: "127.0.0.1", help: "ComfyUI host (ignored when COMFYUI_URL is set).")
-    package static let comfyPort = GatewaySetting(variable: "COMFYUI_PORT", defaultValue: "8188", help: "ComfyUI port, 1-65535 (ignored when COMFYUI_URL is set).")
-    package static let comfyTimeout = GatewaySetting(variable: "COMFYUI_TIMEOUT", defaultValue: "300", help: "Seconds to wait for ComfyUI before answering 504 TASK_TIMEOUT.")
-    package static let comfyURL = GatewaySetting(variable: "COMFYUI_URL", defaultValue: nil, help: "ComfyUI base URL (http://host:port); overrides COMFYUI_HOST and COMFYUI_PORT.")
-    package static let inputDir = GatewaySetting(variable: "INPUT_DIR", defaultValue: "input", help: "Directory for uploaded input images.")
-    package static let outputDir = GatewaySetting(variable: "OUTPUT_DIR", defaultValue: "output", help: "Directory where downloaded output images are cached.")
-    package static let publicBaseURL = GatewaySetting(variable: "PUBLIC_BASE_URL", defaultValue: nil, help: "Base URL clients reach the gateway at; default: built from the request's Host.")
-    package static let maxUploadBytes = GatewaySetting(variable: "MAX_UPLOAD_BYTES", defaultValue: "104857600", help: "Largest accepted request body for uploads, in bytes (413 beyond).")
-    package static let apiKeys = GatewaySetting(variable: "API_KEYS", defaultValue: nil, help: "Comma-separated API keys; when set, requests must carry one.")
-    package static let corsOrigins = GatewaySetting(variable: "CORS_ORIGINS", defaultValue: nil, help: "Comma-separated allowed CORS origins (* for any).")
-    package static let logLevel = GatewaySetting(variable: "LOG_LEVEL", defaultValue: "info", help: "trace, debug, info, notice, warning, error or critical.")
-    package static let logFormat = GatewaySetting(variable: "LOG_FORMAT", defaultValue: "text", help: "text or json (one JSON object per line).")
-    package static let maxConnections = GatewaySetting(variable: "MAX_CONNECTIONS", defaultValue: "10000", help: "Most simultaneous client connections; more are answered 503.")
+    package static let appName = GatewaySetting(
+        variable: "APP_NAME", defaultValue: "comfy-gateway", help: "Name shown in logs and the OpenAPI document.")
+    package static let appVersion = GatewaySetting(
+        variable: "APP_VERSION", defaultValue: GatewayVersion.current,
+        help: "Version shown in logs and the OpenAPI document.")
+    package static let host = GatewaySetting(
+        variable: "HOST", defaultValue: "0.0.0.0", help: "Address to listen on (IPv4 or IPv6 literal, or localhost).")
+    package static let port = GatewaySetting(
+        variable: "PORT", defaultValue: "8000", help: "Port to listen on, 1-65535.")
+    package static let debug = GatewaySetting(
+        variable: "DEBUG", defaultValue: "false", help: "true/false; true logs at debug level unless LOG_LEVEL is set.")
+    package static let comfyHost = GatewaySetting(
+        variable: "COMFYUI_HOST", defaultValue: "127.0.0.1", help: "ComfyUI host (ignored when COMFYUI_URL is set).")
+    package static let comfyPort = GatewaySetting(
+        variable: "COMFYUI_PORT", defaultValue: "8188", help: "ComfyUI port, 1-65535 (ignored when COMFYUI_URL is set)."
+    )
+    package static let comfyTimeout = GatewaySetting(
+        variable: "COMFYUI_TIMEOUT", defaultValue: "300",
+        help: "Seconds to wait for ComfyUI before answering 504 TASK_TIMEOUT.")
+    package static let comfyURL = GatewaySetting(
+        variable: "COMFYUI_URL", defaultValue: nil,
+        help: "ComfyUI base URL (http://host:port); overrides COMFYUI_HOST and COMFYUI_PORT.")
+    package static let inputDir = GatewaySetting(
+        variable: "INPUT_DIR", defaultValue: "input", help: "Directory for uploaded input images.")
+    package static let outputDir = GatewaySetting(
+        variable: "OUTPUT_DIR", defaultValue: "output", help: "Directory where downloaded output images are cached.")
+    package static let publicBaseURL = GatewaySetting(
+        variable: "PUBLIC_BASE_URL", defaultValue: nil,
+        help: "Base URL clients reach the gateway at; default: built from the request's Host.")
+    package static let maxUploadBytes = GatewaySetting(
+        variable: "MAX_UPLOAD_BYTES", defaultValue: "104857600",
+        help: "Largest accepted request body for uploads, in bytes (413 beyond).")
+    package static let apiKeys = GatewaySetting(
+        variable: "API_KEYS", defaultValue: nil, help: "Comma-separated API keys; when set, requests must carry one.")
+    package static let corsOrigins = GatewaySetting(
+        variable: "CORS_ORIGINS", defaultValue: nil, help: "Comma-separated allowed CORS origins (* for any).")
+    package static let logLevel = GatewaySetting(
+        variable: "LOG_LEVEL", defaultValue: "info", help: "trace, debug, info, notice, warning, error or critical.")
+    package static let logFormat = GatewaySetting(
+        variable: "LOG_FORMAT", defaultValue: "text", help: "text or json (one JSON object per line).")
+    package static let maxConnections = GatewaySetting(
+        variable: "MAX_CONNECTIONS", defaultValue: "10000",
+        help: "Most simultaneous client connections; more are answered 503.")
 
     /// Every setting, in the order they are documented.
     package static let all: [GatewaySetting] = [

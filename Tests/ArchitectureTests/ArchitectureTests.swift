@@ -10,11 +10,11 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // MARK: - Model
@@ -189,10 +189,11 @@ enum ArchitectureRules {
             let fromLayer = layer(of: target)
             if fromLayer == .exempt { continue }
             if fromLayer == .unclassified {
-                violations.append(Violation(
-                    rule: .unclassifiedTarget,
-                    message: "target '\(target.name)' (type \(target.type)) belongs to no layer; "
-                        + "rename it (Atom*/Molecule*/...) or teach ArchitectureRules.layer(of:) about it"))
+                violations.append(
+                    Violation(
+                        rule: .unclassifiedTarget,
+                        message: "target '\(target.name)' (type \(target.type)) belongs to no layer; "
+                            + "rename it (Atom*/Molecule*/...) or teach ArchitectureRules.layer(of:) about it"))
                 continue
             }
             var seen: Set<String> = []
@@ -200,10 +201,12 @@ enum ArchitectureRules {
                 guard let dependency = byName[dependencyName] else { continue }  // external product
                 let toLayer = layer(of: dependency)
                 if let rule = edgeViolation(from: fromLayer, to: toLayer) {
-                    violations.append(Violation(
-                        rule: rule,
-                        message: "declared dependency \(target.name) -> \(dependency.name) "
-                            + "(\(fromLayer.rawValue) -> \(toLayer.rawValue)): \(explanation(rule, from: fromLayer))"))
+                    violations.append(
+                        Violation(
+                            rule: rule,
+                            message: "declared dependency \(target.name) -> \(dependency.name) "
+                                + "(\(fromLayer.rawValue) -> \(toLayer.rawValue)): \(explanation(rule, from: fromLayer))"
+                        ))
                 }
             }
         }
@@ -213,10 +216,11 @@ enum ArchitectureRules {
                 let importer = byName[site.target]
             else { continue }
             if !importer.dependencies.contains(site.module) {
-                violations.append(Violation(
-                    rule: .undeclaredImport,
-                    message: "\(site.file):\(site.line): target '\(site.target)' imports '\(site.module)' "
-                        + "but does not declare it as a direct dependency in Package.swift"))
+                violations.append(
+                    Violation(
+                        rule: .undeclaredImport,
+                        message: "\(site.file):\(site.line): target '\(site.target)' imports '\(site.module)' "
+                            + "but does not declare it as a direct dependency in Package.swift"))
             }
         }
         return violations
@@ -248,10 +252,11 @@ enum ArchitectureRules {
         var violations: [Violation] = []
         for file in files where !file.path.hasPrefix(unsafeAllowedDirectory) {
             for usage in unsafeUsages(in: file.contents) {
-                violations.append(Violation(
-                    rule: .unsafeOutsideReactorUV,
-                    message: "\(file.path):\(usage.line): '\(usage.word)' is only allowed under "
-                        + unsafeAllowedDirectory))
+                violations.append(
+                    Violation(
+                        rule: .unsafeOutsideReactorUV,
+                        message: "\(file.path):\(usage.line): '\(usage.word)' is only allowed under "
+                            + unsafeAllowedDirectory))
             }
         }
         return violations
@@ -378,7 +383,8 @@ enum ArchitectureRules {
                     let hashCount = hashes(from: index)
                     if index + hashCount < count, scalars[index + hashCount] == "\"" {
                         let quoteStart = index + hashCount
-                        let multiline = quoteStart + 2 < count
+                        let multiline =
+                            quoteStart + 2 < count
                             && scalars[quoteStart + 1] == "\"" && scalars[quoteStart + 2] == "\""
                         stack.append(.string(hashes: hashCount, multiline: multiline))
                         blank(hashCount + (multiline ? 3 : 1))
@@ -408,7 +414,11 @@ enum ArchitectureRules {
                     stack[stack.count - 1] = .blockComment(depth: depth + 1)
                     blank(2)
                 } else if scalar == "*", at(1) == "/" {
-                    if depth == 1 { stack.removeLast() } else { stack[stack.count - 1] = .blockComment(depth: depth - 1) }
+                    if depth == 1 {
+                        stack.removeLast()
+                    } else {
+                        stack[stack.count - 1] = .blockComment(depth: depth - 1)
+                    }
                     blank(2)
                 } else {
                     blank(1)
@@ -424,7 +434,8 @@ enum ArchitectureRules {
                     }
                 } else if scalar == "\"" {
                     let quotes = multiline ? 3 : 1
-                    let closes = (0..<quotes).allSatisfy { at($0) == "\"" }
+                    let closes =
+                        (0..<quotes).allSatisfy { at($0) == "\"" }
                         && hashes(from: index + quotes) >= hashCount
                     if closes {
                         stack.removeLast()
@@ -523,9 +534,10 @@ enum PackageLoader {
         let (executable, prefixArguments) = swiftCommand()
         let process = Process()
         process.executableURL = executable
-        process.arguments = prefixArguments + [
-            "package", "--package-path", root.path, "--scratch-path", scratch.path, "dump-package",
-        ]
+        process.arguments =
+            prefixArguments + [
+                "package", "--package-path", root.path, "--scratch-path", scratch.path, "dump-package",
+            ]
         process.currentDirectoryURL = root
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = stdoutHandle
@@ -573,9 +585,9 @@ enum PackageLoader {
             try? await Task.sleep(for: .milliseconds(50))
         }
         #if canImport(Glibc) || canImport(Musl) || canImport(Darwin)
-        if process.isRunning {
-            _ = kill(process.processIdentifier, SIGKILL)
-        }
+            if process.isRunning {
+                _ = kill(process.processIdentifier, SIGKILL)
+            }
         #endif
     }
 
@@ -587,7 +599,8 @@ enum PackageLoader {
         if let override = environment["ARCHITECTURE_TESTS_SWIFT"], !override.isEmpty {
             return (URL(fileURLWithPath: override), [])
         }
-        if let launched = environment["_"], launched.hasSuffix("/swift"), fileManager.isExecutableFile(atPath: launched) {
+        if let launched = environment["_"], launched.hasSuffix("/swift"), fileManager.isExecutableFile(atPath: launched)
+        {
             return (URL(fileURLWithPath: launched), [])
         }
         return (URL(fileURLWithPath: "/usr/bin/env"), ["swift"])
@@ -600,14 +613,18 @@ enum PackageLoader {
         if let path = target.path {
             targetPath = path
         } else {
-            let parents: [String] = switch target.type {
-            case "test": ["Tests"]
-            case "plugin": ["Plugins"]
-            default: ["Sources", "Source", "src", "srcs"]
-            }
-            guard let parent = parents.first(where: { parent in
-                fileManager.fileExists(atPath: root.appendingPathComponent(parent).appendingPathComponent(target.name).path)
-            }) else { return [] }
+            let parents: [String] =
+                switch target.type {
+                case "test": ["Tests"]
+                case "plugin": ["Plugins"]
+                default: ["Sources", "Source", "src", "srcs"]
+                }
+            guard
+                let parent = parents.first(where: { parent in
+                    fileManager.fileExists(
+                        atPath: root.appendingPathComponent(parent).appendingPathComponent(target.name).path)
+                })
+            else { return [] }
             targetPath = "\(parent)/\(target.name)"
         }
         let included = (target.sources ?? [""]).map { normalize("\(targetPath)/\($0)") }
@@ -667,7 +684,8 @@ struct DumpedDependency: Decodable {
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: AnyKey.self)
         guard let key = container.allKeys.first else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "empty dependency"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "empty dependency"))
         }
         var values = try container.nestedUnkeyedContainer(forKey: key)
         kind = key.stringValue
@@ -762,7 +780,9 @@ struct ArchitectureRulesSelfTests {
     ]
 
     static func replacing(_ name: String, with dependencies: [String], in targets: [TargetInfo]) -> [TargetInfo] {
-        targets.map { $0.name == name ? TargetInfo(name: $0.name, type: $0.type, path: $0.path, dependencies: dependencies) : $0 }
+        targets.map {
+            $0.name == name ? TargetInfo(name: $0.name, type: $0.type, path: $0.path, dependencies: dependencies) : $0
+        }
     }
 
     @Test func cleanGraphHasNoViolations() {
@@ -778,11 +798,12 @@ struct ArchitectureRulesSelfTests {
         targets = Self.replacing("Codecs", with: ["AtomX"], in: targets)  // infra -> Comfy
         targets = Self.replacing("AtomY", with: ["AtomX", "Core"], in: targets)  // Atom -> Atom
         targets.append(TargetInfo(name: "Utilities"))  // no layer
-        let imports = Self.cleanImports + [
-            // Entry -> Core is declared, Entry -> Reactor is not (only transitively reachable).
-            ImportSite(target: "Entry", module: "Reactor", file: "Sources/Entry/Boot.swift", line: 7),
-            ImportSite(target: "Entry", module: "Core", file: "Sources/Entry/Boot.swift", line: 8),
-        ]
+        let imports =
+            Self.cleanImports + [
+                // Entry -> Core is declared, Entry -> Reactor is not (only transitively reachable).
+                ImportSite(target: "Entry", module: "Reactor", file: "Sources/Entry/Boot.swift", line: 7),
+                ImportSite(target: "Entry", module: "Core", file: "Sources/Entry/Boot.swift", line: 8),
+            ]
         let found = ArchitectureRules.check(targets: targets, imports: imports)
         let expected: [(Violation.Rule, String)] = [
             (.sameLayerEdge, "MoleculeB -> MoleculeA"),
@@ -825,7 +846,9 @@ struct ArchitectureRulesSelfTests {
     }
 
     @Test func undeclaredImportInTestTargetIsReported() {
-        let imports = [ImportSite(target: "EntryTests", module: "Coordinators", file: "Tests/EntryTests/T.swift", line: 4)]
+        let imports = [
+            ImportSite(target: "EntryTests", module: "Coordinators", file: "Tests/EntryTests/T.swift", line: 4)
+        ]
         let found = ArchitectureRules.check(targets: Self.cleanTargets, imports: imports)
         #expect(found.map(\.rule) == [.undeclaredImport])
         #expect(found.first?.message.contains("Tests/EntryTests/T.swift:4") == true)
@@ -879,7 +902,8 @@ struct ArchitectureRulesSelfTests {
     }
 
     @Test func codeOnlyKeepsLinesAndInterpolatedCode() {
-        let source = "let a = \"x\\(Unmanaged<Foo>.self)y\" // UnsafePointer\n/* OpaquePointer */ let b = UnsafeRawPointer(bitPattern: 1)\n"
+        let source =
+            "let a = \"x\\(Unmanaged<Foo>.self)y\" // UnsafePointer\n/* OpaquePointer */ let b = UnsafeRawPointer(bitPattern: 1)\n"
         let code = ArchitectureRules.codeOnly(source)
         #expect(code.split(separator: "\n", omittingEmptySubsequences: false).count == 3)
         #expect(ArchitectureRules.unsafeUsages(in: source).map(\.word) == ["Unmanaged", "UnsafeRawPointer"])
@@ -895,10 +919,11 @@ struct ArchitectureRulesSelfTests {
             ("Sources/Reactor/UVExtras/X.swift", "let u = Unmanaged<AnyObject>.self"),
         ]
         let found = ArchitectureRules.unsafeViolations(files: files)
-        #expect(found.map(\.message) == [
-            "Sources/Reactor/Reactor.swift:1: 'OpaquePointer' is only allowed under Sources/Reactor/UV/",
-            "Modules/Shim/Shim.swift:3: 'UnsafeMutableRawBufferPointer' is only allowed under Sources/Reactor/UV/",
-            "Sources/Reactor/UVExtras/X.swift:1: 'Unmanaged' is only allowed under Sources/Reactor/UV/",
-        ])
+        #expect(
+            found.map(\.message) == [
+                "Sources/Reactor/Reactor.swift:1: 'OpaquePointer' is only allowed under Sources/Reactor/UV/",
+                "Modules/Shim/Shim.swift:3: 'UnsafeMutableRawBufferPointer' is only allowed under Sources/Reactor/UV/",
+                "Sources/Reactor/UVExtras/X.swift:1: 'Unmanaged' is only allowed under Sources/Reactor/UV/",
+            ])
     }
 }

@@ -9,19 +9,24 @@ struct HTTPEncoderTests {
         HTTPEncoder.encode(head, date: "Sun, 06 Nov 1994 08:49:37 GMT", into: &bytes)
         #expect(
             String(decoding: bytes, as: UTF8.self)
-                == "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n")
+                == "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n"
+        )
     }
 
     @Test func framingHeadersFromCallerAreReplaced() {
         var bytes: [UInt8] = []
-        let head = HTTPResponseHead(status: 200, headers: HTTPHeaders([("Content-Length", "99"), ("Transfer-Encoding", "gzip")]), framing: .chunked)
+        let head = HTTPResponseHead(
+            status: 200, headers: HTTPHeaders([("Content-Length", "99"), ("Transfer-Encoding", "gzip")]),
+            framing: .chunked)
         HTTPEncoder.encode(head, date: nil, into: &bytes)
         #expect(String(decoding: bytes, as: UTF8.self) == "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
     }
 
     @Test func headerInjectionIsDropped() {
         var bytes: [UInt8] = []
-        let head = HTTPResponseHead(status: 200, headers: HTTPHeaders([("X-Ok", "fine"), ("X-Bad", "a\r\nSet-Cookie: evil"), ("Bad Name", "v")]))
+        let head = HTTPResponseHead(
+            status: 200,
+            headers: HTTPHeaders([("X-Ok", "fine"), ("X-Bad", "a\r\nSet-Cookie: evil"), ("Bad Name", "v")]))
         HTTPEncoder.encode(head, date: nil, into: &bytes)
         let text = String(decoding: bytes, as: UTF8.self)
         #expect(text.contains("X-Ok: fine"))
@@ -71,7 +76,12 @@ struct HTTPEncoderTests {
         bytes += Array("{}".utf8)
         var decoder = HTTPRequestDecoder()
         decoder.append(bytes)
-        #expect(try decoder.next() == .head(HTTPRequestHead(method: .post, target: "/prompt", headers: HTTPHeaders([("Host", "comfy"), ("Content-Length", "2")]), framing: .length(2))))
+        #expect(
+            try decoder.next()
+                == .head(
+                    HTTPRequestHead(
+                        method: .post, target: "/prompt",
+                        headers: HTTPHeaders([("Host", "comfy"), ("Content-Length", "2")]), framing: .length(2))))
         #expect(try decoder.next() == .body(Array("{}".utf8)))
     }
 

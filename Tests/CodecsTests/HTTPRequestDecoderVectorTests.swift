@@ -24,7 +24,10 @@ struct HTTPRequestDecoderVectorTests {
         _ method: String, _ target: String, _ headers: [(String, String)], version: HTTPVersion = .http1_1,
         framing: HTTPBodyFraming = .none
     ) -> Part {
-        .head(HTTPRequestHead(method: HTTPMethod(method), target: target, version: version, headers: HTTPHeaders(headers), framing: framing))
+        .head(
+            HTTPRequestHead(
+                method: HTTPMethod(method), target: target, version: version, headers: HTTPHeaders(headers),
+                framing: framing))
     }
 
     static func body(_ text: String) -> Part { .body(Array(text.utf8)) }
@@ -46,7 +49,9 @@ struct HTTPRequestDecoderVectorTests {
 
     static let validVectors: [Vector] = [
         valid("simple GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", [head("GET", "/", host), end]),
-        valid("GET with query", "GET /a/b?c=1&d=%20 HTTP/1.1\r\nHost: x\r\n\r\n", [head("GET", "/a/b?c=1&d=%20", host), end]),
+        valid(
+            "GET with query", "GET /a/b?c=1&d=%20 HTTP/1.1\r\nHost: x\r\n\r\n",
+            [head("GET", "/a/b?c=1&d=%20", host), end]),
         valid("HTTP/1.0 without Host", "GET / HTTP/1.0\r\n\r\n", [head("GET", "/", [], version: .http1_0), end]),
         valid(
             "POST with Content-Length", "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
@@ -55,10 +60,12 @@ struct HTTPRequestDecoderVectorTests {
             "chunked body", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
             [head("POST", "/", host + [("Transfer-Encoding", "chunked")], framing: .chunked), body("hello"), end]),
         valid(
-            "chunk extensions", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;name=value;flag\r\nhello\r\n0;last\r\n\r\n",
+            "chunk extensions",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;name=value;flag\r\nhello\r\n0;last\r\n\r\n",
             [head("POST", "/", host + [("Transfer-Encoding", "chunked")], framing: .chunked), body("hello"), end]),
         valid(
-            "quoted chunk extension", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3 ; n = \"a \\\"b\"\r\nabc\r\n0\r\n\r\n",
+            "quoted chunk extension",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3 ; n = \"a \\\"b\"\r\nabc\r\n0\r\n\r\n",
             [head("POST", "/", host + [("Transfer-Encoding", "chunked")], framing: .chunked), body("abc"), end]),
         valid(
             "chunked with trailers",
@@ -68,60 +75,102 @@ struct HTTPRequestDecoderVectorTests {
                 .end(trailers: HTTPHeaders([("X-Sum", "1"), ("X-More", "two")])),
             ]),
         valid(
-            "uppercase hex chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nA\r\n0123456789\r\n0\r\n\r\n",
+            "uppercase hex chunk size",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nA\r\n0123456789\r\n0\r\n\r\n",
             [head("POST", "/", host + [("Transfer-Encoding", "chunked")], framing: .chunked), body("0123456789"), end]),
         valid(
-            "several chunks", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n2\r\nbc\r\n3\r\ndef\r\n0\r\n\r\n",
+            "several chunks",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n2\r\nbc\r\n3\r\ndef\r\n0\r\n\r\n",
             [head("POST", "/", host + [("Transfer-Encoding", "chunked")], framing: .chunked), body("abcdef"), end]),
         valid(
             "two pipelined GETs", "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n",
             [head("GET", "/1", host), end, head("GET", "/2", host), end]),
         valid(
-            "body then pipelined GET", "POST /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nokGET /2 HTTP/1.1\r\nHost: x\r\n\r\n",
-            [head("POST", "/1", host + [("Content-Length", "2")], framing: .length(2)), body("ok"), end, head("GET", "/2", host), end]),
+            "body then pipelined GET",
+            "POST /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nokGET /2 HTTP/1.1\r\nHost: x\r\n\r\n",
+            [
+                head("POST", "/1", host + [("Content-Length", "2")], framing: .length(2)), body("ok"), end,
+                head("GET", "/2", host), end,
+            ]),
         valid(
             "chunked then pipelined GET",
             "POST /1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n",
-            [head("POST", "/1", host + [("Transfer-Encoding", "chunked")], framing: .chunked), body("z"), end, head("GET", "/2", host), end]),
-        valid("empty line before request line", "\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", [head("GET", "/", host), end]),
-        valid("whitespace around value trimmed", "GET / HTTP/1.1\r\nHost:   x \t \r\n\r\n", [head("GET", "/", host), end]),
-        valid("empty header value", "GET / HTTP/1.1\r\nHost: x\r\nX-Empty:\r\n\r\n", [head("GET", "/", host + [("X-Empty", "")]), end]),
-        valid("tab inside a value", "GET / HTTP/1.1\r\nHost: x\r\nX-T: a\tb\r\n\r\n", [head("GET", "/", host + [("X-T", "a\tb")]), end]),
-        valid("Content-Length 0 has no body", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
-              [head("POST", "/", host + [("Content-Length", "0")]), end]),
-        valid("repeated equal Content-Length list", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc",
-              [head("POST", "/", host + [("Content-Length", "3, 3")], framing: .length(3)), body("abc"), end]),
-        valid("two equal Content-Length fields", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nq",
-              [head("POST", "/", host + [("Content-Length", "1"), ("Content-Length", "1")], framing: .length(1)), body("q"), end]),
-        valid("Transfer-Encoding is case-insensitive", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n",
-              [head("POST", "/", host + [("Transfer-Encoding", "Chunked")], framing: .chunked), end]),
-        valid("absolute-form target", "GET http://x/y HTTP/1.1\r\nHost: x\r\n\r\n", [head("GET", "http://x/y", host), end]),
+            [
+                head("POST", "/1", host + [("Transfer-Encoding", "chunked")], framing: .chunked), body("z"), end,
+                head("GET", "/2", host), end,
+            ]),
+        valid(
+            "empty line before request line", "\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", [head("GET", "/", host), end]),
+        valid(
+            "whitespace around value trimmed", "GET / HTTP/1.1\r\nHost:   x \t \r\n\r\n", [head("GET", "/", host), end]),
+        valid(
+            "empty header value", "GET / HTTP/1.1\r\nHost: x\r\nX-Empty:\r\n\r\n",
+            [head("GET", "/", host + [("X-Empty", "")]), end]),
+        valid(
+            "tab inside a value", "GET / HTTP/1.1\r\nHost: x\r\nX-T: a\tb\r\n\r\n",
+            [head("GET", "/", host + [("X-T", "a\tb")]), end]),
+        valid(
+            "Content-Length 0 has no body", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+            [head("POST", "/", host + [("Content-Length", "0")]), end]),
+        valid(
+            "repeated equal Content-Length list", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc",
+            [head("POST", "/", host + [("Content-Length", "3, 3")], framing: .length(3)), body("abc"), end]),
+        valid(
+            "two equal Content-Length fields",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nq",
+            [
+                head("POST", "/", host + [("Content-Length", "1"), ("Content-Length", "1")], framing: .length(1)),
+                body("q"), end,
+            ]),
+        valid(
+            "Transfer-Encoding is case-insensitive",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n",
+            [head("POST", "/", host + [("Transfer-Encoding", "Chunked")], framing: .chunked), end]),
+        valid(
+            "absolute-form target", "GET http://x/y HTTP/1.1\r\nHost: x\r\n\r\n",
+            [head("GET", "http://x/y", host), end]),
         valid("asterisk-form OPTIONS", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", [head("OPTIONS", "*", host), end]),
         valid("extension method", "PURGE /c HTTP/1.1\r\nHost: x\r\n\r\n", [head("PURGE", "/c", host), end]),
-        valid("field names keep their case", "GET / HTTP/1.1\r\nhOsT: x\r\nx-a: 1\r\n\r\n", [head("GET", "/", [("hOsT", "x"), ("x-a", "1")]), end]),
-        valid("colon inside a value", "GET / HTTP/1.1\r\nHost: x:8080\r\n\r\n", [head("GET", "/", [("Host", "x:8080")]), end]),
+        valid(
+            "field names keep their case", "GET / HTTP/1.1\r\nhOsT: x\r\nx-a: 1\r\n\r\n",
+            [head("GET", "/", [("hOsT", "x"), ("x-a", "1")]), end]),
+        valid(
+            "colon inside a value", "GET / HTTP/1.1\r\nHost: x:8080\r\n\r\n",
+            [head("GET", "/", [("Host", "x:8080")]), end]),
     ]
 
     static let invalidVectors: [Vector] = [
-        invalid("Content-Length with Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
-        invalid("Transfer-Encoding with Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400),
+        invalid(
+            "Content-Length with Transfer-Encoding",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        invalid(
+            "Transfer-Encoding with Content-Length",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400),
         invalid("differing Content-Length list", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6\r\n\r\n", 400),
-        invalid("differing Content-Length fields", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400),
+        invalid(
+            "differing Content-Length fields",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400),
         invalid("negative Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
         invalid("signed Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n", 400),
         invalid("non-numeric Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
         invalid("hex Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n", 400),
         invalid("empty Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n", 400),
-        invalid("overflowing Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", 400),
+        invalid(
+            "overflowing Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+            400),
         invalid("obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", 400),
         invalid("obs-fold with tab", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n", 400),
         invalid("bare LF after request line", "GET / HTTP/1.1\nHost: x\r\n\r\n", 400),
         invalid("bare LF after header", "GET / HTTP/1.1\r\nHost: x\n\r\n", 400),
         invalid("bare LF ending the head", "GET / HTTP/1.1\r\nHost: x\r\n\n", 400),
         invalid("bare CR in a value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", 400),
-        invalidBytes("NUL in a value", Array("GET / HTTP/1.1\r\nHost: x\r\nX-A: a".utf8) + [0] + Array("b\r\n\r\n".utf8), 400),
-        invalidBytes("control character in a value", Array("GET / HTTP/1.1\r\nHost: x\r\nX-A: a".utf8) + [1] + Array("\r\n\r\n".utf8), 400),
-        invalidBytes("DEL in a value", Array("GET / HTTP/1.1\r\nHost: x\r\nX-A: a".utf8) + [0x7F] + Array("\r\n\r\n".utf8), 400),
+        invalidBytes(
+            "NUL in a value", Array("GET / HTTP/1.1\r\nHost: x\r\nX-A: a".utf8) + [0] + Array("b\r\n\r\n".utf8), 400),
+        invalidBytes(
+            "control character in a value",
+            Array("GET / HTTP/1.1\r\nHost: x\r\nX-A: a".utf8) + [1] + Array("\r\n\r\n".utf8), 400),
+        invalidBytes(
+            "DEL in a value", Array("GET / HTTP/1.1\r\nHost: x\r\nX-A: a".utf8) + [0x7F] + Array("\r\n\r\n".utf8), 400),
         invalid("whitespace before the colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
         invalid("tab before the colon", "GET / HTTP/1.1\r\nHost\t: x\r\n\r\n", 400),
         invalid("invalid name character", "GET / HTTP/1.1\r\nHost: x\r\nX(A): 1\r\n\r\n", 400),
@@ -135,44 +184,67 @@ struct HTTPRequestDecoderVectorTests {
         invalid("version without minor", "GET / HTTP/1\r\nHost: x\r\n\r\n", 400),
         invalid("two spaces after method", "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         invalid("request line without version", "GET /\r\nHost: x\r\n\r\n", 400),
-        invalidBytes("control character in target", Array("GET /a".utf8) + [1] + Array(" HTTP/1.1\r\nHost: x\r\n\r\n".utf8), 400),
+        invalidBytes(
+            "control character in target", Array("GET /a".utf8) + [1] + Array(" HTTP/1.1\r\nHost: x\r\n\r\n".utf8), 400),
         invalid("whitespace before request line", " GET / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         invalid("invalid chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
-        invalid("signed chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n", 400),
-        invalid("chunk data without CRLF", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n", 400),
-        invalid("chunk data with bare LF", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n", 400),
-        invalid("overflowing chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\n", 400),
-        invalid("chunk extension without name", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;=x\r\nhello\r\n0\r\n\r\n", 400),
-        invalid("unterminated quoted extension", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"x\r\nhello\r\n0\r\n\r\n", 400),
+        invalid(
+            "signed chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n", 400),
+        invalid(
+            "chunk data without CRLF",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n", 400),
+        invalid(
+            "chunk data with bare LF",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n", 400),
+        invalid(
+            "overflowing chunk size",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\n", 400),
+        invalid(
+            "chunk extension without name",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;=x\r\nhello\r\n0\r\n\r\n", 400),
+        invalid(
+            "unterminated quoted extension",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"x\r\nhello\r\n0\r\n\r\n", 400),
         invalid("chunked twice", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400),
         invalid("chunked not last", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400),
         invalid("only an unknown coding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
         invalid("Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
-        invalid("bad trailer field", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nBad Trailer: 1\r\n\r\n", 400),
-        invalid("unknown coding before chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
-        invalid("custom coding before chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: x-custom\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+        invalid(
+            "bad trailer field",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nBad Trailer: 1\r\n\r\n", 400),
+        invalid(
+            "unknown coding before chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            501),
+        invalid(
+            "custom coding before chunked",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: x-custom\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
         invalid("HTTP/2.0", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
         invalid("HTTP/1.2", "GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505),
         invalid("HTTP/0.9 style version", "GET / HTTP/0.9\r\nHost: x\r\n\r\n", 505),
         invalid("HTTP/3.0", "GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505),
         invalid(
-            "request line over the limit", "GET /" + String(repeating: "a", count: 8200) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+            "request line over the limit",
+            "GET /" + String(repeating: "a", count: 8200) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414),
         invalid("unterminated request line over the limit", "GET /" + String(repeating: "a", count: 8300), 414),
         invalid(
             "request line over a small limit", "GET /abcdefghijkl HTTP/1.1\r\nHost: x\r\n\r\n", 414,
             limits: HTTPLimits(maxStartLineBytes: 16)),
         invalid(
             "header block over 64 KiB",
-            "GET / HTTP/1.1\r\nHost: x\r\n" + String(repeating: "X-Filler: " + String(repeating: "f", count: 1000) + "\r\n", count: 66) + "\r\n", 431),
+            "GET / HTTP/1.1\r\nHost: x\r\n"
+                + String(repeating: "X-Filler: " + String(repeating: "f", count: 1000) + "\r\n", count: 66) + "\r\n",
+            431),
         invalid(
             "more than 100 fields",
             "GET / HTTP/1.1\r\nHost: x\r\n" + (1...100).map { "X-\($0): v\r\n" }.joined() + "\r\n", 431),
         invalid(
-            "header block over a small limit", "GET / HTTP/1.1\r\nHost: x\r\nX-Long: 0123456789012345678901234567890123456789\r\n\r\n", 431,
+            "header block over a small limit",
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Long: 0123456789012345678901234567890123456789\r\n\r\n", 431,
             limits: HTTPLimits(maxHeaderBytes: 32)),
         invalid(
             "too many trailer fields",
-            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + (1...3).map { "T\($0): v\r\n" }.joined() + "\r\n", 431,
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+                + (1...3).map { "T\($0): v\r\n" }.joined() + "\r\n", 431,
             limits: HTTPLimits(maxHeaderCount: 2)),
     ]
 
@@ -185,7 +257,10 @@ struct HTTPRequestDecoderVectorTests {
         case .status(let status):
             #expect(whole.error?.status == status, "\(whole)")
         }
-        let feedings = vector.raw.count > 2000 ? [Array(stride(from: 0, to: vector.raw.count, by: 7)), [1000]] : DecoderHarness.feedings(count: vector.raw.count)
+        let feedings =
+            vector.raw.count > 2000
+            ? [Array(stride(from: 0, to: vector.raw.count, by: 7)), [1000]]
+            : DecoderHarness.feedings(count: vector.raw.count)
         for splits in feedings {
             let outcome = DecoderHarness.decodeRequest(vector.raw, splits: splits, limits: vector.limits)
             #expect(outcome == whole, "split at \(splits.count == vector.raw.count ? "every byte" : "\(splits)")")

@@ -49,7 +49,8 @@ struct HTTPResponseDecoderTests {
     }
 
     @Test func headResponseHasNoBodyDespiteContentLength() throws {
-        let parts = try decode("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", methods: [.head, .get])
+        let parts = try decode(
+            "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", methods: [.head, .get])
         #expect(parts.count == 4)
         guard case .head(let second) = parts[2] else { Issue.record("no second head"); return }
         #expect(second.status == 204)
@@ -74,8 +75,10 @@ struct HTTPResponseDecoderTests {
     }
 
     @Test(arguments: [
-        "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 abc OK\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n", "HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n", "ICY 200 OK\r\n\r\n",
+        "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 abc OK\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n", "HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n",
+        "ICY 200 OK\r\n\r\n",
     ])
     func malformedResponsesAreRejected(raw: String) {
         #expect(throws: HTTPParseError.self) { try decode(raw) }

@@ -43,21 +43,27 @@ struct ConfigurationLoaderTests {
     @Test func comfyURLOverridesHostAndPort() async throws {
         let file = try Self.envFile("")
         let configuration = try await ConfigurationLoader.load(
-            flags: [:], environment: ["COMFYUI_URL": "https://comfy.example:9443/", "COMFYUI_HOST": "other"], envFile: file)
+            flags: [:], environment: ["COMFYUI_URL": "https://comfy.example:9443/", "COMFYUI_HOST": "other"],
+            envFile: file)
         #expect(configuration.comfyURL == "https://comfy.example:9443")
     }
 
     @Test func debugLowersTheLogLevelUnlessLogLevelIsSet() async throws {
         let file = try Self.envFile("")
-        #expect(try await ConfigurationLoader.load(flags: [:], environment: ["DEBUG": "True"], envFile: file).logLevel == "debug")
         #expect(
-            try await ConfigurationLoader.load(flags: [:], environment: ["DEBUG": "true", "LOG_LEVEL": "warning"], envFile: file).logLevel
+            try await ConfigurationLoader.load(flags: [:], environment: ["DEBUG": "True"], envFile: file).logLevel
+                == "debug")
+        #expect(
+            try await ConfigurationLoader.load(
+                flags: [:], environment: ["DEBUG": "true", "LOG_LEVEL": "warning"], envFile: file
+            ).logLevel
                 == "warning")
     }
 
     @Test func listsAreSplitAndTrimmed() async throws {
         let file = try Self.envFile("API_KEYS= a , b,,c \n")
-        #expect(try await ConfigurationLoader.load(flags: [:], environment: [:], envFile: file).apiKeys == ["a", "b", "c"])
+        #expect(
+            try await ConfigurationLoader.load(flags: [:], environment: [:], envFile: file).apiKeys == ["a", "b", "c"])
     }
 
     @Test(arguments: [
@@ -68,7 +74,10 @@ struct ConfigurationLoaderTests {
         (["COMFYUI_TIMEOUT": "soon"], "COMFYUI_TIMEOUT must be a positive number of seconds, got 'soon'"),
         (["COMFYUI_URL": "ftp://x"], "COMFYUI_URL must be an http:// or https:// URL with a host, got 'ftp://x'"),
         (["DEBUG": "maybe"], "DEBUG must be true or false, got 'maybe'"),
-        (["LOG_LEVEL": "loud"], "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, got 'loud'"),
+        (
+            ["LOG_LEVEL": "loud"],
+            "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, got 'loud'"
+        ),
         (["LOG_FORMAT": "xml"], "LOG_FORMAT must be text or json, got 'xml'"),
         (["MAX_UPLOAD_BYTES": "0"], "MAX_UPLOAD_BYTES must be 1-1099511627776, got '0'"),
         (["PUBLIC_BASE_URL": "example.com"], "PUBLIC_BASE_URL must be an http:// or https:// URL, got 'example.com'"),
@@ -89,7 +98,8 @@ struct ConfigurationLoaderTests {
     }
 
     @Test func documentedEnvFileListsEverySettingWithItsDefault() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("config/comfy-gateway.env"), encoding: .utf8)
         for setting in GatewaySetting.all {
             let line = "\(setting.variable)=\(setting.defaultValue ?? "")"

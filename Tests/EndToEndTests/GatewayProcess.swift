@@ -19,7 +19,9 @@ final class GatewayProcess: @unchecked Sendable {
     }
 
     /// Runs the binary to completion with `arguments`; returns its exit status and output.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (
+        status: Int32, stdout: String, stderr: String
+    ) {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -33,7 +35,9 @@ final class GatewayProcess: @unchecked Sendable {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        return (
+            process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self)
+        )
     }
 
     /// A port that was free a moment ago.
@@ -49,7 +53,7 @@ final class GatewayProcess: @unchecked Sendable {
     init(loop: EventLoop, extraArguments: [String] = []) async throws {
         port = try await Self.freePort(loop: loop)
         stderrFile = URL(fileURLWithPath: NSTemporaryDirectory() + "gateway-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         process.executableURL = Self.binary
         process.arguments = ["--host", "127.0.0.1", "--port", String(port), "--log-level", "info"] + extraArguments
         process.currentDirectoryURL = URL(fileURLWithPath: NSTemporaryDirectory())

@@ -59,7 +59,9 @@ package final class LoopbackClient: TCPConnectionDelegate, @unchecked Sendable {
     }
 
     /// Waits for `count` complete responses and returns them, decoded.
-    package func responses(_ count: Int, to methods: [HTTPMethod]? = nil, timeout: Duration = .seconds(5)) async throws -> [HTTPTestResponse] {
+    package func responses(_ count: Int, to methods: [HTTPMethod]? = nil, timeout: Duration = .seconds(5)) async throws
+        -> [HTTPTestResponse]
+    {
         let methods = methods ?? Array(repeating: .get, count: count)
         let data = try await receive(timeout: timeout) { data in
             (try? HTTPTestResponse.parse(data, methods: methods).count) ?? 0 >= count

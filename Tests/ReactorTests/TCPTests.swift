@@ -60,6 +60,14 @@ struct TCPTests {
         return (loop, port, accepted)
     }
 
+    /// Waits until the listener has accepted a connection and its peer has read something.
+    static func waitForAccept(_ accepted: Accepted, loop: EventLoop) async throws {
+        for _ in 0..<1000 {
+            if try await loop.submit({ accepted.withLock { !($0.first?.1.received.isEmpty ?? true) } }) { return }
+            await loop.sleep(milliseconds: 2)
+        }
+    }
+
     @Test func echoesAMegabyte() async throws {
         let (loop, port, _) = try await listen(.echo)
         defer { loop.shutdown() }
@@ -126,7 +134,7 @@ struct TCPTests {
         defer { loop.shutdown() }
         let client = try await LoopbackClient.connect(loop: loop, port: port)
         try await client.send("go")
-        _ = try await client.receive { _ in false }.count
+        try await Self.waitForAccept(accepted, loop: loop)
         let total = 16 * 1024 * 1024
         let peak = try await loop.submit { () -> Int in
             guard let (connection, _) = accepted.withLock({ $0.first }) else { return -1 }
@@ -154,8 +162,8 @@ struct TCPTests {
         defer { loop.shutdown() }
         let client = try await LoopbackClient.connect(loop: loop, port: port)
         try await client.send("x")
-        _ = try await client.receive { _ in false }
-        let outcome = try await Task(executorPreference: loop) { () async -> String in
+        try await Self.waitForAccept(accepted, loop: loop)
+        let outcome = await Task(executorPreference: loop) { () async -> String in
             guard let (connection, _) = accepted.withLock({ $0.first }) else { return "no connection" }
             connection.write([UInt8](repeating: 1, count: 32 * 1024 * 1024))
             let waiter = Task(executorPreference: loop) { () async -> String in
@@ -177,15 +185,17 @@ struct TCPTests {
         let (loop, port, accepted) = try await listen(.record)
         let client = try await LoopbackClient.connect(loop: loop, port: port)
         try await client.send("data")
-        _ = try await client.receive { _ in false }
+        try await Self.waitForAccept(accepted, loop: loop)
         try await loop.submit {
-            accepted.withLock { $0.first?.0.write([UInt8](repeating: 2, count: 4 * 1024 * 1024)) }
+            _ = accepted.withLock { $0.first?.0.write([UInt8](repeating: 2, count: 4 * 1024 * 1024)) }
             accepted.withLock { $0.first?.0.close() }
         }
         #expect(try await client.waitForClose())
         try await client.close()
         await loop.sleep(milliseconds: 10)
-        let (events, serverReceived) = try await loop.submit { accepted.withLock { ($0.first?.1.events ?? [], $0.first?.1.received ?? []) } }
+        let (events, serverReceived) = try await loop.submit {
+            accepted.withLock { ($0.first?.1.events ?? [], $0.first?.1.received ?? []) }
+        }
         #expect(events.filter { $0 == "closed" }.count == 1)
         #expect(serverReceived == Array("data".utf8))
         try await loop.submit { loop.closeAllHandles() }

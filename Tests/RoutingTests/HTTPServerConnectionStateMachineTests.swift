@@ -76,7 +76,8 @@ struct HTTPServerConnectionStateMachineTests {
     @Test func pipelinedRequestsAreDispatchedOneAtATimeInOrder() {
         var machine = machine()
         _ = machine.connectionOpened()
-        let three = Self.bytes("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        let three = Self.bytes(
+            "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(Self.dispatched(machine.bytesReceived(three)) == ["/1"])
         #expect(Self.dispatched(machine.responseCompleted()) == ["/2"])
         #expect(Self.dispatched(machine.responseCompleted()) == ["/3"])
@@ -104,7 +105,8 @@ struct HTTPServerConnectionStateMachineTests {
     @Test func expectContinueIsAnsweredWhenTheBodyFits() {
         var machine = machine()
         _ = machine.connectionOpened()
-        let actions = machine.bytesReceived(Self.bytes("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"))
+        let actions = machine.bytesReceived(
+            Self.bytes("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"))
         #expect(actions.count == 3)
         #expect(actions[1] == .sendContinue)
         #expect(actions[2] == .scheduleTimeout(at(30)))
@@ -113,7 +115,8 @@ struct HTTPServerConnectionStateMachineTests {
     @Test func tooLargeContentLengthIs413WithoutContinue() {
         var machine = machine(bodyLimit: 4)
         _ = machine.connectionOpened()
-        let actions = machine.bytesReceived(Self.bytes("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"))
+        let actions = machine.bytesReceived(
+            Self.bytes("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"))
         #expect(actions == [.respondWithError(.payloadTooLarge(limit: 4))])
     }
 
@@ -141,7 +144,8 @@ struct HTTPServerConnectionStateMachineTests {
     @Test func chunkedBodyOverTheLimitFails() {
         var machine = machine(bodyLimit: 4)
         _ = machine.connectionOpened()
-        let actions = machine.bytesReceived(Self.bytes("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"))
+        let actions = machine.bytesReceived(
+            Self.bytes("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"))
         #expect(actions.last == .bodyFailed(.tooLarge(limit: 4)))
         #expect(machine.responseCompleted() == [.cancelTimeout, .close])
     }
@@ -149,7 +153,8 @@ struct HTTPServerConnectionStateMachineTests {
     @Test func malformedChunkFailsTheBody() {
         var machine = machine()
         _ = machine.connectionOpened()
-        let actions = machine.bytesReceived(Self.bytes("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"))
+        let actions = machine.bytesReceived(
+            Self.bytes("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"))
         guard case .bodyFailed(.malformed)? = actions.last else {
             Issue.record("expected a malformed body, got \(actions)")
             return
@@ -169,7 +174,8 @@ struct HTTPServerConnectionStateMachineTests {
     }
 
     @Test(arguments: [
-        ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505), ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
         ("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\n", 414),
     ])
     func decoderErrorsBecomeResponses(raw: String, status: Int) {

@@ -32,7 +32,8 @@ struct HTTPServerTests {
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: ErrorMiddleware())
         router.get("/hello") { request, _ in
-            Response(status: 200, headers: ["Content-Type": "text/plain"], body: .bytes(Array("hello \(request.path)".utf8)))
+            Response(
+                status: 200, headers: ["Content-Type": "text/plain"], body: .bytes(Array("hello \(request.path)".utf8)))
         }
         router.get("/path/:name") { _, context in
             Response(status: 200, body: .bytes(Array((context.parameters["name"] ?? "").utf8)))
@@ -51,11 +52,13 @@ struct HTTPServerTests {
         }
         router.get("/stream/:count") { _, context in
             let count = Int(context.parameters["count"] ?? "0") ?? 0
-            return Response(status: 200, body: .stream(length: nil) { writer in
-                for index in 0..<count {
-                    try await writer.write([UInt8](repeating: UInt8(index % 256), count: 1024))
-                }
-            })
+            return Response(
+                status: 200,
+                body: .stream(length: nil) { writer in
+                    for index in 0..<count {
+                        try await writer.write([UInt8](repeating: UInt8(index % 256), count: 1024))
+                    }
+                })
         }
         let server = HTTPServer(
             loop: loop,
@@ -88,7 +91,8 @@ struct HTTPServerTests {
         let running = try await Self.start()
         let client = try await running.client()
         try await client.send(
-            "GET /slow/50 HTTP/1.1\r\nHost: x\r\n\r\nGET /path/second HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+            "GET /slow/50 HTTP/1.1\r\nHost: x\r\n\r\nGET /path/second HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
         let responses = try await client.responses(3)
         #expect(responses.map(\.status) == [200, 200, 404])
         #expect(responses.map(\.text).prefix(2) == ["slow", "second"])
@@ -129,17 +133,28 @@ struct HTTPServerTests {
         var testDescription: String { "\(status) for \(raw.prefix(40).debugDescription)" }
     }
 
-    @Test(arguments: [
-        ("GET /hello HTTP/1.1\r\nHost : x\r\n\r\n", 400, "INVALID_REQUEST"),
-        ("GET /hello HTTP/1.1\r\n\r\n", 400, "INVALID_REQUEST"),
-        ("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n01234567890", 413, "PAYLOAD_TOO_LARGE"),
-        ("POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n01234567890\r\n0\r\n\r\n", 413, "PAYLOAD_TOO_LARGE"),
-        ("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414, "INVALID_REQUEST"),
-        ("GET / HTTP/1.1\r\nHost: x\r\n" + String(repeating: "X-F: " + String(repeating: "v", count: 1000) + "\r\n", count: 70) + "\r\n", 431, "INVALID_REQUEST"),
-        ("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, "INVALID_REQUEST"),
-        ("GET /hello HTTP/2.0\r\nHost: x\r\n\r\n", 505, "INVALID_REQUEST"),
-        ("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "INVALID_REQUEST"),
-    ].map(BadRequest.init))
+    @Test(
+        arguments: [
+            ("GET /hello HTTP/1.1\r\nHost : x\r\n\r\n", 400, "INVALID_REQUEST"),
+            ("GET /hello HTTP/1.1\r\n\r\n", 400, "INVALID_REQUEST"),
+            ("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n01234567890", 413, "PAYLOAD_TOO_LARGE"),
+            (
+                "POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n01234567890\r\n0\r\n\r\n",
+                413, "PAYLOAD_TOO_LARGE"
+            ),
+            ("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414, "INVALID_REQUEST"),
+            (
+                "GET / HTTP/1.1\r\nHost: x\r\n"
+                    + String(repeating: "X-F: " + String(repeating: "v", count: 1000) + "\r\n", count: 70) + "\r\n",
+                431, "INVALID_REQUEST"
+            ),
+            ("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, "INVALID_REQUEST"),
+            ("GET /hello HTTP/2.0\r\nHost: x\r\n\r\n", 505, "INVALID_REQUEST"),
+            (
+                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n", 400,
+                "INVALID_REQUEST"
+            ),
+        ].map(BadRequest.init))
     func badRequestsGetTheirStatusInTheErrorShapeAndTheConnectionCloses(case bad: BadRequest) async throws {
         let (status, code) = (bad.status, bad.code)
         let running = try await Self.start()
@@ -154,7 +169,8 @@ struct HTTPServerTests {
     }
 
     @Test func slowHeadersTimeOutWith408() async throws {
-        let running = try await Self.start(timeouts: .init(header: .milliseconds(200), idle: .seconds(60), body: .seconds(30)))
+        let running = try await Self.start(
+            timeouts: .init(header: .milliseconds(200), idle: .seconds(60), body: .seconds(30)))
         let client = try await running.client()
         try await client.send("GET /hello HTTP/1.1\r\nHost: x\r\n")
         #expect(try await client.waitForClose(timeout: .seconds(3)))
@@ -165,7 +181,8 @@ struct HTTPServerTests {
     }
 
     @Test func idleKeepAliveConnectionsAreClosed() async throws {
-        let running = try await Self.start(timeouts: .init(header: .seconds(10), idle: .milliseconds(150), body: .seconds(30)))
+        let running = try await Self.start(
+            timeouts: .init(header: .seconds(10), idle: .milliseconds(150), body: .seconds(30)))
         let client = try await running.client()
         try await client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
         _ = try await client.responses(1)
@@ -174,7 +191,8 @@ struct HTTPServerTests {
     }
 
     @Test func stalledBodyGets408() async throws {
-        let running = try await Self.start(timeouts: .init(header: .seconds(10), idle: .seconds(60), body: .milliseconds(200)))
+        let running = try await Self.start(
+            timeouts: .init(header: .seconds(10), idle: .seconds(60), body: .milliseconds(200)))
         let client = try await running.client()
         try await client.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
         #expect(try await client.waitForClose(timeout: .seconds(3)))
@@ -237,7 +255,9 @@ struct HTTPServerTests {
     @Test func requestIDIsEchoedOrGenerated() async throws {
         let running = try await Self.start()
         let client = try await running.client()
-        try await client.send("GET /hello HTTP/1.1\r\nHost: x\r\nX-Request-Id: my-id-1\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\nX-Request-Id: bad id\r\n\r\n")
+        try await client.send(
+            "GET /hello HTTP/1.1\r\nHost: x\r\nX-Request-Id: my-id-1\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\nX-Request-Id: bad id\r\n\r\n"
+        )
         let responses = try await client.responses(2)
         #expect(responses[0].head.headers[first: "X-Request-Id"] == "my-id-1")
         #expect(responses[1].head.headers[first: "X-Request-Id"]?.count == 32)
@@ -248,8 +268,8 @@ struct HTTPServerTests {
         let running = try await Self.start()
         let busy = try await running.client()
         let idle = try await running.client()
-        try await busy.send("GET /slow/300 HTTP/1.1\r\nHost: x\r\n\r\n")
-        await running.loop.sleep(milliseconds: 50)
+        try await busy.send("GET /slow/1000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        await running.loop.sleep(milliseconds: 100)
         let started = ContinuousClock.now
         await running.server.shutdown()
         let elapsed = ContinuousClock.now - started
@@ -260,7 +280,9 @@ struct HTTPServerTests {
         #expect(try await busy.waitForClose(timeout: .milliseconds(100)))
         #expect(elapsed < .seconds(3))
         #expect(try await running.loop.submit { running.server.connectionCount } == 0)
-        await #expect(throws: (any Error).self) { _ = try await LoopbackClient.connect(loop: running.loop, port: running.port) }
+        await #expect(throws: (any Error).self) {
+            _ = try await LoopbackClient.connect(loop: running.loop, port: running.port)
+        }
         running.loop.shutdown()
     }
 

@@ -7,7 +7,13 @@ import Testing
 struct RouterTests {
     static func responder(_ name: String) -> Responder {
         { _, context in
-            Response(status: 200, headers: ["X-Route": name, "X-Params": context.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")])
+            Response(
+                status: 200,
+                headers: [
+                    "X-Route": name,
+                    "X-Params": context.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
+                        separator: ","),
+                ])
         }
     }
 
@@ -97,8 +103,10 @@ struct RouterTests {
         builder.get("/after", handler: Self.responder("after"))
         let router = builder.freeze()
         let context = RequestContext(requestID: "t", logger: Logger(label: "test"))
-        let before = try await router.match(method: .get, path: "/before").responder(Request(head: HTTPRequestHead(method: .get, target: "/before")), context)
-        let after = try await router.match(method: .get, path: "/after").responder(Request(head: HTTPRequestHead(method: .get, target: "/after")), context)
+        let before = try await router.match(method: .get, path: "/before").responder(
+            Request(head: HTTPRequestHead(method: .get, target: "/before")), context)
+        let after = try await router.match(method: .get, path: "/after").responder(
+            Request(head: HTTPRequestHead(method: .get, target: "/after")), context)
         #expect(before.headers[first: "X-Tag"] == nil)
         #expect(after.headers[first: "X-Tag"] == "yes")
     }
@@ -122,7 +130,8 @@ struct RouterTests {
     }
 
     @Test func queryParametersAreDecoded() {
-        let request = Request(head: HTTPRequestHead(method: .get, target: "/d?filename=a%2Fb.png&subfolder=&type=output&x=1+2"))
+        let request = Request(
+            head: HTTPRequestHead(method: .get, target: "/d?filename=a%2Fb.png&subfolder=&type=output&x=1+2"))
         #expect(request.queryParameters == ["filename": "a/b.png", "subfolder": "", "type": "output", "x": "1 2"])
     }
 }

@@ -58,7 +58,9 @@ package enum HTTPEncoder {
         _ headers: HTTPHeaders, framing: HTTPBodyFraming, bodyForbidden: Bool, into bytes: inout [UInt8]
     ) {
         for field in headers where isValid(field) {
-            if HTTPHeaders.namesEqual(field.name, "Content-Length") || HTTPHeaders.namesEqual(field.name, "Transfer-Encoding") {
+            if HTTPHeaders.namesEqual(field.name, "Content-Length")
+                || HTTPHeaders.namesEqual(field.name, "Transfer-Encoding")
+            {
                 continue
             }
             appendField(field.name, field.value, into: &bytes)

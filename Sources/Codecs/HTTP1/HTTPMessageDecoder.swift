@@ -101,7 +101,9 @@ struct HTTPMessageDecoder {
                 }
                 if line.isEmpty { continue }
                 if line.first == 0x20 || line.first == 0x09 {
-                    throw isRequest ? .badRequest("whitespace before the request line") : .badResponse("whitespace before the status line")
+                    throw isRequest
+                        ? .badRequest("whitespace before the request line")
+                        : .badResponse("whitespace before the status line")
                 }
                 state = .headers(startLine: line, headers: HTTPHeaders(), bytes: 0)
             case .headers(let startLine, var headers, let bytes):
@@ -126,7 +128,10 @@ struct HTTPMessageDecoder {
                 state = .fixedBody(remaining: remaining - count)
                 return .body(chunk)
             case .chunkSize:
-                guard let line = try nextLine(limit: limits.maxChunkLineBytes, tooLong: .badRequest("chunk size line too long")) else {
+                guard
+                    let line = try nextLine(
+                        limit: limits.maxChunkLineBytes, tooLong: .badRequest("chunk size line too long"))
+                else {
                     return nil
                 }
                 let size = try ChunkLine.parseSize(line)
@@ -247,7 +252,8 @@ struct HTTPMessageDecoder {
         while start < end && (line[start] == 0x20 || line[start] == 0x09) { start += 1 }
         while end > start && (line[end - 1] == 0x20 || line[end - 1] == 0x09) { end -= 1 }
         for index in start..<end where !HTTPSyntax.isFieldValueByte(line[index]) {
-            throw line[index] == 0x0D ? fail("bare CR in a header field") : fail("control character in a header field value")
+            throw line[index] == 0x0D
+                ? fail("bare CR in a header field") : fail("control character in a header field value")
         }
         headers.add(
             name: String(decoding: line[0..<colon], as: UTF8.self),

@@ -81,7 +81,9 @@ package struct HTTPRequestDecoder {
             }
             let codings = head.headers.tokens("Transfer-Encoding")
             guard codings.last == "chunked" else { throw .badRequest("chunked is not the final transfer coding") }
-            guard codings.count(where: { $0 == "chunked" }) == 1 else { throw .badRequest("chunked applied more than once") }
+            guard codings.count(where: { $0 == "chunked" }) == 1 else {
+                throw .badRequest("chunked applied more than once")
+            }
             if let other = codings.first(where: { $0 != "chunked" }) {
                 guard HTTPSyntax.isToken(other.split(separator: ";")[0].trimmingWhitespace()) else {
                     throw .badRequest("invalid Transfer-Encoding")

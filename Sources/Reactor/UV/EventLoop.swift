@@ -75,13 +75,13 @@ package final class EventLoop: @unchecked Sendable {
 
     /// Starts the loop's thread. The loop keeps running until `shutdown()` (or `stop()`) and
     /// every handle is closed.
-    package func start(name: String = "event-loop") {
+    package func start() {
         let started = DispatchSemaphore(value: 0)
         let unmanaged = Unmanaged.passRetained(self)
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
         var threadID = pthread_t()
-        let box = Unmanaged.passRetained(ThreadStart(loop: unmanaged, started: started, name: name))
+        let box = Unmanaged.passRetained(ThreadStart(loop: unmanaged, started: started))
         let result = pthread_create(
             &threadID, &attributes,
             { argument in
@@ -94,8 +94,8 @@ package final class EventLoop: @unchecked Sendable {
             }, box.toOpaque())
         pthread_attr_destroy(&attributes)
         precondition(result == 0, "pthread_create failed: \(result)")
+        pthread_detach(threadID)
         started.wait()
-        _ = threadID
     }
 
     private func runUntilDone() {
@@ -178,10 +178,8 @@ package final class EventLoop: @unchecked Sendable {
 private final class ThreadStart {
     let loop: Unmanaged<EventLoop>
     let started: DispatchSemaphore
-    let name: String
-    init(loop: Unmanaged<EventLoop>, started: DispatchSemaphore, name: String) {
+    init(loop: Unmanaged<EventLoop>, started: DispatchSemaphore) {
         self.loop = loop
         self.started = started
-        self.name = name
     }
 }

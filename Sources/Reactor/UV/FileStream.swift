@@ -60,7 +60,8 @@ package final class FileStream: @unchecked Sendable {
         while written < bytes.count {
             let position = offset
             let chunk = Array(bytes[written...])
-            let count = try await FileRequest.run(loop: loop, operation: "write") { [loop, descriptor] request, callback in
+            let count = try await FileRequest.run(loop: loop, operation: "write") {
+                [loop, descriptor] request, callback in
                 chunk.withUnsafeBytes { raw in
                     var buffer = uv_buf_init(
                         UnsafeMutableRawPointer(mutating: raw.baseAddress!).assumingMemoryBound(to: CChar.self),
@@ -85,7 +86,8 @@ package final class FileStream: @unchecked Sendable {
     /// The size of the file at `path`, or nil when it does not exist.
     package static func size(of path: String, loop: EventLoop) async throws -> Int? {
         do {
-            return try await FileRequest.run(loop: loop, operation: "stat \(path)", resultIsSize: true) { request, callback in
+            return try await FileRequest.run(loop: loop, operation: "stat \(path)", resultIsSize: true) {
+                request, callback in
                 uv_fs_stat(loop.loop, request, path, callback)
             }
         } catch let error as UVError where error.code == -ENOENT {

@@ -23,9 +23,11 @@ package final class LoopTimer: HandleOwner, @unchecked Sendable {
     package func start(afterMilliseconds delay: UInt64, repeatEvery: UInt64 = 0, _ onFire: @escaping () -> Void) {
         guard !isClosing else { return }
         self.onFire = onFire
-        uv_timer_start(timer, { timer in
-            HandleOwner.owner(of: timer, as: LoopTimer.self).onFire?()
-        }, delay, repeatEvery)
+        uv_timer_start(
+            timer,
+            { timer in
+                HandleOwner.owner(of: timer, as: LoopTimer.self).onFire?()
+            }, delay, repeatEvery)
     }
 
     /// Disarms the timer.

@@ -13,9 +13,11 @@ package final class SignalWatcher: HandleOwner, @unchecked Sendable {
         let signalHandle = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_signal_t.self)
         try uvCheck(uv_signal_init(loop.loop, signalHandle), "uv_signal_init")
         adopt()
-        let status = uv_signal_start(signalHandle, { handle, signum in
-            HandleOwner.owner(of: handle, as: SignalWatcher.self).onSignal?(signum)
-        }, signal)
+        let status = uv_signal_start(
+            signalHandle,
+            { handle, signum in
+                HandleOwner.owner(of: handle, as: SignalWatcher.self).onSignal?(signum)
+            }, signal)
         if status < 0 {
             close()
             throw UVError(code: status, operation: "uv_signal_start")

@@ -106,12 +106,17 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
         let shouldRead = (wantsReading && !pausedForWrites || lingerAfterShutdown) && !sawEOF && !isClosing
         if shouldRead && !isReading {
             isReading = true
-            let status = uv_read_start(stream, { handle, _, buffer in
-                let loop = HandleOwner.owner(of: handle, as: TCPConnection.self).loop
-                buffer!.pointee = uv_buf_init(loop.readBuffer.assumingMemoryBound(to: CChar.self), UInt32(EventLoop.readBufferSize))
-            }, { stream, count, buffer in
-                HandleOwner.owner(of: stream, as: TCPConnection.self).didRead(count: count, base: buffer!.pointee.base)
-            })
+            let status = uv_read_start(
+                stream,
+                { handle, _, buffer in
+                    let loop = HandleOwner.owner(of: handle, as: TCPConnection.self).loop
+                    buffer!.pointee = uv_buf_init(
+                        loop.readBuffer.assumingMemoryBound(to: CChar.self), UInt32(EventLoop.readBufferSize))
+                },
+                { stream, count, buffer in
+                    HandleOwner.owner(of: stream, as: TCPConnection.self).didRead(
+                        count: count, base: buffer!.pointee.base)
+                })
             if status < 0 { fail(UVError(code: status, operation: "uv_read_start")) }
         } else if !shouldRead && isReading {
             isReading = false

@@ -32,8 +32,10 @@ private final class ConnectAttempt {
     let resolveRequest = UnsafeMutablePointer<uv_getaddrinfo_t>.allocate(capacity: 1)
     let connectRequest = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
 
-    init(loop: EventLoop, host: String, port: Int, timeout: UInt64,
-         completion: @escaping (Result<TCPConnection, any Error>) -> Void) {
+    init(
+        loop: EventLoop, host: String, port: Int, timeout: UInt64,
+        completion: @escaping (Result<TCPConnection, any Error>) -> Void
+    ) {
         self.loop = loop
         self.host = host
         self.port = port
@@ -62,11 +64,13 @@ private final class ConnectAttempt {
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         resolveRequest.pointee.data = Unmanaged.passRetained(self).toOpaque()
-        let status = uv_getaddrinfo(loop.loop, resolveRequest, { request, status, result in
-            let attempt = Unmanaged<ConnectAttempt>.fromOpaque(request!.pointee.data!).takeRetainedValue()
-            attempt.resolved(status: status, result: result)
-            uv_freeaddrinfo(result)
-        }, host, String(port), &hints)
+        let status = uv_getaddrinfo(
+            loop.loop, resolveRequest,
+            { request, status, result in
+                let attempt = Unmanaged<ConnectAttempt>.fromOpaque(request!.pointee.data!).takeRetainedValue()
+                attempt.resolved(status: status, result: result)
+                uv_freeaddrinfo(result)
+            }, host, String(port), &hints)
         if status < 0 {
             Unmanaged<ConnectAttempt>.fromOpaque(resolveRequest.pointee.data!).release()
             finish(.failure(UVError(code: status, operation: "resolve \(host)")))
@@ -83,7 +87,8 @@ private final class ConnectAttempt {
         while let info = entry {
             var storage = sockaddr_storage()
             withUnsafeMutableBytes(of: &storage) { target in
-                target.copyMemory(from: UnsafeRawBufferPointer(start: info.pointee.ai_addr, count: Int(info.pointee.ai_addrlen)))
+                target.copyMemory(
+                    from: UnsafeRawBufferPointer(start: info.pointee.ai_addr, count: Int(info.pointee.ai_addrlen)))
             }
             addresses.append(storage)
             entry = info.pointee.ai_next

@@ -19,7 +19,10 @@ package struct HTTPError: HTTPResponseError, Equatable {
     package var details: [String: String]
     package var headers: HTTPHeaders
 
-    package init(status: Int, code: String, message: String, details: [String: String] = [:], headers: HTTPHeaders = HTTPHeaders()) {
+    package init(
+        status: Int, code: String, message: String, details: [String: String] = [:],
+        headers: HTTPHeaders = HTTPHeaders()
+    ) {
         self.status = status
         self.code = code
         self.message = message
@@ -28,7 +31,8 @@ package struct HTTPError: HTTPResponseError, Equatable {
     }
 
     package func makeResponse(requestID: String) -> Response {
-        Self.response(status: status, code: code, message: message, details: details, requestID: requestID, headers: headers)
+        Self.response(
+            status: status, code: code, message: message, details: details, requestID: requestID, headers: headers)
     }
 
     /// Builds an error response; `details` may be any JSON-encodable value.
@@ -44,7 +48,8 @@ package struct HTTPError: HTTPResponseError, Equatable {
 
     /// 404 for a path no route matches.
     package static func notFound(path: some StringProtocol) -> HTTPError {
-        HTTPError(status: 404, code: "NOT_FOUND", message: "No route matches '\(path)'.", details: ["path": String(path)])
+        HTTPError(
+            status: 404, code: "NOT_FOUND", message: "No route matches '\(path)'.", details: ["path": String(path)])
     }
 
     /// 405 with the methods the path does support in `Allow`.

@@ -41,7 +41,9 @@ package enum PercentDecoding {
             switch byte {
             case 0x2B: bytes.append(0x20)
             case 0x25:
-                guard let high = iterator.next().flatMap(hex), let low = iterator.next().flatMap(hex) else { return nil }
+                guard let high = iterator.next().flatMap(hex), let low = iterator.next().flatMap(hex) else {
+                    return nil
+                }
                 bytes.append(high << 4 | low)
             default: bytes.append(byte)
             }

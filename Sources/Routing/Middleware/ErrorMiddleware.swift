@@ -16,7 +16,8 @@ package struct ErrorMiddleware: Middleware {
         } catch RequestBodyError.timedOut {
             return HTTPError.requestTimeout.makeResponse(requestID: context.requestID)
         } catch RequestBodyError.malformed(let reason) {
-            return HTTPError(status: 400, code: "INVALID_REQUEST", message: reason).makeResponse(requestID: context.requestID)
+            return HTTPError(status: 400, code: "INVALID_REQUEST", message: reason).makeResponse(
+                requestID: context.requestID)
         } catch RequestBodyError.incomplete {
             return HTTPError(status: 400, code: "INVALID_REQUEST", message: "The request body ended early.")
                 .makeResponse(requestID: context.requestID)

@@ -38,13 +38,16 @@ package struct Router: Sendable {
             var allowed = routes.map(\.method)
             if allowed.contains(.get) && !allowed.contains(.head) { allowed.append(.head) }
             let list = allowed.map(\.rawValue).sorted().joined(separator: ",")
-            return Match(responder: fallback, parameters: [Self.allowedMethodsKey: list], pattern: "", maxBodyBytes: nil)
+            return Match(
+                responder: fallback, parameters: [Self.allowedMethodsKey: list], pattern: "", maxBodyBytes: nil)
         }
         var parameters: [String: String] = [:]
         for (name, value) in captures {
             parameters[name] = PercentDecoding.decodePath(value) ?? String(value)
         }
-        return Match(responder: route.responder, parameters: parameters, pattern: route.pattern, maxBodyBytes: route.maxBodyBytes)
+        return Match(
+            responder: route.responder, parameters: parameters, pattern: route.pattern, maxBodyBytes: route.maxBodyBytes
+        )
     }
 }
 

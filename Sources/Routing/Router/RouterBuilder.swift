@@ -43,7 +43,8 @@ package final class RouterBuilder {
         let fallback = middleware.wrapping { request, context in
             let allowed = context.parameters[Router.allowedMethodsKey]
             if let allowed {
-                throw HTTPError.methodNotAllowed(request.method, allowed: allowed.split(separator: ",").map { HTTPMethod(String($0)) })
+                throw HTTPError.methodNotAllowed(
+                    request.method, allowed: allowed.split(separator: ",").map { HTTPMethod(String($0)) })
             }
             throw HTTPError.notFound(path: request.path)
         }

@@ -1,7 +1,7 @@
 import Codecs
+import Foundation
 package import Logging
 package import Reactor
-import Foundation
 
 /// The event loop type servers run on, named here so that layers above Routing (which may not
 /// import Reactor) can pass a loop along.

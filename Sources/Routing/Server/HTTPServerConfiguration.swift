@@ -17,7 +17,8 @@ package struct HTTPServerConfiguration: Sendable {
 
     package init(
         host: String = "127.0.0.1", port: Int = 0, backlog: Int32 = 511, maxConnections: Int = 10_000,
-        timeouts: HTTPServerConnectionStateMachine<ContinuousClock>.Timeouts = .init(), limits: HTTPLimits = HTTPLimits(),
+        timeouts: HTTPServerConnectionStateMachine<ContinuousClock>.Timeouts = .init(),
+        limits: HTTPLimits = HTTPLimits(),
         maxBodyBytes: Int = 1024 * 1024, drainTimeout: Duration = .seconds(8)
     ) {
         self.host = host

@@ -142,7 +142,8 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         self.timer = timer
         timerDeadline = deadline
         let remaining = ContinuousClock.now.duration(to: deadline)
-        let milliseconds = max(0, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1)
+        let milliseconds = max(
+            0, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1)
         timer.start(afterMilliseconds: UInt64(milliseconds)) { [unowned self] in
             timerDeadline = nil
             perform(machine.timeoutFired())
@@ -197,7 +198,8 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
                 if let length { .length(length) } else if head.version == .http1_1 { .chunked } else { .untilClose }
             var headBytes: [UInt8] = []
             var responseHead = HTTPResponseHead(status: response.status, headers: response.headers, framing: framing)
-            Self.setConnectionHeader(&responseHead, keepAlive: keepAlive && framing != .untilClose, version: head.version)
+            Self.setConnectionHeader(
+                &responseHead, keepAlive: keepAlive && framing != .untilClose, version: head.version)
             HTTPEncoder.encode(responseHead, date: server.currentDate(), into: &headBytes)
             tcp.write(headBytes)
             guard !headOnly else { return }

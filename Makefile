@@ -1,0 +1,47 @@
+# comfy-gateway: `make run` starts the gateway, `make test` runs everything CI checks.
+# Both install libuv1-dev with apt-get when it is missing, so a fresh machine needs nothing else.
+
+SWIFT ?= swift
+SECONDS ?= 60
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BUILD_FLAGS := --explicit-target-dependency-import-check error
+FORMATTED := Sources Tests Package.swift
+
+.PHONY: run test build deps bench fuzz format lint tsan
+
+deps:
+	@pkg-config --exists libuv || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libuv1-dev; }
+
+## Start the gateway (release build) with the default configuration (.env if present).
+run: deps
+	$(SWIFT) build -c release --product comfy-gateway
+	./.build/release/comfy-gateway
+
+build: deps
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+
+## Everything CI checks: format, layering (import check + ArchitectureTests), all suites, and
+## the Reactor and Routing suites again under ThreadSanitizer.
+test: deps lint build
+	$(SWIFT) test --skip-build
+	$(MAKE) tsan
+
+tsan: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --filter 'ReactorTests|RoutingTests'
+
+lint:
+	$(SWIFT) format lint --strict -r $(FORMATTED)
+
+format:
+	$(SWIFT) format -i -r $(FORMATTED)
+
+## The gateway against Node.js's http hello world with wrk (not part of CI).
+bench: deps
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
+	$(SWIFT) build -c release --product comfy-gateway
+	Tests/Bench/bench.sh .build/release/comfy-gateway
+
+## libFuzzer on the HTTP decoders for SECONDS seconds (make fuzz SECONDS=600).
+fuzz:
+	Tests/Fuzz/run.sh $(SECONDS)
