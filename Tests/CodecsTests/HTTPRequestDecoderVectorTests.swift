@@ -248,7 +248,27 @@ struct HTTPRequestDecoderVectorTests {
             limits: HTTPLimits(maxHeaderCount: 2)),
     ]
 
-    @Test(arguments: validVectors + invalidVectors)
+    /// Inputs the fuzzer found (Tests/Fuzz/regressions): an error that depended on the split, and
+    /// a header budget that went negative and read before the buffer.
+    static let fuzzRegressions: [Vector] = [
+        invalid(
+            "field line filling the 64 KiB budget",
+            "GET / HTTP/1.1\r\nX: " + String(repeating: "b", count: 65532) + "\r\n", 431),
+        invalid(
+            "overlong request line ending in a bare LF", "GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\n",
+            414),
+        invalid(
+            "bare LF on a line at a small limit", "GET / HTTP/1.1\n", 414, limits: HTTPLimits(maxStartLineBytes: 9)),
+        invalid(
+            "header budget used up exactly", "GET / HTTP/1.1\r\nHost: aaaaaa\r\n", 431,
+            limits: HTTPLimits(maxHeaderBytes: 13)),
+        invalid(
+            "trailer line filling the budget",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: "
+                + String(repeating: "t", count: 65532) + "\r\n", 431),
+    ]
+
+    @Test(arguments: validVectors + invalidVectors + fuzzRegressions)
     func decodesTheSameWhateverTheSplit(vector: Vector) {
         let whole = DecoderHarness.decodeRequest(vector.raw, splits: [], limits: vector.limits)
         switch vector.expected {

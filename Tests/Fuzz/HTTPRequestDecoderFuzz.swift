@@ -169,7 +169,11 @@ func runRequest(chunks: [[UInt8]], config: FuzzConfig) -> Outcome<HTTPRequestDec
                 check(!decoder.isIdle, "decoder idle right after a head")
             case .body(let bytes):
                 checker.body(bytes)
-                append(body: bytes, to: &outcome.parts) { if case .body(let b) = $0 { b } else { nil } } make: { .body($0) }
+                append(body: bytes, to: &outcome.parts) {
+                    if case .body(let b) = $0 { b } else { nil }
+                } make: {
+                    .body($0)
+                }
                 continue
             case .end(let trailers):
                 checker.end(trailers: trailers)
@@ -215,7 +219,11 @@ func runResponse(chunks: [[UInt8]], config: FuzzConfig, methods: [HTTPMethod]) -
                 checkResponseHead(head, method: method, limits: limits)
             case .body(let bytes):
                 checker.body(bytes)
-                append(body: bytes, to: &outcome.parts) { if case .body(let b) = $0 { b } else { nil } } make: { .body($0) }
+                append(body: bytes, to: &outcome.parts) {
+                    if case .body(let b) = $0 { b } else { nil }
+                } make: {
+                    .body($0)
+                }
                 continue
             case .end(let trailers):
                 checker.end(trailers: trailers)
@@ -310,19 +318,26 @@ let relaxedLimits = HTTPLimits(
 /// Field names are tokens; values hold no CR, LF or other control byte and are trimmed; count and
 /// byte limits hold (raw bytes are bounded from below: an invalid UTF-8 byte decodes to U+FFFD).
 func checkFields(_ fields: HTTPHeaders, limits: HTTPLimits, what: String) {
-    check(fields.count <= limits.maxHeaderCount, "\(fields.count) \(what) fields over the limit \(limits.maxHeaderCount)")
+    check(
+        fields.count <= limits.maxHeaderCount, "\(fields.count) \(what) fields over the limit \(limits.maxHeaderCount)")
     var rawLowerBound = 0
     for field in fields {
         check(HTTPSyntax.isToken(field.name), "\(what) field name \(field.name.debugDescription) is not a token")
-        check(field.value.utf8.allSatisfy(HTTPSyntax.isFieldValueByte), "control byte in \(what) value \(field.value.debugDescription)")
+        check(
+            field.value.utf8.allSatisfy(HTTPSyntax.isFieldValueByte),
+            "control byte in \(what) value \(field.value.debugDescription)")
         let first = field.value.utf8.first, last = field.value.utf8.last
-        check(first != 0x20 && first != 0x09 && last != 0x20 && last != 0x09, "untrimmed \(what) value \(field.value.debugDescription)")
+        check(
+            first != 0x20 && first != 0x09 && last != 0x20 && last != 0x09,
+            "untrimmed \(what) value \(field.value.debugDescription)")
         let replacements = field.value.unicodeScalars.filter { $0 == "\u{FFFD}" }.count
         rawLowerBound += field.name.utf8.count + 1 + field.value.utf8.count - 2 * replacements
     }
     if fields.count > 0 {
         // Each line must fit in what the previous lines (with their CRLFs) left of the limit.
-        check(rawLowerBound + 2 * (fields.count - 1) <= limits.maxHeaderBytes, "\(what) section over \(limits.maxHeaderBytes) bytes")
+        check(
+            rawLowerBound + 2 * (fields.count - 1) <= limits.maxHeaderBytes,
+            "\(what) section over \(limits.maxHeaderBytes) bytes")
     }
 }
 
@@ -340,8 +355,12 @@ func agreedContentLength(_ headers: HTTPHeaders) -> Int? {
     for value in headers[all: "Content-Length"] {
         for element in value.split(separator: ",", omittingEmptySubsequences: false) {
             let trimmed = element.trimmingWhitespace()
-            check(!trimmed.isEmpty && trimmed.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }, "accepted Content-Length \(value.debugDescription)")
-            guard let number = Int(trimmed) else { fatalError("INVARIANT: accepted Content-Length \(value.debugDescription)") }
+            check(
+                !trimmed.isEmpty && trimmed.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 },
+                "accepted Content-Length \(value.debugDescription)")
+            guard let number = Int(trimmed) else {
+                fatalError("INVARIANT: accepted Content-Length \(value.debugDescription)")
+            }
             values.insert(number)
         }
     }
@@ -352,9 +371,13 @@ func agreedContentLength(_ headers: HTTPHeaders) -> Int? {
 func checkRequestHead(_ head: HTTPRequestHead, limits: HTTPLimits) {
     check(head.version == .http1_1 || head.version == .http1_0, "version \(head.version)")
     check(HTTPSyntax.isToken(head.method.rawValue), "method \(head.method.rawValue.debugDescription) is not a token")
-    check(!head.target.isEmpty && head.target.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }, "target \(head.target.debugDescription)")
+    check(
+        !head.target.isEmpty && head.target.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F },
+        "target \(head.target.debugDescription)")
     let startLine = head.method.rawValue.utf8.count + 1 + head.target.utf8.count + 1 + 8
-    check(startLine <= limits.maxStartLineBytes, "request line of \(startLine) bytes over the limit \(limits.maxStartLineBytes)")
+    check(
+        startLine <= limits.maxStartLineBytes,
+        "request line of \(startLine) bytes over the limit \(limits.maxStartLineBytes)")
     checkFields(head.headers, limits: limits, what: "header")
 
     let hosts = head.headers[all: "Host"].count
@@ -366,7 +389,9 @@ func checkRequestHead(_ head: HTTPRequestHead, limits: HTTPLimits) {
         check(codings == ["chunked"], "Transfer-Encoding \(codings) accepted")
         check(head.framing == .chunked, "framing \(head.framing) with Transfer-Encoding \(codings)")
     } else if let length = agreedContentLength(head.headers) {
-        check(head.framing == (length == 0 ? .none : .length(length)), "framing \(head.framing) with Content-Length \(length)")
+        check(
+            head.framing == (length == 0 ? .none : .length(length)),
+            "framing \(head.framing) with Content-Length \(length)")
     } else {
         check(head.framing == .none, "framing \(head.framing) without Content-Length or Transfer-Encoding")
     }
@@ -377,8 +402,12 @@ func checkRequestHead(_ head: HTTPRequestHead, limits: HTTPLimits) {
     var decoder = HTTPRequestDecoder(limits: relaxedLimits)
     decoder.append(bytes)
     let again: HTTPRequestDecoder.Part?
-    do { again = try decoder.next() } catch { fatalError("ROUNDTRIP: re-encoded request head fails with \(error): \(escaped(bytes))") }
-    guard case .head(let second) = again else { fatalError("ROUNDTRIP: re-encoded request head incomplete: \(escaped(bytes))") }
+    do { again = try decoder.next() } catch {
+        fatalError("ROUNDTRIP: re-encoded request head fails with \(error): \(escaped(bytes))")
+    }
+    guard case .head(let second) = again else {
+        fatalError("ROUNDTRIP: re-encoded request head incomplete: \(escaped(bytes))")
+    }
     check(
         second.method == head.method && second.target == head.target && second.version == head.version
             && second.framing == head.framing && withoutFraming(second.headers) == withoutFraming(head.headers),
@@ -390,8 +419,12 @@ func checkResponseHead(_ head: HTTPResponseHead, method: HTTPMethod?, limits: HT
     check((100...999).contains(head.status), "status \(head.status)")
     let reasonReplacements = head.reason.unicodeScalars.filter { $0 == "\u{FFFD}" }.count
     let statusLine = 12 + (head.reason.isEmpty ? 0 : 1 + head.reason.utf8.count - 2 * reasonReplacements)
-    check(statusLine <= limits.maxStartLineBytes, "status line of at least \(statusLine) bytes over the limit \(limits.maxStartLineBytes)")
-    check(head.reason.utf8.allSatisfy(HTTPSyntax.isFieldValueByte), "control byte in reason \(head.reason.debugDescription)")
+    check(
+        statusLine <= limits.maxStartLineBytes,
+        "status line of at least \(statusLine) bytes over the limit \(limits.maxStartLineBytes)")
+    check(
+        head.reason.utf8.allSatisfy(HTTPSyntax.isFieldValueByte),
+        "control byte in reason \(head.reason.debugDescription)")
     checkFields(head.headers, limits: limits, what: "header")
 
     let codings = head.headers.tokens("Transfer-Encoding")
@@ -399,9 +432,13 @@ func checkResponseHead(_ head: HTTPResponseHead, method: HTTPMethod?, limits: HT
         check(head.framing == .none, "framing \(head.framing) for status \(head.status) to \(method?.rawValue ?? "-")")
     } else if !codings.isEmpty {
         check(!head.headers.contains("Content-Length"), "Transfer-Encoding and Content-Length accepted together")
-        check(head.framing == (codings.last == "chunked" ? .chunked : .untilClose), "framing \(head.framing) with Transfer-Encoding \(codings)")
+        check(
+            head.framing == (codings.last == "chunked" ? .chunked : .untilClose),
+            "framing \(head.framing) with Transfer-Encoding \(codings)")
     } else if let length = agreedContentLength(head.headers) {
-        check(head.framing == (length == 0 ? .none : .length(length)), "framing \(head.framing) with Content-Length \(length)")
+        check(
+            head.framing == (length == 0 ? .none : .length(length)),
+            "framing \(head.framing) with Content-Length \(length)")
     } else {
         check(head.framing == .untilClose, "framing \(head.framing) without Content-Length or Transfer-Encoding")
     }
@@ -412,8 +449,12 @@ func checkResponseHead(_ head: HTTPResponseHead, method: HTTPMethod?, limits: HT
     if let method { decoder.expectResponse(to: method) }
     decoder.append(bytes)
     let again: HTTPResponseDecoder.Part?
-    do { again = try decoder.next() } catch { fatalError("ROUNDTRIP: re-encoded response head fails with \(error): \(escaped(bytes))") }
-    guard case .head(let second) = again else { fatalError("ROUNDTRIP: re-encoded response head incomplete: \(escaped(bytes))") }
+    do { again = try decoder.next() } catch {
+        fatalError("ROUNDTRIP: re-encoded response head fails with \(error): \(escaped(bytes))")
+    }
+    guard case .head(let second) = again else {
+        fatalError("ROUNDTRIP: re-encoded response head incomplete: \(escaped(bytes))")
+    }
     check(
         second.version == head.version && second.status == head.status && second.reason == head.reason
             && second.framing == head.framing && withoutFraming(second.headers) == withoutFraming(head.headers),

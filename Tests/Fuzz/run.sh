@@ -8,6 +8,9 @@
 # Tests/Fuzz/corpus-work/ is seeded from the checked-in Tests/Fuzz/corpus/; crashes go to
 # Tests/Fuzz/artifacts/. Exits non-zero when the build fails or a crash (a trap: mismatch or
 # broken invariant) was found.
+#
+# Replay inputs without fuzzing (e.g. the minimised findings kept in Tests/Fuzz/regressions/):
+#   SWIFT_BACKTRACE=enable=no .build-fuzz/http-request-decoder Tests/Fuzz/regressions/*
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."    # the package root

@@ -9,11 +9,11 @@
 package enum HTTPEncoder {
     /// Appends a response head. `date` is the `Date` value (from `HTTPDateCache`); nil omits it.
     package static func encode(_ head: HTTPResponseHead, date: String?, into bytes: inout [UInt8]) {
-        bytes.append(contentsOf: head.version.description.utf8)
+        appendVersion(head.version, into: &bytes)
         bytes.append(0x20)
         appendStatusCode(head.status, into: &bytes)
         bytes.append(0x20)
-        bytes.append(contentsOf: head.reason.utf8.filter(HTTPSyntax.isFieldValueByte))
+        for byte in head.reason.utf8 where HTTPSyntax.isFieldValueByte(byte) { bytes.append(byte) }
         bytes.append(contentsOf: crlf)
         if let date { appendField("Date", date, into: &bytes) }
         let bodyForbidden = head.status < 200 || head.status == 204 || head.status == 304
@@ -27,7 +27,7 @@ package enum HTTPEncoder {
         bytes.append(0x20)
         bytes.append(contentsOf: head.target.utf8)
         bytes.append(0x20)
-        bytes.append(contentsOf: head.version.description.utf8)
+        appendVersion(head.version, into: &bytes)
         bytes.append(contentsOf: crlf)
         let bodyless = head.framing == .none && [HTTPMethod.get, .head, .delete, .options].contains(head.method)
         appendFields(head.headers, framing: head.framing, bodyForbidden: bodyless, into: &bytes)
@@ -53,6 +53,14 @@ package enum HTTPEncoder {
     }
 
     private static let crlf: [UInt8] = [0x0D, 0x0A]
+
+    /// `HTTP/x.y` without formatting a string (this runs for every response).
+    private static func appendVersion(_ version: HTTPVersion, into bytes: inout [UInt8]) {
+        bytes.append(contentsOf: [0x48, 0x54, 0x54, 0x50, 0x2F])
+        bytes.append(UInt8(truncatingIfNeeded: 0x30 + version.major))
+        bytes.append(0x2E)
+        bytes.append(UInt8(truncatingIfNeeded: 0x30 + version.minor))
+    }
 
     private static func appendFields(
         _ headers: HTTPHeaders, framing: HTTPBodyFraming, bodyForbidden: Bool, into bytes: inout [UInt8]

@@ -41,6 +41,13 @@ package struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictiona
         fields.filter { Self.namesEqual($0.name, name) }.map(\.value)
     }
 
+    /// How many fields are named `name`.
+    package func count(of name: String) -> Int {
+        var count = 0
+        for field in fields where Self.namesEqual(field.name, name) { count += 1 }
+        return count
+    }
+
     /// True when `name` is present.
     package func contains(_ name: String) -> Bool {
         fields.contains { Self.namesEqual($0.name, name) }
@@ -49,7 +56,8 @@ package struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// The comma-separated elements of every field named `name`, trimmed and lowercased
     /// (for list-valued fields such as `Connection` and `Transfer-Encoding`).
     package func tokens(_ name: String) -> [String] {
-        self[all: name].flatMap { value in
+        guard contains(name) else { return [] }
+        return self[all: name].flatMap { value in
             value.split(separator: ",").map { $0.trimmingWhitespace().lowercased() }.filter { !$0.isEmpty }
         }
     }

@@ -107,7 +107,8 @@ struct HTTPMessageDecoder {
                 }
                 state = .headers(startLine: line, headers: HTTPHeaders(), bytes: 0)
             case .headers(let startLine, var headers, let bytes):
-                let remaining = limits.maxHeaderBytes - bytes
+                // Each field line costs its bytes plus its CRLF.
+                let remaining = limits.maxHeaderBytes - bytes - 2
                 guard let line = try nextLine(limit: remaining, tooLong: .headersTooLarge) else { return nil }
                 if line.isEmpty {
                     state = .awaitingFraming
@@ -156,7 +157,7 @@ struct HTTPMessageDecoder {
                 scanIndex = readIndex
                 state = .chunkSize
             case .trailers(var trailers, let bytes):
-                let remaining = limits.maxHeaderBytes - bytes
+                let remaining = limits.maxHeaderBytes - bytes - 2
                 guard let line = try nextLine(limit: remaining, tooLong: .headersTooLarge) else { return nil }
                 if line.isEmpty {
                     state = .startLine
@@ -201,25 +202,27 @@ struct HTTPMessageDecoder {
     }
 
     /// The next CRLF-terminated line without its CRLF, or nil when it is not complete yet.
-    /// A bare LF, or a line longer than `limit`, is an error.
+    /// A line longer than `limit` (a negative limit allows only an empty line), or a bare LF, is
+    /// an error. Both are decided from the bytes before the LF alone, by the same rule whether
+    /// the line arrived whole or in pieces, so any split of the input gives the same error.
     private mutating func nextLine(limit: Int, tooLong: HTTPParseError) throws(HTTPParseError) -> [UInt8]? {
+        let limit = max(limit, 0)
         var index = max(scanIndex, readIndex)
         let end = buffer.count
         while index < end && buffer[index] != 0x0A { index += 1 }
+        // The bytes before the LF (or all of them, while the LF has not arrived). One byte over
+        // the limit is allowed only when it is the CR of the CRLF.
+        let content = index - readIndex
+        if content > limit + 1 || (content == limit + 1 && buffer[index - 1] != 0x0D) {
+            throw tooLong
+        }
         guard index < end else {
             scanIndex = index
-            let partial = end - readIndex
-            // A CR may still be followed by its LF: allow one byte over the limit for it.
-            if partial > limit + 1 || (partial == limit + 1 && buffer[end - 1] != 0x0D) {
-                throw tooLong
-            }
             return nil
         }
-        guard index > readIndex && buffer[index - 1] == 0x0D else {
+        guard content > 0 && buffer[index - 1] == 0x0D else {
             throw isRequest ? .badRequest("bare LF where CRLF is required") : .badResponse("bare LF")
         }
-        let lineLength = index - 1 - readIndex
-        if lineLength > limit { throw tooLong }
         let line = Array(buffer[readIndex..<(index - 1)])
         readIndex = index + 1
         scanIndex = readIndex

@@ -68,13 +68,12 @@ package struct HTTPRequestDecoder {
     }
 
     static func framing(of head: HTTPRequestHead) throws(HTTPParseError) -> HTTPBodyFraming {
-        let hosts = head.headers[all: "Host"]
-        if head.version == .http1_1 && hosts.count != 1 {
-            throw .badRequest(hosts.isEmpty ? "missing Host header" : "more than one Host header")
+        let hosts = head.headers.count(of: "Host")
+        if head.version == .http1_1 && hosts != 1 {
+            throw .badRequest(hosts == 0 ? "missing Host header" : "more than one Host header")
         }
-        if head.version == .http1_0 && hosts.count > 1 { throw .badRequest("more than one Host header") }
-        let transferEncodings = head.headers[all: "Transfer-Encoding"]
-        if !transferEncodings.isEmpty {
+        if head.version == .http1_0 && hosts > 1 { throw .badRequest("more than one Host header") }
+        if head.headers.contains("Transfer-Encoding") {
             guard head.version == .http1_1 else { throw .badRequest("Transfer-Encoding in an HTTP/1.0 request") }
             guard !head.headers.contains("Content-Length") else {
                 throw .badRequest("both Transfer-Encoding and Content-Length")
@@ -92,6 +91,7 @@ package struct HTTPRequestDecoder {
             }
             return .chunked
         }
+        guard head.headers.contains("Content-Length") else { return .none }
         guard let length = try ContentLength.parse(head.headers, isRequest: true) else { return .none }
         return length == 0 ? .none : .length(length)
     }
@@ -100,15 +100,15 @@ package struct HTTPRequestDecoder {
 /// Parses `HTTP/x.y`.
 enum HTTPVersionParser {
     static func parse(_ bytes: ArraySlice<UInt8>, isRequest: Bool) throws(HTTPParseError) -> HTTPVersion {
-        let text = Array(bytes)
-        guard text.count == 8, text[0...4].elementsEqual("HTTP/".utf8), text[6] == 0x2E,
-            (0x30...0x39).contains(text[5]), (0x30...0x39).contains(text[7])
+        let start = bytes.startIndex
+        guard bytes.count == 8, bytes[start..<(start + 5)].elementsEqual("HTTP/".utf8), bytes[start + 6] == 0x2E,
+            (0x30...0x39).contains(bytes[start + 5]), (0x30...0x39).contains(bytes[start + 7])
         else {
             throw isRequest ? .badRequest("invalid HTTP version") : .badResponse("invalid HTTP version")
         }
-        let version = HTTPVersion(major: Int(text[5] - 0x30), minor: Int(text[7] - 0x30))
+        let version = HTTPVersion(major: Int(bytes[start + 5] - 0x30), minor: Int(bytes[start + 7] - 0x30))
         guard version == .http1_1 || version == .http1_0 else {
-            throw .unsupportedVersion(String(decoding: text, as: UTF8.self))
+            throw .unsupportedVersion(String(decoding: bytes, as: UTF8.self))
         }
         return version
     }

@@ -35,12 +35,19 @@ package struct RequestIDMiddleware: Middleware {
 /// processes. A random 64-bit prefix is drawn once; each id adds a counter passed through the
 /// SplitMix64 bijection, so ids never repeat and no system call is made per request.
 package enum RequestIDGenerator {
-    private static let prefix: String = hex(UInt64.random(in: .min ... .max))
+    private static let prefix: [UInt8] = hexDigits(UInt64.random(in: .min ... .max))
     private static let counter = Atomic<UInt64>(UInt64.random(in: .min ... .max))
 
     package static func make() -> String {
         let (value, _) = counter.wrappingAdd(1, ordering: .relaxed)
-        return prefix + hex(mix(value))
+        return String(decoding: prefix + hexDigits(mix(value)), as: UTF8.self)
+    }
+
+    private static func hexDigits(_ value: UInt64) -> [UInt8] {
+        (0..<16).map { index in
+            let nibble = UInt8(truncatingIfNeeded: value >> (60 - 4 * UInt64(index))) & 0x0F
+            return nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+        }
     }
 
     private static func mix(_ value: UInt64) -> UInt64 {
@@ -48,10 +55,5 @@ package enum RequestIDGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
-    }
-
-    private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }
