@@ -12,9 +12,10 @@ FORMATTED := Sources Tests Package.swift
 deps:
 	@pkg-config --exists libuv || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libuv1-dev; }
 
-## Start the gateway (release build) with the default configuration (.env if present).
+## Start the gateway (release build, Swift runtime linked statically: smaller and faster) with
+## the default configuration (.env if present).
 run: deps
-	$(SWIFT) build -c release --product comfy-gateway
+	$(SWIFT) build -c release --static-swift-stdlib --product comfy-gateway
 	./.build/release/comfy-gateway
 
 build: deps
@@ -39,7 +40,7 @@ format:
 ## The gateway against Node.js's http hello world with wrk (not part of CI).
 bench: deps
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
-	$(SWIFT) build -c release --product comfy-gateway
+	$(SWIFT) build -c release --static-swift-stdlib --product comfy-gateway
 	Tests/Bench/bench.sh .build/release/comfy-gateway
 
 ## libFuzzer on the HTTP decoders for SECONDS seconds (make fuzz SECONDS=600).

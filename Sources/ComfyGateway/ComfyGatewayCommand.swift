@@ -1,9 +1,11 @@
 import ArgumentParser
 import Core
 import Entry
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import Reactor
+import SystemPackage
 
 /// `comfy-gateway`: parses the command line, loads the configuration, and runs the gateway
 /// until SIGTERM or SIGINT, then shuts it down gracefully and exits 0.
@@ -30,7 +32,7 @@ struct ComfyGatewayCommand: AsyncParsableCommand {
             configuration = try await ConfigurationLoader.load(
                 flags: settings.values, environment: ProcessInfo.processInfo.environment, envFile: envFile)
         } catch {
-            FileHandle.standardError.write(Data("comfy-gateway: \(error)\n".utf8))
+            StandardError.write("comfy-gateway: \(error)\n")
             throw ExitCode(2)
         }
         GatewayLogging.bootstrap(configuration)

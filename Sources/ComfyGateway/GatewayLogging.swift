@@ -1,6 +1,7 @@
 import Core
-import Foundation
+import FoundationEssentials
 import Logging
+import SystemPackage
 
 /// Bootstraps swift-log once, for the whole process: text lines or JSON objects on stderr, at the
 /// configured level. Only the executable does this; libraries just accept a `Logger`.
@@ -14,6 +15,13 @@ enum GatewayLogging {
             handler.logLevel = level
             return handler
         }
+    }
+}
+
+/// Writes text to the process's standard error, unbuffered.
+enum StandardError {
+    static func write(_ text: String) {
+        _ = try? FileDescriptor.standardError.writeAll(Array(text.utf8))
     }
 }
 
@@ -31,7 +39,7 @@ struct JSONLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var record: [String: String] = [
-            "ts": ISO8601DateFormatter().string(from: Date()),
+            "ts": Date.now.formatted(.iso8601),
             "level": event.level.rawValue,
             "label": label,
             "message": "\(event.message)",
@@ -39,8 +47,9 @@ struct JSONLogHandler: LogHandler {
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
             record[key] = "\(value)"
         }
-        guard var line = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) else { return }
-        line.append(0x0A)
-        FileHandle.standardError.write(line)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let line = try? encoder.encode(record) else { return }
+        StandardError.write(String(decoding: line, as: UTF8.self) + "\n")
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import Reactor
 
 /// Waits for SIGTERM or SIGINT, watched on the event loop.

@@ -1,5 +1,4 @@
 package import Core
-import Foundation
 package import Logging
 import Models
 package import Routing

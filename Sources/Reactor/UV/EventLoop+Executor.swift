@@ -1,5 +1,4 @@
 import CLibUV
-import Foundation
 
 /// The loop as a Swift executor: jobs enqueued here run on the loop thread.
 ///

@@ -1,5 +1,6 @@
 import CLibUV
-import Foundation
+import Dispatch
+import Glibc
 
 /// One libuv loop running on its own thread: the engine under every socket, timer, signal and
 /// file operation of the gateway, and (see `EventLoop+Executor.swift`) a Swift executor whose
@@ -20,7 +21,7 @@ package final class EventLoop: @unchecked Sendable {
     /// Jobs enqueued from other threads, with the stop request; guarded by `remoteLock`.
     var remoteJobs: [UnownedJob] = []
     var stopRequested = false
-    let remoteLock = NSLock()
+    let remoteLock = PthreadMutex()
     var isDraining = false
 
     private var thread: pthread_t?

@@ -252,7 +252,7 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
     /// error response from being destroyed by a reset when the peer is still sending.
     package func closeGracefully(lingerMilliseconds: UInt64 = 2000) {
         loop.assertInLoop()
-        guard !isClosing else { return }
+        guard !isClosing, !lingerAfterShutdown else { return }
         if sawEOF {
             if pending.isEmpty && inFlight.isEmpty && !shutdownAfterFlush {
                 close()

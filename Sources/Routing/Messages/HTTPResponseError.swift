@@ -1,5 +1,4 @@
 package import Codecs
-import Foundation
 
 /// An error that knows the response it should become. Any other error a handler throws
 /// becomes a 500 `INTERNAL_ERROR` (without its text: no internals leak to clients).

@@ -1,5 +1,5 @@
 package import Codecs
-package import Foundation
+package import FoundationEssentials
 
 /// A response a handler returns: status, headers and a body that is either bytes in hand or a
 /// producer that streams them.

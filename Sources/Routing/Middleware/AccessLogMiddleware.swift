@@ -1,5 +1,4 @@
 import Codecs
-import Foundation
 import Logging
 
 /// Logs one line per request at `info`: method, path, status, duration and peer.
@@ -11,9 +10,10 @@ package struct AccessLogMiddleware: Middleware {
         let start = ContinuousClock.now
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - start
-        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+        let milliseconds = "\(microseconds / 1000).\(String(microseconds % 1000 / 10 + 100).dropFirst())"
         context.logger.info(
-            "\(request.method) \(request.head.target) \(response.status) \(String(format: "%.2f", milliseconds))ms",
+            "\(request.method) \(request.head.target) \(response.status) \(milliseconds)ms",
             metadata: ["remote": "\(context.remoteAddress)", "request_id": "\(context.requestID)"])
         return response
     }

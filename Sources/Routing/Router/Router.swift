@@ -1,5 +1,4 @@
 package import Codecs
-import Foundation
 
 /// The frozen routing table: finds the handler (already wrapped in its middleware) for a method
 /// and path. Built by `RouterBuilder.freeze()`; immutable and shareable across connections.
@@ -55,6 +54,7 @@ extension PercentDecoding {
     /// Decodes `%XX` escapes of a path segment (a `+` stays a `+`).
     package static func decodePath(_ segment: Substring) -> String? {
         guard segment.contains("%") else { return String(segment) }
-        return decode(Substring(segment.replacingOccurrences(of: "+", with: "%2B")))
+        return decode(
+            Substring(segment.split(separator: "+", omittingEmptySubsequences: false).joined(separator: "%2B")))
     }
 }

@@ -1,5 +1,5 @@
 import Codecs
-import Foundation
+import FoundationEssentials
 package import Logging
 package import Reactor
 

@@ -159,7 +159,8 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         } else {
             let expected: Int? = if case .length(let length) = head.framing { length } else { nil }
             requestBody = RequestBody(expectedLength: expected)
-            requestBody.onBackpressure = { [unowned self] paused in
+            requestBody.onBackpressure = { [weak self] paused in
+                guard let self else { return }
                 pausedForBody = paused
                 updateReading()
             }

@@ -1,0 +1,21 @@
+import Glibc
+
+/// A pthread mutex: the lock behind the loop's cross-thread job queue. (Foundation's `NSLock`
+/// would pull all of Foundation into the process; `Synchronization.Mutex` gave ThreadSanitizer
+/// false positives on Linux.)
+final class PthreadMutex: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+
+    func unlock() { pthread_mutex_unlock(mutex) }
+}
