@@ -252,6 +252,12 @@ struct HTTPRequestDecoderVectorTests {
     /// a header budget that went negative and read before the buffer.
     static let fuzzRegressions: [Vector] = [
         invalid(
+            "transfer coding made of semicolons",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ;;;, chunked\r\n\r\n", 400),
+        invalid(
+            "transfer coding with parameters",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip;q=1, chunked\r\n\r\n", 501),
+        invalid(
             "field line filling the 64 KiB budget",
             "GET / HTTP/1.1\r\nX: " + String(repeating: "b", count: 65532) + "\r\n", 431),
         invalid(

@@ -84,7 +84,8 @@ package struct HTTPRequestDecoder {
                 throw .badRequest("chunked applied more than once")
             }
             if let other = codings.first(where: { $0 != "chunked" }) {
-                guard HTTPSyntax.isToken(other.split(separator: ";")[0].trimmingWhitespace()) else {
+                let name = other.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                guard HTTPSyntax.isToken(name.trimmingWhitespace()) else {
                     throw .badRequest("invalid Transfer-Encoding")
                 }
                 throw .unsupportedTransferCoding(other)
