@@ -5,6 +5,7 @@
 /// gathers a whole body for JSON routes and enforces the route's size limit. Loop-bound: the
 /// handler that reads it runs on the loop executor.
 package final class RequestBody: AsyncSequence, @unchecked Sendable {
+    /// A chunk of body bytes, in arrival order.
     package typealias Element = [UInt8]
 
     private var chunks: [[UInt8]] = []
@@ -97,6 +98,7 @@ package final class RequestBody: AsyncSequence, @unchecked Sendable {
         return bytes
     }
 
+    /// Iterates the chunks; each `next()` may suspend until bytes arrive.
     package struct AsyncIterator: AsyncIteratorProtocol {
         let body: RequestBody
         package mutating func next() async throws -> [UInt8]? { try await body.next() }
