@@ -10,7 +10,8 @@ FORMATTED := Sources Tests Package.swift
 .PHONY: run test build deps bench fuzz format lint tsan
 
 deps:
-	@pkg-config --exists libuv || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libuv1-dev; }
+	@{ [ -f /usr/include/uv.h ] && command -v pkg-config >/dev/null; } || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libuv1-dev pkg-config; }
 
 ## Start the gateway (release build, Swift runtime linked statically: smaller and faster) with
 ## the default configuration (.env if present).

@@ -1,11 +1,14 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-/// Settings every Swift target shares: Swift 6 mode is the package default; these make each
-/// import's visibility deliberate.
+/// Settings every Swift target shares: Swift 6 mode is the package default; the first two make
+/// each import's visibility deliberate; the third keeps a nonisolated async function on its
+/// caller's executor (the event loop) instead of hopping to the global pool at every call, as
+/// ARCHITECTURE.md asks. Work that must leave the loop says so with `@concurrent`.
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
     .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
 ]
 
 let package = Package(

@@ -28,11 +28,20 @@ package final class RequestBody: AsyncSequence, @unchecked Sendable {
 
     /// A body that is already complete (no body, or bytes known up front).
     package static func complete(_ bytes: [UInt8] = []) -> RequestBody {
+        if bytes.isEmpty { return empty }
         let body = RequestBody(expectedLength: bytes.count)
-        if !bytes.isEmpty { body.push(bytes) }
+        body.push(bytes)
         body.finish()
         return body
     }
+
+    /// The body of every request without one. Shared: a finished, empty body never changes
+    /// (`next()` returns nil, `fail` is ignored, nothing pushes to it).
+    private static let empty: RequestBody = {
+        let body = RequestBody(expectedLength: 0)
+        body.finish()
+        return body
+    }()
 
     func push(_ bytes: [UInt8]) {
         if let waiter {

@@ -5,7 +5,9 @@ import Logging
 package struct AccessLogMiddleware: Middleware {
     package init() {}
 
-    package func handle(_ request: Request, context: RequestContext, next: Responder) async throws -> Response {
+    package nonisolated(nonsending) func handle(
+        _ request: Request, context: RequestContext, next: Responder
+    ) async throws -> Response {
         guard context.logger.logLevel <= .info else { return try await next(request, context) }
         let start = ContinuousClock.now
         let response = try await next(request, context)

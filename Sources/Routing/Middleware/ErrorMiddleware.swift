@@ -6,7 +6,9 @@ import Logging
 package struct ErrorMiddleware: Middleware {
     package init() {}
 
-    package func handle(_ request: Request, context: RequestContext, next: Responder) async throws -> Response {
+    package nonisolated(nonsending) func handle(
+        _ request: Request, context: RequestContext, next: Responder
+    ) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as any HTTPResponseError {

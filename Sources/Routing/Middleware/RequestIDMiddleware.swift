@@ -9,7 +9,9 @@ import Synchronization
 package struct RequestIDMiddleware: Middleware {
     package init() {}
 
-    package func handle(_ request: Request, context: RequestContext, next: Responder) async throws -> Response {
+    package nonisolated(nonsending) func handle(
+        _ request: Request, context: RequestContext, next: Responder
+    ) async throws -> Response {
         var context = context
         if let sent = request.headers[first: "X-Request-Id"], Self.isSane(sent) {
             context.requestID = sent
