@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_FLAGS := --explicit-target-dependency-import-check error
 FORMATTED := Sources Tests Package.swift
 
-.PHONY: run test build deps bench fuzz format lint tsan
+.PHONY: run test build deps bench fuzz format lint tsan blackbox
 
 deps:
 	@{ [ -f /usr/include/uv.h ] && command -v pkg-config >/dev/null; } || \
@@ -22,11 +22,17 @@ run: deps
 build: deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 
-## Everything CI checks: format, layering (import check + ArchitectureTests), all suites, and
-## the Reactor and Routing suites again under ThreadSanitizer.
+## Everything CI checks: format, layering (import check + ArchitectureTests), all suites, the
+## black-box clients, and the Reactor and Routing suites again under ThreadSanitizer.
 test: deps lint build
 	$(SWIFT) test --skip-build
+	$(MAKE) blackbox
 	$(MAKE) tsan
+
+## Independent clients (httpx, and h11's strict parser) against the real executable.
+blackbox: build
+	@[ -x .build-venv/bin/pytest ] || { python3 -m venv .build-venv && .build-venv/bin/pip install -q -r Tests/BlackBox/requirements.txt; }
+	.build-venv/bin/pytest -q Tests/BlackBox
 
 tsan: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan

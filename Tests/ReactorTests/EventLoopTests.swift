@@ -96,7 +96,7 @@ struct EventLoopTests {
             stopped.start(afterMilliseconds: 5) { fired.withLock { $0.stopped += 1 } }
             stopped.stop()
         }
-        await loop.sleep(milliseconds: 60)
+        await loop.sleep(milliseconds: 200)
         let result = fired.withLock { $0 }
         #expect(result.once == 1)
         #expect(result.repeated == 5)

@@ -192,15 +192,24 @@ struct TCPTests {
         }
         #expect(try await client.waitForClose())
         try await client.close()
-        await loop.sleep(milliseconds: 10)
-        let (events, serverReceived) = try await loop.submit {
-            accepted.withLock { ($0.first?.1.events ?? [], $0.first?.1.received ?? []) }
+        var (events, serverReceived): ([String], [UInt8]) = ([], [])
+        for _ in 0..<500 {
+            (events, serverReceived) = try await loop.submit {
+                accepted.withLock { ($0.first?.1.events ?? [], $0.first?.1.received ?? []) }
+            }
+            if events.contains("closed") { break }
+            await loop.sleep(milliseconds: 2)
         }
         #expect(events.filter { $0 == "closed" }.count == 1)
         #expect(serverReceived == Array("data".utf8))
         try await loop.submit { loop.closeAllHandles() }
-        await loop.sleep(milliseconds: 10)
-        #expect(try await loop.submit { loop.liveHandleCount } == 0)
+        var live = -1
+        for _ in 0..<500 {
+            live = try await loop.submit { loop.liveHandleCount }
+            if live == 0 { break }
+            await loop.sleep(milliseconds: 2)
+        }
+        #expect(live == 0, "handles still open after closeAllHandles")
         loop.shutdown()
         #expect(loop.closeStatus == 0)
     }

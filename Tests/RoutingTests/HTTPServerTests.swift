@@ -223,6 +223,16 @@ struct HTTPServerTests {
         await running.stop()
     }
 
+    @Test func continueComesBeforeAResponseThatIgnoresTheBody() async throws {
+        let running = try await Self.start()
+        let client = try await running.client()
+        try await client.send("POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        let data = try await client.receive { String(decoding: $0, as: UTF8.self).contains("METHOD_NOT_ALLOWED") }
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 405 Method Not Allowed\r\n"))
+        await running.stop()
+    }
+
     @Test func chunkedRequestBodyIsStreamedToTheHandler() async throws {
         let running = try await Self.start()
         let client = try await running.client()

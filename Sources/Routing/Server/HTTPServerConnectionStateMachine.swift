@@ -272,11 +272,13 @@ package struct HTTPServerConnectionStateMachine<C: Clock> where C.Duration == Du
         }
         keepAlive = head.keepAlive
         phase = .body(received: 0, limit: limit)
-        actions.append(.dispatch(head))
-        guard head.framing != .none else { return }
-        if head.expectsContinue && head.version == .http1_1 {
+        // The interim 100 goes out before the handler starts: a handler that answers at once
+        // would otherwise put its final response ahead of it.
+        if head.expectsContinue && head.version == .http1_1 && head.framing != .none {
             actions.append(.sendContinue)
         }
+        actions.append(.dispatch(head))
+        guard head.framing != .none else { return }
         actions.append(arm(timeouts.body))
     }
 }
