@@ -64,6 +64,10 @@ struct HTTPRequestDecoderVectorTests {
             "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;name=value;flag\r\nhello\r\n0;last\r\n\r\n",
             [head("POST", "/", host + [("Transfer-Encoding", "chunked")], framing: .chunked), body("hello"), end]),
         valid(
+            "whitespace before a chunk extension",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3 ;x\r\nabc\r\n0\r\n\r\n",
+            [head("POST", "/", host + [("Transfer-Encoding", "chunked")], framing: .chunked), body("abc"), end]),
+        valid(
             "quoted chunk extension",
             "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3 ; n = \"a \\\"b\"\r\nabc\r\n0\r\n\r\n",
             [head("POST", "/", host + [("Transfer-Encoding", "chunked")], framing: .chunked), body("abc"), end]),
@@ -251,6 +255,17 @@ struct HTTPRequestDecoderVectorTests {
     /// Inputs the fuzzer found (Tests/Fuzz/regressions): an error that depended on the split, and
     /// a header budget that went negative and read before the buffer.
     static let fuzzRegressions: [Vector] = [
+        invalid(
+            "Kelvin sign in chunked",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chun\u{212A}ed\r\n\r\n0\r\n\r\n", 400),
+        invalid(
+            "whitespace after chunk size",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n", 400),
+        invalidBytes(
+            "control byte in a quoted pair",
+            Array("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"\\".utf8) + [1]
+                + Array("\"\r\nhello\r\n0\r\n\r\n".utf8),
+            400),
         invalid(
             "transfer coding made of semicolons",
             "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ;;;, chunked\r\n\r\n", 400),

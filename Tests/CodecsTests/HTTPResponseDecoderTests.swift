@@ -74,6 +74,14 @@ struct HTTPResponseDecoderTests {
         #expect(head.status == 404 && head.reason == "")
     }
 
+    @Test func decoderStaysFailedAfterAnError() {
+        var decoder = HTTPResponseDecoder()
+        decoder.expectResponse(to: .get)
+        decoder.append(Array("HTTP/1.1 20x OK\r\n\r\nHTTP/1.1 200 OK\r\n\r\n".utf8))
+        #expect(throws: HTTPParseError.self) { _ = try decoder.next() }
+        #expect(throws: HTTPParseError.self) { _ = try decoder.next() }
+    }
+
     @Test(arguments: [
         "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 abc OK\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",

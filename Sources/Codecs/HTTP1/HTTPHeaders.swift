@@ -53,12 +53,16 @@ package struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictiona
         fields.contains { Self.namesEqual($0.name, name) }
     }
 
-    /// The comma-separated elements of every field named `name`, trimmed and lowercased
-    /// (for list-valued fields such as `Connection` and `Transfer-Encoding`).
+    /// The comma-separated elements of every field named `name`, trimmed and ASCII-lowercased
+    /// (for list-valued fields such as `Connection` and `Transfer-Encoding`). Only A-Z are
+    /// folded: Unicode case mapping (the Kelvin sign lowercases to `k`) must never turn a
+    /// non-ASCII value into a framing keyword.
     package func tokens(_ name: String) -> [String] {
         guard contains(name) else { return [] }
         return self[all: name].flatMap { value in
-            value.split(separator: ",").map { $0.trimmingWhitespace().lowercased() }.filter { !$0.isEmpty }
+            value.split(separator: ",").map { HTTPSyntax.asciiLowercased($0.trimmingWhitespace()) }.filter {
+                !$0.isEmpty
+            }
         }
     }
 

@@ -26,6 +26,8 @@ struct HTTPMessageDecoder {
         case trailers(headers: HTTPHeaders, bytes: Int)
         case untilClose
         case upgraded
+        /// An error was reported; every later call reports it again.
+        case failed(HTTPParseError)
     }
 
     let limits: HTTPLimits
@@ -92,7 +94,21 @@ struct HTTPMessageDecoder {
         return rest
     }
 
+    /// Records an error found by the role (start line, framing): the decoder stays failed.
+    mutating func fail(_ error: HTTPParseError) {
+        state = .failed(error)
+    }
+
     mutating func next() throws(HTTPParseError) -> Part? {
+        do {
+            return try nextPart()
+        } catch {
+            state = .failed(error)
+            throw error
+        }
+    }
+
+    private mutating func nextPart() throws(HTTPParseError) -> Part? {
         while true {
             switch state {
             case .startLine:
@@ -176,6 +192,8 @@ struct HTTPMessageDecoder {
                 return nil
             case .upgraded:
                 return nil
+            case .failed(let error):
+                throw error
             }
         }
     }

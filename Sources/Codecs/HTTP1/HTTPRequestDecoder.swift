@@ -36,11 +36,16 @@ package struct HTTPRequestDecoder {
         guard let part = try core.next() else { return nil }
         switch part {
         case .head(let startLine, let headers):
-            var head = try Self.parseRequestLine(startLine)
-            head.headers = headers
-            head.framing = try Self.framing(of: head)
-            core.setFraming(head.framing)
-            return .head(head)
+            do {
+                var head = try Self.parseRequestLine(startLine)
+                head.headers = headers
+                head.framing = try Self.framing(of: head)
+                core.setFraming(head.framing)
+                return .head(head)
+            } catch {
+                core.fail(error)
+                throw error
+            }
         case .body(let bytes):
             return .body(bytes)
         case .end(let trailers):
@@ -79,15 +84,17 @@ package struct HTTPRequestDecoder {
                 throw .badRequest("both Transfer-Encoding and Content-Length")
             }
             let codings = head.headers.tokens("Transfer-Encoding")
+            for coding in codings {
+                let name = coding.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                guard HTTPSyntax.isToken(name.trimmingWhitespace()) else {
+                    throw .badRequest("invalid Transfer-Encoding")
+                }
+            }
             guard codings.last == "chunked" else { throw .badRequest("chunked is not the final transfer coding") }
             guard codings.count(where: { $0 == "chunked" }) == 1 else {
                 throw .badRequest("chunked applied more than once")
             }
             if let other = codings.first(where: { $0 != "chunked" }) {
-                let name = other.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
-                guard HTTPSyntax.isToken(name.trimmingWhitespace()) else {
-                    throw .badRequest("invalid Transfer-Encoding")
-                }
                 throw .unsupportedTransferCoding(other)
             }
             return .chunked

@@ -34,13 +34,18 @@ package struct HTTPResponseDecoder {
         guard let part = try core.next() else { return nil }
         switch part {
         case .head(let startLine, let headers):
-            var head = try Self.parseStatusLine(startLine)
-            head.headers = headers
-            let method = head.status >= 200 || head.status == 101 ? requestMethods.first : nil
-            if head.status >= 200, !requestMethods.isEmpty { requestMethods.removeFirst() }
-            head.framing = try Self.framing(of: head, method: method)
-            core.setFraming(head.framing)
-            return .head(head)
+            do {
+                var head = try Self.parseStatusLine(startLine)
+                head.headers = headers
+                let method = head.status >= 200 || head.status == 101 ? requestMethods.first : nil
+                if head.status >= 200, !requestMethods.isEmpty { requestMethods.removeFirst() }
+                head.framing = try Self.framing(of: head, method: method)
+                core.setFraming(head.framing)
+                return .head(head)
+            } catch {
+                core.fail(error)
+                throw error
+            }
         case .body(let bytes):
             return .body(bytes)
         case .end(let trailers):

@@ -16,6 +16,11 @@ package enum HTTPSyntax {
         byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
     }
 
+    /// The text with A-Z folded to a-z and every other byte left alone.
+    package static func asciiLowercased(_ text: Substring) -> String {
+        String(decoding: text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+    }
+
     /// True when `string` is a non-empty token.
     package static func isToken(_ string: some StringProtocol) -> Bool {
         !string.isEmpty && string.utf8.allSatisfy(isTokenByte)
@@ -34,6 +39,9 @@ enum ChunkLine {
             index += 1
         }
         guard index > 0 else { throw .badRequest("invalid chunk size") }
+        // Whitespace after the size is only allowed before an extension (BWS ";").
+        let rest = line[index...].drop { $0 == 0x20 || $0 == 0x09 }
+        if rest.isEmpty && rest.startIndex != index { throw .badRequest("whitespace after the chunk size") }
         try validateExtensions(line[index...])
         return size
     }
@@ -65,7 +73,13 @@ enum ChunkLine {
                 while index < end {
                     let byte = rest[index]
                     if byte == 0x22 { closed = true; index += 1; break }
-                    if byte == 0x5C { index += 2; continue }
+                    if byte == 0x5C {
+                        guard index + 1 < end, HTTPSyntax.isFieldValueByte(rest[index + 1]) else {
+                            throw .badRequest("invalid quoted pair in a chunk extension")
+                        }
+                        index += 2
+                        continue
+                    }
                     guard HTTPSyntax.isFieldValueByte(byte) else { throw .badRequest("invalid chunk extension value") }
                     index += 1
                 }

@@ -83,7 +83,7 @@ package struct HTTPRequestHead: Sendable, Equatable {
 
     /// True when the client sent `Expect: 100-continue`.
     package var expectsContinue: Bool {
-        headers[first: "Expect"].map { $0.lowercased() == "100-continue" } ?? false
+        headers[first: "Expect"].map { HTTPSyntax.asciiLowercased($0[...]) == "100-continue" } ?? false
     }
 }
 
