@@ -34,6 +34,15 @@ package final class LoopbackClient: TCPConnectionDelegate, @unchecked Sendable {
         try await loop.submit { [self] in _ = connection?.write(data) }
     }
 
+    /// Stops reading from the socket (the kernel's buffers fill, then the server's writes back up).
+    package func pauseReading() async throws {
+        try await loop.submit { [self] in connection?.pauseReading() }
+    }
+
+    package func resumeReading() async throws {
+        try await loop.submit { [self] in connection?.startReading() }
+    }
+
     /// Sends FIN; reading goes on.
     package func shutdownWrite() async throws {
         try await loop.submit { [self] in connection?.shutdownWrite() }

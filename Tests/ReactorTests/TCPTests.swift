@@ -181,6 +181,44 @@ struct TCPTests {
         #expect(outcome == "failed")
     }
 
+    @Test func aPeerThatStopsReadingIsClosedAfterTheWriteStallTimeout() async throws {
+        let (loop, port, accepted) = try await listen(.record)
+        defer { loop.shutdown() }
+        let client = try await LoopbackClient.connect(loop: loop, port: port)
+        try await client.pauseReading()
+        try await client.send("x")
+        try await Self.waitForAccept(accepted, loop: loop)
+        try await loop.submit {
+            guard let (connection, _) = accepted.withLock({ $0.first }) else { return }
+            connection.writeStallTimeoutMilliseconds = 200
+            connection.write([UInt8](repeating: 3, count: 32 * 1024 * 1024))
+        }
+        var closeError: UVError?
+        for _ in 0..<1000 {
+            closeError = try await loop.submit { accepted.withLock { $0.first?.1.closeError } }
+            if closeError != nil { break }
+            await loop.sleep(milliseconds: 5)
+        }
+        #expect(closeError?.isTimeout == true)
+    }
+
+    @Test func gracefulCloseFlushesEverythingBeforeFIN() async throws {
+        let (loop, port, accepted) = try await listen(.record)
+        defer { loop.shutdown() }
+        let client = try await LoopbackClient.connect(loop: loop, port: port)
+        try await client.send("x")
+        try await Self.waitForAccept(accepted, loop: loop)
+        let total = 8 * 1024 * 1024
+        try await loop.submit {
+            guard let (connection, _) = accepted.withLock({ $0.first }) else { return }
+            connection.write([UInt8](repeating: 4, count: total))
+            connection.closeGracefully(lingerMilliseconds: 1)
+        }
+        let received = try await client.receive(timeout: .seconds(20)) { $0.count >= total }
+        #expect(received.count == total)
+        #expect(try await client.waitForClose())
+    }
+
     @Test func closeRunsTheCloseCallbackOnceAndLeavesNoHandles() async throws {
         let (loop, port, accepted) = try await listen(.record)
         let client = try await LoopbackClient.connect(loop: loop, port: port)

@@ -234,6 +234,45 @@ struct HTTPServerConnectionStateMachineTests {
         #expect(partial.shutdownRequested() == [.cancelTimeout, .close])
     }
 
+    @Test func responseSaysCloseWhenTheConnectionWillClose() {
+        var machine = machine()
+        _ = machine.connectionOpened()
+        _ = machine.bytesReceived(Self.get)
+        #expect(!machine.closesAfterResponse)
+        _ = machine.shutdownRequested()
+        #expect(machine.closesAfterResponse)
+        var unread = self.machine()
+        _ = unread.connectionOpened()
+        _ = unread.bytesReceived(Self.bytes("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab"))
+        #expect(unread.closesAfterResponse, "a response before the body ended closes the connection")
+        var failed = self.machine(bodyLimit: 1)
+        _ = failed.connectionOpened()
+        _ = failed.bytesReceived(
+            Self.bytes("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"))
+        #expect(failed.closesAfterResponse)
+    }
+
+    @Test func bodyTimeoutIsSuspendedWhileTheServerPausesReading() {
+        var machine = machine()
+        _ = machine.connectionOpened()
+        _ = machine.bytesReceived(Self.bytes("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"))
+        #expect(machine.bodyReadingPaused() == [])
+        clock.advance(by: .seconds(120))
+        #expect(machine.timeoutFired() == [])
+        #expect(machine.bodyReadingResumed() == [.scheduleTimeout(at(150))])
+        clock.advance(by: .seconds(30))
+        #expect(machine.timeoutFired() == [.bodyFailed(.timedOut)])
+    }
+
+    @Test func nothingIsDispatchedAfterTheConnectionClosed() {
+        var machine = machine()
+        _ = machine.connectionOpened()
+        _ = machine.bytesReceived(Self.get + Self.get)
+        #expect(machine.connectionClosed() == [])
+        #expect(machine.responseCompleted() == [])
+        #expect(machine.bytesReceived(Self.get) == [])
+    }
+
     @Test func pipelinedBytesBeyondTheBufferPauseReadingUntilTheResponse() {
         var machine = machine(maxBufferedBytes: 40)
         _ = machine.connectionOpened()

@@ -22,9 +22,17 @@ struct HTTPServerTests {
         }
     }
 
+    /// Counts handler calls across threads.
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var count = 0
+        func add() { lock.withLock { count += 1 } }
+        var value: Int { lock.withLock { count } }
+    }
+
     static func start(
         timeouts: HTTPServerConnectionStateMachine<ContinuousClock>.Timeouts = .init(), maxConnections: Int = 100,
-        drainTimeout: Duration = .seconds(5)
+        drainTimeout: Duration = .seconds(5), handled: Counter = Counter()
     ) async throws -> Running {
         let loop = try EventLoop()
         loop.start()
@@ -49,6 +57,16 @@ struct HTTPServerTests {
         router.post("/small", maxBodyBytes: 10) { request, _ in
             let body = try await request.body.collect(upTo: 10)
             return Response(status: 200, body: .bytes(body))
+        }
+        router.get("/nocontent") { _, _ in
+            Response(status: 204, headers: ["X-Done": "yes"], body: .bytes(Array("ignored".utf8)))
+        }
+        router.get("/big") { _, _ in
+            handled.add()
+            return Response(status: 200, body: .bytes([UInt8](repeating: 0x61, count: 64 * 1024)))
+        }
+        router.get("/short") { _, _ in
+            Response(status: 200, body: .stream(length: 10) { writer in try await writer.write(Array("12345".utf8)) })
         }
         router.get("/stream/:count") { _, context in
             let count = Int(context.parameters["count"] ?? "0") ?? 0
@@ -259,6 +277,44 @@ struct HTTPServerTests {
         #expect(response?.head.headers[first: "Transfer-Encoding"] == "chunked")
         #expect(response?.body.count == 2000 * 1024)
         #expect(response?.body[1024 * 3] == 3)
+        await running.stop()
+    }
+
+    @Test func noContentHasNeitherBodyNorLength() async throws {
+        let running = try await Self.start()
+        let client = try await running.client()
+        try await client.send("GET /nocontent HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        let responses = try await client.responses(2)
+        #expect(responses[0].status == 204)
+        #expect(responses[0].head.headers[first: "Content-Length"] == nil)
+        #expect(responses[0].body.isEmpty)
+        #expect(responses[1].text == "hello /hello")
+        await running.stop()
+    }
+
+    @Test func pipelinedRequestsWaitWhileTheClientDoesNotRead() async throws {
+        let handled = Counter()
+        let running = try await Self.start(handled: handled)
+        let client = try await running.client()
+        try await client.pauseReading()
+        try await client.send(String(repeating: "GET /big HTTP/1.1\r\nHost: x\r\n\r\n", count: 400))
+        await running.loop.sleep(milliseconds: 300)
+        #expect(handled.value < 100, "\(handled.value) responses of 64 KiB were queued for a client that reads nothing")
+        try await client.resumeReading()
+        let responses = try await client.responses(400, timeout: .seconds(20))
+        #expect(responses.count == 400)
+        #expect(handled.value == 400)
+        await running.stop()
+    }
+
+    @Test func streamedBodyShorterThanAnnouncedCutsTheConnection() async throws {
+        let running = try await Self.start()
+        let client = try await running.client()
+        try await client.send("GET /short HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await client.waitForClose())
+        let text = String(decoding: try await client.received(), as: UTF8.self)
+        #expect(text.contains("Content-Length: 10"))
+        #expect(!text.contains("hello /hello"), "a request after a broken response must not be answered")
         await running.stop()
     }
 

@@ -18,10 +18,13 @@ extension EventLoop: SerialExecutor, TaskExecutor {
             localJobs.append(job)
             return
         }
+        // The send happens under the lock so it can never race the wake-up handle's close: once
+        // `remoteClosed` is set the loop is ending, and a job sent then is dropped.
         remoteLock.lock()
+        defer { remoteLock.unlock() }
+        guard !remoteClosed else { return }
         let wasEmpty = remoteJobs.isEmpty
         remoteJobs.append(job)
-        remoteLock.unlock()
         if wasEmpty {
             uv_async_send(wakeup)
         }

@@ -21,6 +21,8 @@ package final class EventLoop: @unchecked Sendable {
     /// Jobs enqueued from other threads, with the stop request; guarded by `remoteLock`.
     var remoteJobs: [UnownedJob] = []
     var stopRequested = false
+    /// Set (under `remoteLock`) once the wake-up handle is closing: no send may touch it after.
+    var remoteClosed = false
     let remoteLock = PthreadMutex()
     var isDraining = false
 
@@ -123,8 +125,9 @@ package final class EventLoop: @unchecked Sendable {
     /// once every other handle is closed too. Callable from any thread.
     package func stop() {
         remoteLock.lock()
+        defer { remoteLock.unlock() }
+        guard !remoteClosed else { return }
         stopRequested = true
-        remoteLock.unlock()
         uv_async_send(wakeup)
     }
 
@@ -146,6 +149,13 @@ package final class EventLoop: @unchecked Sendable {
     func closeInternalHandles() {
         guard !internalHandlesClosed else { return }
         internalHandlesClosed = true
+        remoteLock.lock()
+        remoteClosed = true
+        let late = remoteJobs
+        remoteJobs.removeAll()
+        remoteLock.unlock()
+        localJobs.append(contentsOf: late)
+        drainLocal()
         uv_close(clibuv_async_as_handle(wakeup), nil)
         uv_close(clibuv_check_as_handle(checkHandle), nil)
         uv_close(clibuv_prepare_as_handle(prepareHandle), nil)

@@ -6,6 +6,8 @@ import CLibUV
 /// until `close()`; a stopped timer can be started again.
 package final class LoopTimer: HandleOwner, @unchecked Sendable {
     private var onFire: (() -> Void)?
+    /// Called once when the timer's handle has closed (by its owner or by loop shutdown).
+    package var onClose: (() -> Void)?
 
     /// Creates an idle timer on `loop`.
     package init(loop: EventLoop) {
@@ -43,19 +45,21 @@ package final class LoopTimer: HandleOwner, @unchecked Sendable {
 
     override func didClose() {
         onFire = nil
+        let onClose = self.onClose
+        self.onClose = nil
+        onClose?()
     }
 }
 
 extension EventLoop {
-    /// Suspends the calling task for `milliseconds` using a loop timer.
+    /// Suspends the calling task for `milliseconds` using a loop timer. Returns early if the
+    /// loop closes the timer while shutting down.
     package func sleep(milliseconds: UInt64) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             execute {
                 let timer = LoopTimer(loop: self)
-                timer.start(afterMilliseconds: milliseconds) {
-                    timer.close()
-                    continuation.resume()
-                }
+                timer.onClose = { continuation.resume() }
+                timer.start(afterMilliseconds: milliseconds) { timer.close() }
             }
         }
     }

@@ -28,6 +28,9 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
     package var highWaterMark = 256 * 1024
     /// Pending write bytes under which reading resumes.
     package var lowWaterMark = 64 * 1024
+    /// How long queued bytes may wait for the peer to take any of them before the connection is
+    /// closed as stalled (a client that stops reading must not hold a connection forever).
+    package var writeStallTimeoutMilliseconds: UInt64 = 60_000
 
     private var pending = OutputBuffer()
     private var inFlight = OutputBuffer()
@@ -40,7 +43,9 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
     private var writeSideClosed = false
     private var shutdownAfterFlush = false
     private var lingerAfterShutdown = false
-    private var lingerTimer: LoopTimer?
+    private var lingerMilliseconds: UInt64 = 2000
+    /// Bounds a write that makes no progress, then the linger after a graceful close.
+    private var deadlineTimer: LoopTimer?
     private var closeError: UVError?
     private var writableWaiters: [CheckedContinuation<Void, any Error>] = []
 
@@ -198,6 +203,20 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
         if status < 0 {
             inFlight.clear()
             fail(UVError(code: status, operation: "uv_write"))
+            return
+        }
+        armDeadline(writeStallTimeoutMilliseconds) { connection in
+            connection.fail(UVError.timedOut("write (peer stopped reading)"))
+        }
+    }
+
+    private func armDeadline(_ milliseconds: UInt64, _ action: @escaping (TCPConnection) -> Void) {
+        guard !isClosing else { return }
+        let timer = deadlineTimer ?? LoopTimer(loop: loop)
+        deadlineTimer = timer
+        timer.start(afterMilliseconds: milliseconds) { [weak self] in
+            guard let self else { return }
+            action(self)
         }
     }
 
@@ -209,8 +228,9 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
         }
         if !pending.isEmpty {
             startWrite()
-        } else if shutdownAfterFlush {
-            startShutdown()
+        } else {
+            deadlineTimer?.stop()
+            if shutdownAfterFlush { startShutdown() }
         }
         if pausedForWrites && pendingWriteBytes <= lowWaterMark {
             pausedForWrites = false
@@ -247,9 +267,10 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
         if pending.isEmpty && inFlight.isEmpty { startShutdown() }
     }
 
-    /// Orderly close: writes everything queued, sends FIN, then reads and discards what the peer
-    /// still sends until its FIN (or `lingerMilliseconds`), and only then closes. This keeps an
-    /// error response from being destroyed by a reset when the peer is still sending.
+    /// Orderly close: writes everything queued (bounded by the write-stall timeout), sends FIN,
+    /// then reads and discards what the peer still sends until its FIN (or `lingerMilliseconds`
+    /// after the FIN went out), and only then closes. This keeps an error response from being
+    /// destroyed by a reset when the peer is still sending.
     package func closeGracefully(lingerMilliseconds: UInt64 = 2000) {
         loop.assertInLoop()
         guard !isClosing, !lingerAfterShutdown else { return }
@@ -260,11 +281,17 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
             }
         }
         lingerAfterShutdown = true
-        let timer = LoopTimer(loop: loop)
-        lingerTimer = timer
-        timer.start(afterMilliseconds: lingerMilliseconds) { [weak self] in self?.close() }
+        self.lingerMilliseconds = lingerMilliseconds
+        updateReading()
+        if writeSideClosed {
+            if sawEOF {
+                close()
+            } else {
+                armDeadline(lingerMilliseconds) { $0.close() }
+            }
+            return
+        }
         shutdownWrite()
-        if writeSideClosed && sawEOF { close() }
     }
 
     private func startShutdown() {
@@ -282,7 +309,12 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
     private func didShutdown(status: Int32) {
         guard status != clibuv_ecanceled() else { return }
         if lingerAfterShutdown {
-            if sawEOF || status < 0 { close() } else { updateReading() }
+            if sawEOF || status < 0 {
+                close()
+            } else {
+                updateReading()
+                armDeadline(lingerMilliseconds) { $0.close() }
+            }
         }
     }
 
@@ -292,8 +324,8 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
     }
 
     override func willClose() {
-        lingerTimer?.close()
-        lingerTimer = nil
+        deadlineTimer?.close()
+        deadlineTimer = nil
         isReading = false
     }
 

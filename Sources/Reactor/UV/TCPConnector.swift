@@ -135,9 +135,12 @@ private final class ConnectAttempt {
             return
         }
         connection.close()
-        if status != clibuv_ecanceled() {
-            lastError = UVError(code: status, operation: "connect to \(host):\(port)")
+        guard status != clibuv_ecanceled() else {
+            // The socket was closed under us (loop shutdown): stop, do not try the next address.
+            finish(.failure(UVError.cancelled("connect to \(host):\(port)")))
+            return
         }
+        lastError = UVError(code: status, operation: "connect to \(host):\(port)")
         tryNext()
     }
 

@@ -24,8 +24,9 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
     private var isPerforming = false
     private var pausedForBody = false
     private var pausedForPipeline = false
-    private var shuttingDown = false
     private var closed = false
+    /// Set once this side decided to close (gracefully or not): no further request is served.
+    private var closing = false
     /// The peer's address, looked up once per connection.
     private lazy var remoteAddress = tcp.remoteAddress
 
@@ -52,7 +53,6 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
     }
 
     func shutdownRequested() {
-        shuttingDown = true
         perform(machine.shutdownRequested())
     }
 
@@ -74,6 +74,8 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
 
     func connection(_ connection: TCPConnection, didCloseWith error: UVError?) {
         closed = true
+        closing = true
+        _ = machine.connectionClosed()
         timer?.close()
         timer = nil
         body?.fail(RequestBodyError.incomplete)
@@ -110,6 +112,7 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         case .sendContinue:
             tcp.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
         case .respondWithError(let error):
+            closing = true
             var bytes: [UInt8] = []
             Self.encode(
                 Self.errorResponse(error), keepAlive: false, headOnly: false, version: .http1_1,
@@ -117,6 +120,7 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
             tcp.write(bytes)
             tcp.closeGracefully()
         case .close:
+            closing = true
             tcp.closeGracefully()
         case .scheduleTimeout(let deadline):
             scheduleTimer(at: deadline)
@@ -163,6 +167,7 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
                 guard let self else { return }
                 pausedForBody = paused
                 updateReading()
+                perform(paused ? machine.bodyReadingPaused() : machine.bodyReadingResumed())
             }
         }
         body = requestBody
@@ -170,7 +175,6 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
             requestID: RequestIDGenerator.make(), logger: server.logger, parameters: match.parameters,
             remoteAddress: remoteAddress, routePattern: match.pattern)
         let request = Request(head: head, body: requestBody)
-        let keepAlive = head.keepAlive
         Task.immediate(executorPreference: server.loop) { [self] in
             let response: Response
             do {
@@ -178,15 +182,35 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
             } catch {
                 response = HTTPError.internalError.makeResponse(requestID: context.requestID)
             }
-            await send(response, for: head, keepAlive: keepAlive && !shuttingDown)
-            if body === requestBody { body = nil }
-            perform(machine.responseCompleted())
+            await send(response, for: head, keepAlive: !machine.closesAfterResponse)
+            finishRequest(requestBody)
+            // The next pipelined request is served only once this response has drained below
+            // the high-water mark: a client that pipelines and never reads cannot make the server
+            // queue unbounded responses (the wait is bounded by the write-stall timeout).
+            if !closing {
+                do {
+                    try await tcp.waitUntilWritable()
+                } catch {
+                    closing = true
+                }
+            }
+            perform(closing ? machine.connectionClosed() : machine.responseCompleted())
+        }
+    }
+
+    /// The request's body is no longer read: stop routing bytes to it and let reading resume.
+    private func finishRequest(_ requestBody: RequestBody) {
+        guard body === requestBody else { return }
+        body = nil
+        if pausedForBody {
+            pausedForBody = false
+            updateReading()
         }
     }
 
     private func send(_ response: Response, for head: HTTPRequestHead, keepAlive: Bool) async {
         guard !closed else { return }
-        let headOnly = head.method == .head
+        let headOnly = head.method == .head || !Self.bodyAllowed(status: response.status)
         switch response.body {
         case .bytes:
             var bytes: [UInt8] = []
@@ -196,7 +220,15 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
             tcp.write(bytes)
         case .stream(let length, let producer):
             let framing: HTTPBodyFraming =
-                if let length { .length(length) } else if head.version == .http1_1 { .chunked } else { .untilClose }
+                if !Self.bodyAllowed(status: response.status) {
+                    .none
+                } else if let length {
+                    .length(length)
+                } else if head.version == .http1_1 {
+                    .chunked
+                } else {
+                    .untilClose
+                }
             var headBytes: [UInt8] = []
             var responseHead = HTTPResponseHead(status: response.status, headers: response.headers, framing: framing)
             Self.setConnectionHeader(
@@ -204,17 +236,25 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
             HTTPEncoder.encode(responseHead, date: server.currentDate(), into: &headBytes)
             tcp.write(headBytes)
             guard !headOnly else { return }
-            let writer = ConnectionBodyWriter(tcp: tcp, chunked: framing == .chunked)
+            let writer = ConnectionBodyWriter(tcp: tcp, chunked: framing == .chunked, length: length)
             do {
                 try await producer(writer)
+                if let length, writer.written != length {
+                    throw StreamedBodyError.lengthMismatch(announced: length, written: writer.written)
+                }
                 if framing == .chunked {
                     var last: [UInt8] = []
                     HTTPEncoder.encodeLastChunk(into: &last)
                     tcp.write(last)
                 }
-                if framing == .untilClose { tcp.closeGracefully() }
+                if framing == .untilClose {
+                    closing = true
+                    tcp.closeGracefully()
+                }
             } catch {
+                // The head is already out: the only honest signal left is to cut the connection.
                 server.logger.warning("streamed response failed: \(error)")
+                closing = true
                 tcp.close()
             }
         }
@@ -234,11 +274,18 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         into bytes: inout [UInt8]
     ) {
         guard case .bytes(let body) = response.body else { return }
-        var head = HTTPResponseHead(status: response.status, headers: response.headers, framing: .length(body.count))
+        let allowed = bodyAllowed(status: response.status)
+        var head = HTTPResponseHead(
+            status: response.status, headers: response.headers, framing: allowed ? .length(body.count) : .none)
         setConnectionHeader(&head, keepAlive: keepAlive, version: version)
         bytes.reserveCapacity(256 + body.count)
         HTTPEncoder.encode(head, date: date, into: &bytes)
-        if !headOnly { bytes.append(contentsOf: body) }
+        if !headOnly && allowed { bytes.append(contentsOf: body) }
+    }
+
+    /// 1xx, 204 and 304 responses never have a body (RFC 9110 sections 6.4.1, 15.3.5, 15.4.5).
+    static func bodyAllowed(status: Int) -> Bool {
+        status >= 200 && status != 204 && status != 304
     }
 
     private static func setConnectionHeader(_ head: inout HTTPResponseHead, keepAlive: Bool, version: HTTPVersion) {
@@ -255,13 +302,32 @@ private final class MatchCache {
     var match: Router.Match?
 }
 
-/// Writes a streamed body to the socket, chunk-framed when needed, waiting while it is backed up.
-private struct ConnectionBodyWriter: ResponseBodyWriter {
+/// Why a streamed body was cut off.
+enum StreamedBodyError: Error {
+    /// The producer wrote more or fewer bytes than the `Content-Length` it announced.
+    case lengthMismatch(announced: Int, written: Int)
+}
+
+/// Writes a streamed body to the socket, chunk-framed when needed, waiting while it is backed
+/// up, and refusing to write past an announced length. Loop-bound.
+private final class ConnectionBodyWriter: ResponseBodyWriter, @unchecked Sendable {
     let tcp: TCPConnection
     let chunked: Bool
+    let length: Int?
+    private(set) var written = 0
+
+    init(tcp: TCPConnection, chunked: Bool, length: Int?) {
+        self.tcp = tcp
+        self.chunked = chunked
+        self.length = length
+    }
 
     func write(_ bytes: [UInt8]) async throws {
         guard !bytes.isEmpty else { return }
+        if let length, written + bytes.count > length {
+            throw StreamedBodyError.lengthMismatch(announced: length, written: written + bytes.count)
+        }
+        written += bytes.count
         if chunked {
             var framed: [UInt8] = []
             framed.reserveCapacity(bytes.count + 16)

@@ -91,6 +91,14 @@ package struct HTTPServerConnectionStateMachine<C: Clock> where C.Duration == Du
         return false
     }
 
+    /// True when the connection will close once the current response is written: the request
+    /// said so, the server is shutting down, or its body was not (or cannot be) read to the end.
+    /// The response then carries `Connection: close`.
+    package var closesAfterResponse: Bool {
+        if case .body = phase { return true }
+        return !keepAlive || shuttingDown || ignoreInput
+    }
+
     /// The connection was accepted: the first request's head must arrive in time.
     package mutating func connectionOpened() -> [Action] {
         [arm(timeouts.header)]
@@ -136,6 +144,26 @@ package struct HTTPServerConnectionStateMachine<C: Clock> where C.Duration == Du
             }
         }
         return actions
+    }
+
+    /// The connection closed (or the driver closed it): nothing more is parsed or dispatched.
+    package mutating func connectionClosed() -> [Action] {
+        phase = .closed
+        deadline = nil
+        return []
+    }
+
+    /// The server stopped reading because the handler has not consumed the body yet: the body's
+    /// progress timeout is suspended, since the client is not the one stalling.
+    package mutating func bodyReadingPaused() -> [Action] {
+        if case .body = phase { deadline = nil }
+        return []
+    }
+
+    /// Reading resumed: the body's progress timeout starts again.
+    package mutating func bodyReadingResumed() -> [Action] {
+        guard case .body = phase else { return [] }
+        return [arm(timeouts.body)]
     }
 
     /// The peer sent FIN: no more requests will come, but pending ones are still answered.
