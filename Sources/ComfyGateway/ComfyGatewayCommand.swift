@@ -39,6 +39,7 @@ struct ComfyGatewayCommand: AsyncParsableCommand {
         let logger = Logger(label: "comfy-gateway")
         let loop = try EventLoop()
         loop.start()
+        let shutdown = try await ShutdownSignal.install(on: loop)
         let application = GatewayApplication(configuration: configuration, loop: loop, logger: logger)
         let port: Int
         do {
@@ -51,7 +52,7 @@ struct ComfyGatewayCommand: AsyncParsableCommand {
         logger.info(
             "\(configuration.appName) \(configuration.appVersion) listening on \(configuration.host):\(port)",
             metadata: ["comfyui": "\(configuration.comfyURL)"])
-        let signal = await ShutdownSignal.wait(on: loop)
+        let signal = await shutdown.wait()
         logger.info("received signal \(signal); shutting down")
         await application.shutdown()
         await Task.detached { loop.shutdown() }.value
