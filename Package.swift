@@ -20,6 +20,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: []),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
@@ -31,7 +32,11 @@ let package = Package(
             providers: [.apt(["libuv1-dev"])]
         ),
         .target(name: "Reactor", dependencies: ["CLibUV"], swiftSettings: strictSettings),
-        .target(name: "Codecs", swiftSettings: strictSettings),
+        .target(
+            name: "Codecs",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "Routing",
             dependencies: ["Reactor", "Codecs", .product(name: "Logging", package: "swift-log")],
