@@ -50,6 +50,8 @@ bench: deps
 	$(SWIFT) build -c release --static-swift-stdlib --product comfy-gateway
 	Tests/Bench/bench.sh .build/release/comfy-gateway
 
-## libFuzzer on the HTTP decoders for SECONDS seconds (make fuzz SECONDS=600).
+## libFuzzer on the HTTP decoders, then on the WebSocket decoder, SECONDS seconds each
+## (make fuzz SECONDS=600).
 fuzz:
-	Tests/Fuzz/run.sh $(SECONDS)
+	FUZZ_TARGET=http Tests/Fuzz/run.sh $(SECONDS)
+	FUZZ_TARGET=websocket Tests/Fuzz/run.sh $(SECONDS)

@@ -19,17 +19,33 @@ seconds="${1:-60}"
 shift || true
 case "$seconds" in (*[!0-9]*|'') echo "usage: $0 SECONDS [libFuzzer flags...]" >&2; exit 2;; esac
 
+# FUZZ_TARGET picks the target: http (the HTTP/1.1 decoders, the default) or websocket (the
+# WebSocket frame decoder and message assembler; the handshake, which needs swift-crypto, is left out).
+target="${FUZZ_TARGET:-http}"
 out_dir=.build-fuzz
-binary="$out_dir/http-request-decoder"
-mkdir -p "$out_dir" Tests/Fuzz/corpus-work Tests/Fuzz/artifacts
+case "$target" in
+    http)
+        binary="$out_dir/http-request-decoder"
+        sources=(Sources/Codecs/HTTP1/*.swift Tests/Fuzz/HTTPRequestDecoderFuzz.swift)
+        corpus=Tests/Fuzz/corpus
+        ;;
+    websocket)
+        binary="$out_dir/websocket-decoder"
+        sources=($(ls Sources/Codecs/WebSocket/*.swift | grep -v WebSocketHandshake) Tests/Fuzz/WebSocketDecoderFuzz.swift)
+        corpus=Tests/Fuzz/corpus-websocket
+        ;;
+    *) echo "FUZZ_TARGET must be http or websocket" >&2; exit 2;;
+esac
+work="$corpus-work"
+[ "$target" = http ] && work=Tests/Fuzz/corpus-work
+mkdir -p "$out_dir" "$work" Tests/Fuzz/artifacts
 
 # The sources use `package` access, which needs -package-name (any name; the whole thing is one module).
 swiftc -swift-version 6 -sanitize=fuzzer,address -parse-as-library -O \
-    -package-name comfy_gateway -module-name HTTP1Fuzz -use-ld=lld \
-    Sources/Codecs/HTTP1/*.swift Tests/Fuzz/HTTPRequestDecoderFuzz.swift \
-    -o "$binary"
+    -package-name comfy_gateway -module-name CodecsFuzz -use-ld=lld \
+    "${sources[@]}" -o "$binary"
 
-cp -n Tests/Fuzz/corpus/* Tests/Fuzz/corpus-work/ 2>/dev/null || true
+cp -n "$corpus"/* "$work"/ 2>/dev/null || true
 
 # ASan's leak checker stays on: the target must not leak. The backtracer would hang on a trap.
 export SWIFT_BACKTRACE=enable=no
@@ -37,7 +53,7 @@ status=0
 "$binary" \
     -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix=Tests/Fuzz/artifacts/ -print_final_stats=1 \
-    "$@" Tests/Fuzz/corpus-work || status=$?
+    "$@" "$work" || status=$?
 
 if [ "$status" -ne 0 ]; then
     echo "run.sh: fuzzer exited with status $status; reproducers in Tests/Fuzz/artifacts/:" >&2
