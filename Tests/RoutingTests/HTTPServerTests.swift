@@ -58,6 +58,20 @@ struct HTTPServerTests {
             let body = try await request.body.collect(upTo: 10)
             return Response(status: 200, body: .bytes(body))
         }
+        router.webSocket(
+            "/ws/:id",
+            configuration: WebSocketConfiguration(
+                protocols: ["echo.v1"], maxMessageSize: 1 << 20, closeTimeout: .milliseconds(300))
+        ) {
+            socket, _, context in
+            if context.parameters["id"] == "hello" { try await socket.send(text: "hello") }
+            for await message in socket.messages {
+                switch message {
+                case .text(let text): try await socket.send(text: text)
+                case .binary(let bytes): try await socket.send(binary: bytes)
+                }
+            }
+        }
         router.get("/nocontent") { _, _ in
             Response(status: 204, headers: ["X-Done": "yes"], body: .bytes(Array("ignored".utf8)))
         }

@@ -13,7 +13,7 @@ import CLibUV
 /// debug builds) that it runs on the loop thread, which is what makes that safe.
 package class HandleOwner: @unchecked Sendable {
     /// The loop the handle belongs to; every method of an owner runs on its thread.
-    let loop: EventLoop
+    package let loop: EventLoop
     /// The handle memory, typed as the common `uv_handle_t` prefix.
     let handle: UnsafeMutablePointer<uv_handle_t>
     private let storage: UnsafeMutableRawPointer

@@ -13,6 +13,8 @@ package struct Router: Sendable {
         package let pattern: String
         /// The route's own body limit, if it set one.
         package let maxBodyBytes: Int?
+        /// Set for a WebSocket route.
+        package var webSocket: WebSocketRoute? = nil
     }
 
     static let allowedMethodsKey = "\u{0}allowed-methods"
@@ -45,8 +47,9 @@ package struct Router: Sendable {
             parameters[name] = PercentDecoding.decodePath(value) ?? String(value)
         }
         return Match(
-            responder: route.responder, parameters: parameters, pattern: route.pattern, maxBodyBytes: route.maxBodyBytes
-        )
+            responder: route.responder, parameters: parameters, pattern: route.pattern,
+            maxBodyBytes: route.maxBodyBytes,
+            webSocket: route.webSocket)
     }
 }
 

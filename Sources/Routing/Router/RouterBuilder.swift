@@ -28,10 +28,25 @@ package final class RouterBuilder {
         routes.append(
             Route(
                 method: method, pattern: pattern, segments: segments, maxBodyBytes: maxBodyBytes,
-                responder: middleware.wrapping(handler)))
+                responder: middleware.wrapping(handler), webSocket: nil))
     }
 
     package func get(_ pattern: String, handler: @escaping Responder) { on(.get, pattern, handler: handler) }
+
+    /// Adds a WebSocket route: a GET with a valid upgrade is switched to the WebSocket protocol
+    /// and `handler` runs with the socket; a GET without one is answered 426.
+    package func webSocket(
+        _ pattern: String, configuration: WebSocketConfiguration = WebSocketConfiguration(),
+        handler: @escaping WebSocketHandler
+    ) {
+        on(.get, pattern) { _, _ in
+            throw HTTPError(
+                status: 426, code: "WEBSOCKET_ERROR",
+                message: "This route only speaks WebSocket; send an upgrade request.",
+                headers: ["Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13"])
+        }
+        routes[routes.count - 1].webSocket = WebSocketRoute(configuration: configuration, handler: handler)
+    }
 
     package func post(_ pattern: String, maxBodyBytes: Int? = nil, handler: @escaping Responder) {
         on(.post, pattern, maxBodyBytes: maxBodyBytes, handler: handler)
@@ -59,4 +74,5 @@ struct Route: Sendable {
     let segments: [String]
     let maxBodyBytes: Int?
     let responder: Responder
+    var webSocket: WebSocketRoute?
 }

@@ -27,6 +27,8 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
     private var closed = false
     /// Set once this side decided to close (gracefully or not): no further request is served.
     private var closing = false
+    /// The WebSocket this connection was upgraded to, if any.
+    private var webSocket: WebSocket?
     /// The peer's address, looked up once per connection.
     private lazy var remoteAddress = tcp.remoteAddress
 
@@ -53,6 +55,10 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
     }
 
     func shutdownRequested() {
+        if let webSocket {
+            webSocket.close(code: 1001, reason: "server shutting down")
+            return
+        }
         perform(machine.shutdownRequested())
     }
 
@@ -157,6 +163,10 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
     private func dispatch(_ head: HTTPRequestHead) {
         let match = matchCache.match ?? server.router.match(method: head.method, path: head.path)
         matchCache.match = nil
+        if let route = match.webSocket, WebSocketHandshake.isUpgradeRequest(head) {
+            upgrade(head, route: route, match: match)
+            return
+        }
         let requestBody: RequestBody
         if head.framing == .none {
             requestBody = .complete()
@@ -195,6 +205,61 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
                 }
             }
             perform(closing ? machine.connectionClosed() : machine.responseCompleted())
+        }
+    }
+
+    /// Answers a WebSocket upgrade: 101 and a `WebSocket` taking over the socket (with any bytes
+    /// that followed the request), or the handshake's error status, then close.
+    private func upgrade(_ head: HTTPRequestHead, route: WebSocketRoute, match: Router.Match) {
+        let context = RequestContext(
+            requestID: RequestIDGenerator.make(), logger: server.logger, parameters: match.parameters,
+            remoteAddress: remoteAddress, routePattern: match.pattern)
+        let accepted: HTTPResponseHead
+        do {
+            accepted = try WebSocketHandshake.accept(head, supportedProtocols: route.configuration.protocols)
+        } catch {
+            var headers = HTTPHeaders()
+            if error == .unsupportedVersion { headers.add(name: "Sec-WebSocket-Version", value: "13") }
+            let failure = HTTPError(
+                status: error.status, code: "WEBSOCKET_ERROR", message: error.message, headers: headers)
+            closing = true
+            var bytes: [UInt8] = []
+            Self.encode(
+                Self.errorResponse(failure), keepAlive: false, headOnly: false, version: head.version,
+                date: server.currentDate(), into: &bytes)
+            tcp.write(bytes)
+            _ = machine.connectionClosed()
+            tcp.closeGracefully()
+            return
+        }
+        var responseHead = accepted
+        responseHead.headers.add(name: "X-Request-Id", value: context.requestID)
+        var bytes: [UInt8] = []
+        HTTPEncoder.encode(responseHead, date: server.currentDate(), into: &bytes)
+        tcp.write(bytes)
+        let leftover = machine.upgraded()
+        timer?.close()
+        timer = nil
+        let socket = WebSocket(
+            tcp: tcp, configuration: route.configuration,
+            subprotocol: accepted.headers[first: "Sec-WebSocket-Protocol"],
+            leftover: leftover
+        ) { [weak self] in
+            guard let self else { return }
+            closed = true
+            closing = true
+            server.connectionDidClose(self)
+        }
+        webSocket = socket
+        let request = Request(head: head)
+        Task.immediate(executorPreference: server.loop) {
+            do {
+                try await route.handler(socket, request, context)
+                socket.close(code: 1000)
+            } catch {
+                context.logger.debug("WebSocket handler ended with \(error)")
+                socket.close(code: 1011)
+            }
         }
     }
 

@@ -146,6 +146,14 @@ package struct HTTPServerConnectionStateMachine<C: Clock> where C.Duration == Du
         return actions
     }
 
+    /// The connection switched protocols (a WebSocket upgrade was accepted): HTTP ends here, and
+    /// the bytes received after the upgrade request are returned for the new protocol.
+    package mutating func upgraded() -> [UInt8] {
+        phase = .closed
+        deadline = nil
+        return decoder.takeRemainingBytes()
+    }
+
     /// The connection closed (or the driver closed it): nothing more is parsed or dispatched.
     package mutating func connectionClosed() -> [Action] {
         phase = .closed

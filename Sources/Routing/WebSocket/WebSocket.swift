@@ -1,0 +1,171 @@
+import Codecs
+package import Reactor
+
+/// One accepted WebSocket on the server side: an async sequence of incoming messages, and
+/// `send(text:)`, `send(binary:)`, `close(code:reason:)`. Pings are answered, idle peers are
+/// pinged, the closing handshake is run by `WebSocketCloseStateMachine`, and protocol errors
+/// fail the connection with their close code (1002, 1007, 1009). Sends wait while the socket is
+/// backed up. Loop-bound.
+package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
+    /// A data message.
+    package enum Message: Sendable, Equatable {
+        case text(String)
+        case binary([UInt8])
+    }
+
+    /// Why a send failed.
+    package enum SendError: Error, Equatable {
+        /// The socket is closing or closed.
+        case closed
+    }
+
+    /// The chosen subprotocol, if any.
+    package let subprotocol: String?
+    /// Incoming data messages; ends when the connection closes.
+    package let messages: AsyncStream<Message>
+    private let inbox: AsyncStream<Message>.Continuation
+    private let tcp: TCPConnection
+    private let configuration: WebSocketConfiguration
+    private var decoder: WebSocketFrameDecoder
+    private var assembler: WebSocketMessageAssembler
+    private var closeMachine = WebSocketCloseStateMachine(role: .server)
+    private var timer: LoopTimer?
+    private var lastActivity = ContinuousClock.now
+    private var pingSentAt: ContinuousClock.Instant?
+    private var closeDeadline: ContinuousClock.Instant?
+    private var onClosed: (() -> Void)?
+
+    init(
+        tcp: TCPConnection, configuration: WebSocketConfiguration, subprotocol: String?, leftover: [UInt8],
+        onClosed: @escaping () -> Void
+    ) {
+        self.tcp = tcp
+        self.configuration = configuration
+        self.subprotocol = subprotocol
+        self.onClosed = onClosed
+        decoder = WebSocketFrameDecoder(role: .server, maxFrameSize: configuration.maxMessageSize)
+        assembler = WebSocketMessageAssembler(maxMessageSize: configuration.maxMessageSize)
+        (messages, inbox) = AsyncStream.makeStream(of: Message.self)
+        tcp.delegate = self
+        startTimer()
+        if !leftover.isEmpty { connection(tcp, didRead: leftover) }
+        tcp.startReading()
+    }
+
+    /// The close code and reason the peer sent (1006 when the connection dropped without one).
+    package var peerClose: (code: UInt16, reason: String)? { closeMachine.peerClose }
+
+    /// Sends a text message.
+    package func send(text: String) async throws {
+        try await send(WebSocketFrame(opcode: .text, payload: Array(text.utf8)))
+    }
+
+    /// Sends a binary message.
+    package func send(binary: [UInt8]) async throws {
+        try await send(WebSocketFrame(opcode: .binary, payload: binary))
+    }
+
+    private func send(_ frame: WebSocketFrame) async throws {
+        guard closeMachine.canSendData, !tcp.isClosed else { throw SendError.closed }
+        write(frame)
+        try await tcp.waitUntilWritable()
+    }
+
+    /// Starts the closing handshake with `code` (1000 by default); the connection closes when the
+    /// peer answers or after `closeTimeout`.
+    package func close(code: UInt16 = 1000, reason: String = "") {
+        perform(closeMachine.close(code: code, reason: reason))
+        if closeMachine.state == .closing {
+            closeDeadline = ContinuousClock.now.advanced(by: configuration.closeTimeout)
+        }
+    }
+
+    private func write(_ frame: WebSocketFrame) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(frame.payload.count + 10)
+        WebSocketFrameEncoder.encode(frame, into: &bytes)
+        tcp.write(bytes)
+    }
+
+    private func perform(_ action: WebSocketCloseStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .send(let frame):
+            write(frame)
+        case .sendAndClose(let frame):
+            write(frame)
+            inbox.finish()
+            tcp.closeGracefully()
+        case .closeConnection:
+            inbox.finish()
+            tcp.closeGracefully()
+        }
+    }
+
+    // MARK: Timers
+
+    private func startTimer() {
+        let timer = LoopTimer(loop: tcp.loop)
+        self.timer = timer
+        let tick = max(configuration.pingInterval / 4, .milliseconds(10))
+        let milliseconds = UInt64(tick.components.seconds * 1000 + tick.components.attoseconds / 1_000_000_000_000_000)
+        timer.start(afterMilliseconds: milliseconds, repeatEvery: milliseconds) { [weak self] in self?.checkTimers() }
+    }
+
+    private func checkTimers() {
+        let now = ContinuousClock.now
+        if let closeDeadline, now >= closeDeadline {
+            tcp.close()
+            return
+        }
+        if let pingSentAt {
+            if now - pingSentAt >= configuration.pingInterval { tcp.close() }
+            return
+        }
+        if now - lastActivity >= configuration.pingInterval && closeMachine.state == .open {
+            write(WebSocketFrame(opcode: .ping, payload: []))
+            pingSentAt = now
+        }
+    }
+
+    // MARK: TCPConnectionDelegate
+
+    package func connection(_ connection: TCPConnection, didRead bytes: [UInt8]) {
+        lastActivity = ContinuousClock.now
+        pingSentAt = nil
+        decoder.append(bytes)
+        do {
+            while closeMachine.state != .closed, let part = try decoder.next() {
+                guard let message = try assembler.consume(part) else { continue }
+                switch message {
+                case .text(let text): if closeMachine.state == .open { inbox.yield(.text(text)) }
+                case .binary(let bytes): if closeMachine.state == .open { inbox.yield(.binary(bytes)) }
+                case .ping(let payload): perform(closeMachine.receivedPing(payload))
+                case .pong: break
+                case .close(let code, let reason): perform(closeMachine.receivedClose(code: code, reason: reason))
+                }
+            }
+        } catch {
+            perform(closeMachine.failed(error))
+        }
+    }
+
+    package func connectionDidReadEOF(_ connection: TCPConnection) {
+        closeMachine.connectionClosed()
+        inbox.finish()
+        tcp.close()
+    }
+
+    package func connectionDidBecomeWritable(_ connection: TCPConnection) {}
+
+    package func connection(_ connection: TCPConnection, didCloseWith error: UVError?) {
+        closeMachine.connectionClosed()
+        inbox.finish()
+        timer?.close()
+        timer = nil
+        let onClosed = self.onClosed
+        self.onClosed = nil
+        onClosed?()
+    }
+}
