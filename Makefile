@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_FLAGS := --explicit-target-dependency-import-check error
 FORMATTED := Sources Tests Package.swift
 
-.PHONY: run test build deps bench fuzz format lint tsan blackbox
+.PHONY: run test build deps bench fuzz format lint tsan blackbox autobahn
 
 deps:
 	@{ [ -f /usr/include/uv.h ] && command -v pkg-config >/dev/null; } || \
@@ -27,7 +27,12 @@ build: deps
 test: deps lint build
 	$(SWIFT) test --skip-build
 	$(MAKE) blackbox
+	$(MAKE) autobahn
 	$(MAKE) tsan
+
+## The Autobahn testsuite (fuzzingclient) against the test WebSocket echo endpoint.
+autobahn: build
+	Tests/Conformance/autobahn-server.sh
 
 ## Independent clients (httpx, and h11's strict parser) against the real executable.
 blackbox: build

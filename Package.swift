@@ -73,6 +73,12 @@ let package = Package(
             path: "Tests/LoopbackTestSupport",
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "websocket-echo",
+            dependencies: ["Reactor", "Routing", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/WebSocketEcho",
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs"], swiftSettings: strictSettings),
         .testTarget(
             name: "ReactorTests",

@@ -10,6 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("COMFY_GATEWAY_BINARY", ROOT / ".build" / "debug" / "comfy-gateway"))
+ECHO_BINARY = ROOT / ".build" / "debug" / "websocket-echo"
 
 
 def free_port() -> int:
@@ -19,11 +20,12 @@ def free_port() -> int:
 
 
 class Gateway:
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, command=None):
         self.port = free_port()
         self.log = tmp_path / "gateway.log"
+        command = command or [str(BINARY), "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "info"]
         self.process = subprocess.Popen(
-            [str(BINARY), "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "info"],
+            [part.replace("{port}", str(self.port)) for part in command],
             stdout=subprocess.DEVNULL, stderr=self.log.open("w"), cwd=tmp_path)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -51,5 +53,13 @@ class Gateway:
 @pytest.fixture
 def gateway(tmp_path):
     server = Gateway(tmp_path)
+    yield server
+    assert server.stop() == 0, server.log.read_text()
+
+
+@pytest.fixture
+def echo_server(tmp_path):
+    """The test-only WebSocket echo endpoint (Tests/WebSocketEcho) at ws://127.0.0.1:PORT/echo."""
+    server = Gateway(tmp_path, [str(ECHO_BINARY), "{port}"])
     yield server
     assert server.stop() == 0, server.log.read_text()
