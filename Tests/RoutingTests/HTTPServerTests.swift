@@ -202,7 +202,7 @@ struct HTTPServerTests {
 
     @Test func slowHeadersTimeOutWith408() async throws {
         let running = try await Self.start(
-            timeouts: .init(header: .milliseconds(200), idle: .seconds(60), body: .seconds(30)))
+            timeouts: .init(header: .milliseconds(1000), idle: .seconds(60), body: .seconds(30)))
         let client = try await running.client()
         try await client.send("GET /hello HTTP/1.1\r\nHost: x\r\n")
         #expect(try await client.waitForClose(timeout: .seconds(3)))
