@@ -30,9 +30,11 @@ test: deps lint build
 	$(MAKE) autobahn
 	$(MAKE) tsan
 
-## The Autobahn testsuite (fuzzingclient) against the test WebSocket echo endpoint.
+## The Autobahn testsuite: fuzzingclient against the test WebSocket echo endpoint, and our
+## WebSocket client against its fuzzingserver.
 autobahn: build
 	Tests/Conformance/autobahn-server.sh
+	Tests/Conformance/autobahn-client.sh
 
 ## Independent clients (httpx, and h11's strict parser) against the real executable.
 blackbox: build

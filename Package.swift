@@ -42,6 +42,7 @@ let package = Package(
             dependencies: ["Reactor", "Codecs", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        .target(name: "Client", dependencies: ["Reactor", "Codecs"], swiftSettings: strictSettings),
         .target(name: "Models", swiftSettings: strictSettings),
         .target(
             name: "Core",
@@ -79,6 +80,12 @@ let package = Package(
             path: "Tests/WebSocketEcho",
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "websocket-autobahn-client",
+            dependencies: ["Client", "Reactor"],
+            path: "Tests/WebSocketAutobahnClient",
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs"], swiftSettings: strictSettings),
         .testTarget(
             name: "ReactorTests",
@@ -93,6 +100,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ClientTests",
+            dependencies: ["Client", "Codecs", "Reactor", "Routing", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["Codecs", "Core", "Reactor", "LoopbackTestSupport"],

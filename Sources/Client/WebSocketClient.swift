@@ -1,0 +1,264 @@
+package import Codecs
+package import Reactor
+
+/// A WebSocket client on the reactor (RFC 6455, client role): connects to a `ws://` URL, runs
+/// the opening handshake under a deadline, then exposes incoming messages as an async sequence
+/// and sends masked frames with a fresh random key each. It sends no `Origin` unless given one
+/// (ComfyUI rejects a mismatched origin). Pings are answered; protocol errors fail the
+/// connection with their close code. Loop-bound.
+package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable {
+    /// A data message.
+    package enum Message: Sendable, Equatable {
+        case text(String)
+        case binary([UInt8])
+    }
+
+    /// Why connecting or sending failed.
+    package enum Failure: Error, Equatable {
+        case invalidURL(String)
+        case connectFailed(String)
+        case handshakeFailed(String)
+        case timedOut
+        case closed
+    }
+
+    /// How to connect.
+    package struct Options: Sendable {
+        package var protocols: [String] = []
+        package var origin: String?
+        package var headers: HTTPHeaders = HTTPHeaders()
+        package var connectTimeout: Duration = .seconds(10)
+        package var handshakeTimeout: Duration = .seconds(10)
+        package var maxMessageSize = 16 * 1024 * 1024
+
+        package init() {}
+    }
+
+    /// Incoming data messages; ends when the connection closes.
+    package let messages: AsyncStream<Message>
+    /// The subprotocol the server chose.
+    package private(set) var subprotocol: String?
+
+    private let inbox: AsyncStream<Message>.Continuation
+    private let tcp: TCPConnection
+    private let key: String
+    private let options: Options
+    private var responseDecoder = HTTPResponseDecoder()
+    private var frameDecoder: WebSocketFrameDecoder
+    private var assembler: WebSocketMessageAssembler
+    private var closeMachine = WebSocketCloseStateMachine(role: .client)
+    private var handshake: CheckedContinuation<Void, any Error>?
+    private var timer: LoopTimer?
+
+    private init(tcp: TCPConnection, options: Options) {
+        self.tcp = tcp
+        self.options = options
+        key = WebSocketHandshake.makeKey()
+        frameDecoder = WebSocketFrameDecoder(role: .client, maxFrameSize: options.maxMessageSize)
+        assembler = WebSocketMessageAssembler(maxMessageSize: options.maxMessageSize)
+        (messages, inbox) = AsyncStream.makeStream(of: Message.self)
+    }
+
+    /// Connects to `url` (`ws://host[:port][/path][?query]`) and completes the handshake.
+    package static func connect(to url: String, loop: EventLoop, options: Options = Options()) async throws
+        -> WebSocketClient
+    {
+        let target = try WebSocketURL(url)
+        let timeout = UInt64(options.connectTimeout.components.seconds * 1000)
+        let tcp: TCPConnection
+        do {
+            tcp = try await TCPConnector.connect(
+                loop: loop, host: target.host, port: target.port, timeoutMilliseconds: max(timeout, 1))
+        } catch {
+            throw Failure.connectFailed("\(error)")
+        }
+        let client = WebSocketClient(tcp: tcp, options: options)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            loop.execute { client.startHandshake(target: target, continuation: continuation) }
+        }
+        return client
+    }
+
+    private func startHandshake(target: WebSocketURL, continuation: CheckedContinuation<Void, any Error>) {
+        handshake = continuation
+        let head = WebSocketHandshake.request(
+            target: target.resource, host: target.hostHeader, key: key, protocols: options.protocols,
+            origin: options.origin, extraHeaders: options.headers)
+        var bytes: [UInt8] = []
+        HTTPEncoder.encode(head, into: &bytes)
+        responseDecoder.expectResponse(to: .get)
+        tcp.delegate = self
+        tcp.write(bytes)
+        tcp.startReading()
+        let timer = LoopTimer(loop: tcp.loop)
+        self.timer = timer
+        let milliseconds = UInt64(options.handshakeTimeout.components.seconds * 1000)
+        timer.start(afterMilliseconds: max(milliseconds, 1)) { [weak self] in
+            self?.failHandshake(.timedOut)
+        }
+    }
+
+    private func failHandshake(_ failure: Failure) {
+        guard let handshake else { return }
+        self.handshake = nil
+        timer?.close()
+        timer = nil
+        tcp.close()
+        handshake.resume(throwing: failure)
+    }
+
+    // MARK: Sending
+
+    package func send(text: String) async throws {
+        try await send(WebSocketFrame(opcode: .text, payload: Array(text.utf8)))
+    }
+
+    package func send(binary: [UInt8]) async throws {
+        try await send(WebSocketFrame(opcode: .binary, payload: binary))
+    }
+
+    /// Sends a ping (the pong is consumed silently).
+    package func ping(_ payload: [UInt8] = []) async throws {
+        try await send(WebSocketFrame(opcode: .ping, payload: payload))
+    }
+
+    private func send(_ frame: WebSocketFrame) async throws {
+        guard handshake == nil, closeMachine.canSendData, !tcp.isClosed else { throw Failure.closed }
+        write(frame)
+        try await tcp.waitUntilWritable()
+    }
+
+    /// Starts the closing handshake; the server closes the TCP connection when it answers.
+    package func close(code: UInt16 = 1000, reason: String = "") {
+        perform(closeMachine.close(code: code, reason: reason))
+    }
+
+    /// The close code and reason the server sent (1006 when the connection dropped without one).
+    package var peerClose: (code: UInt16, reason: String)? { closeMachine.peerClose }
+
+    private func write(_ frame: WebSocketFrame) {
+        var generator = SystemRandomNumberGenerator()
+        let mask = (0..<4).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(frame.payload.count + 14)
+        WebSocketFrameEncoder.encode(frame, maskingKey: mask, into: &bytes)
+        tcp.write(bytes)
+    }
+
+    private func perform(_ action: WebSocketCloseStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .send(let frame):
+            write(frame)
+        case .sendAndClose(let frame):
+            write(frame)
+            inbox.finish()
+            tcp.shutdownWrite()
+        case .closeConnection:
+            inbox.finish()
+            tcp.close()
+        }
+    }
+
+    // MARK: TCPConnectionDelegate
+
+    package func connection(_ connection: TCPConnection, didRead bytes: [UInt8]) {
+        if handshake != nil {
+            readHandshake(bytes)
+        } else {
+            readFrames(bytes)
+        }
+    }
+
+    private func readHandshake(_ bytes: [UInt8]) {
+        responseDecoder.append(bytes)
+        do {
+            guard let part = try responseDecoder.next() else { return }
+            guard case .head(let head) = part else { return }
+            subprotocol = try WebSocketHandshake.validate(head, key: key, protocols: options.protocols)
+            let leftover = responseDecoder.takeRemainingBytes()
+            let handshake = self.handshake
+            self.handshake = nil
+            timer?.close()
+            timer = nil
+            handshake?.resume()
+            if !leftover.isEmpty { readFrames(leftover) }
+        } catch let rejection as WebSocketHandshake.Rejection {
+            failHandshake(.handshakeFailed(rejection.message))
+        } catch {
+            failHandshake(.handshakeFailed("\(error)"))
+        }
+    }
+
+    private func readFrames(_ bytes: [UInt8]) {
+        frameDecoder.append(bytes)
+        do {
+            while closeMachine.state != .closed, let part = try frameDecoder.next() {
+                guard let message = try assembler.consume(part) else { continue }
+                switch message {
+                case .text(let text): if closeMachine.state == .open { inbox.yield(.text(text)) }
+                case .binary(let data): if closeMachine.state == .open { inbox.yield(.binary(data)) }
+                case .ping(let payload): perform(closeMachine.receivedPing(payload))
+                case .pong: break
+                case .close(let code, let reason): perform(closeMachine.receivedClose(code: code, reason: reason))
+                }
+            }
+        } catch {
+            perform(closeMachine.failed(error))
+        }
+    }
+
+    package func connectionDidReadEOF(_ connection: TCPConnection) {
+        closeMachine.connectionClosed()
+        inbox.finish()
+        tcp.close()
+    }
+
+    package func connectionDidBecomeWritable(_ connection: TCPConnection) {}
+
+    package func connection(_ connection: TCPConnection, didCloseWith error: UVError?) {
+        closeMachine.connectionClosed()
+        inbox.finish()
+        failHandshake(.connectFailed("the connection closed during the handshake"))
+        timer?.close()
+        timer = nil
+    }
+}
+
+/// A parsed `ws://` URL.
+struct WebSocketURL {
+    let host: String
+    let port: Int
+    /// Path and query (`/ws?clientId=x`).
+    let resource: String
+
+    var hostHeader: String { port == 80 ? host : "\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+
+    init(_ url: String) throws(WebSocketClient.Failure) {
+        guard url.lowercased().hasPrefix("ws://") else { throw .invalidURL("only ws:// URLs are supported: \(url)") }
+        let rest = url.dropFirst(5)
+        let authority = rest.prefix { $0 != "/" && $0 != "?" }
+        var resource = String(rest.dropFirst(authority.count))
+        if resource.isEmpty || resource.hasPrefix("?") { resource = "/" + resource }
+        var host = Substring(authority)
+        var port = 80
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { throw .invalidURL(url) }
+            let after = host[host.index(after: close)...]
+            host = host[host.index(after: host.startIndex)..<close]
+            if after.hasPrefix(":") {
+                guard let value = Int(after.dropFirst()) else { throw .invalidURL(url) }
+                port = value
+            }
+        } else if let colon = host.lastIndex(of: ":") {
+            guard let value = Int(host[host.index(after: colon)...]) else { throw .invalidURL(url) }
+            port = value
+            host = host[..<colon]
+        }
+        guard !host.isEmpty, (1...65535).contains(port) else { throw .invalidURL(url) }
+        self.host = String(host)
+        self.port = port
+        self.resource = resource
+    }
+}

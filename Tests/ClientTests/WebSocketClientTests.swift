@@ -1,0 +1,80 @@
+import Client
+import Codecs
+import Logging
+import Reactor
+import Routing
+import Testing
+
+/// Our WebSocket client against our server over real loopback sockets: echo of every length
+/// form, subprotocols, no Origin, and the ways a connection can fail.
+struct WebSocketClientTests {
+    static func server() async throws -> (EventLoop, HTTPServer, Int) {
+        let loop = try EventLoop()
+        loop.start()
+        let router = RouterBuilder()
+        router.get("/plain") { _, _ in Response(status: 200) }
+        router.webSocket("/echo", configuration: WebSocketConfiguration(protocols: ["echo.v1"])) { socket, request, _ in
+            try await socket.send(text: request.headers[first: "Origin"] ?? "no origin")
+            for await message in socket.messages {
+                switch message {
+                case .text(let text): try await socket.send(text: text)
+                case .binary(let bytes): try await socket.send(binary: bytes)
+                }
+            }
+        }
+        let server = HTTPServer(
+            loop: loop, configuration: HTTPServerConfiguration(), router: router.freeze(), logger: Logger(label: "test")
+        )
+        return (loop, server, try await server.start())
+    }
+
+    @Test func echoesEveryLengthFormAndSendsNoOrigin() async throws {
+        let (loop, server, port) = try await Self.server()
+        try await Task(executorPreference: loop) {
+            var options = WebSocketClient.Options()
+            options.protocols = ["echo.v1"]
+            let client = try await WebSocketClient.connect(
+                to: "ws://127.0.0.1:\(port)/echo?x=1", loop: loop, options: options)
+            #expect(client.subprotocol == "echo.v1")
+            var iterator = client.messages.makeAsyncIterator()
+            #expect(await iterator.next() == .text("no origin"))
+            for size in [0, 125, 126, 65535, 65536, 1 << 20] {
+                let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0) }
+                try await client.send(binary: bytes)
+                #expect(await iterator.next() == .binary(bytes), "size \(size)")
+            }
+            try await client.send(text: "κόσμε")
+            #expect(await iterator.next() == .text("κόσμε"))
+            client.close(code: 1000)
+            #expect(await iterator.next() == nil)
+            #expect(client.peerClose?.code == 1000)
+        }.value
+        await server.shutdown()
+        loop.shutdown()
+    }
+
+    @Test func failures() async throws {
+        let (loop, server, port) = try await Self.server()
+        try await Task(executorPreference: loop) {
+            await #expect(throws: WebSocketClient.Failure.invalidURL("only ws:// URLs are supported: http://x")) {
+                _ = try await WebSocketClient.connect(to: "http://x", loop: loop)
+            }
+            await #expect {
+                _ = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/plain", loop: loop)
+            } throws: { error in
+                if case .handshakeFailed = error as? WebSocketClient.Failure { return true }
+                return false
+            }
+            let listener = try TCPListener(loop: loop, host: "127.0.0.1", port: 0) { _ in }
+            let silentPort = listener.localPort
+            var options = WebSocketClient.Options()
+            options.handshakeTimeout = .seconds(1)
+            await #expect(throws: WebSocketClient.Failure.timedOut) {
+                _ = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(silentPort)/", loop: loop, options: options)
+            }
+            listener.stopAccepting()
+        }.value
+        await server.shutdown()
+        loop.shutdown()
+    }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs the Autobahn testsuite's fuzzingserver and drives our WebSocket client against it
+# (Tests/WebSocketAutobahnClient); fails unless every case is OK, NON-STRICT or INFORMATIONAL.
+#   Tests/Conformance/autobahn-client.sh [CLIENT_BINARY]
+# Cases 12.* and 13.* test permessage-deflate, which the client does not offer, so they are
+# excluded. The report is left in .build-autobahn-client-report/.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+client_binary="${1:-.build/debug/websocket-autobahn-client}"
+venv=.build-autobahn
+[ -x "$venv/bin/wstest" ] || bash ../shared/tools/install-autobahn.sh "$venv" >/dev/null 2>&1 \
+    || bash /work/shared/tools/install-autobahn.sh "$venv" >/dev/null
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+report=$PWD/.build-autobahn-client-report
+rm -rf "$report" && mkdir -p "$report"
+cat > "$report/spec.json" <<SPEC
+{"url": "ws://127.0.0.1:$port", "outdir": "$report/out", "cases": ["*"], "exclude-cases": ["12.*", "13.*"],
+ "exclude-agent-cases": {}}
+SPEC
+(cd "$report" && exec "$OLDPWD/$venv/bin/wstest" -m fuzzingserver -s spec.json > wstest.log 2>&1) &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break; sleep 0.1; done
+timeout 600 "$client_binary" "$port"
+python3 - "$report/out/index.json" <<'CHECK'
+import collections, json, sys
+results = json.load(open(sys.argv[1]))
+counts, failures = collections.Counter(), []
+for cases in results.values():
+    for case, result in cases.items():
+        counts[result["behavior"]] += 1
+        if result["behavior"] not in ("OK", "NON-STRICT", "INFORMATIONAL") or result["behaviorClose"] not in ("OK", "INFORMATIONAL"):
+            failures.append(f'{case}: {result["behavior"]} / close {result["behaviorClose"]}')
+print("autobahn fuzzingserver (our client):", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), f"({sum(counts.values())} cases)")
+if failures:
+    print("\n".join(failures))
+    sys.exit(1)
+print(f"{sum(counts.values())} passed, 0 failed")
+CHECK
