@@ -181,6 +181,27 @@ struct TCPTests {
         #expect(outcome == "failed")
     }
 
+    @Test func writesAfterTheFirstInAnIterationAreGatheredAndFlushedInOrder() async throws {
+        let (loop, port, accepted) = try await listen(.record)
+        defer { loop.shutdown() }
+        let client = try await LoopbackClient.connect(loop: loop, port: port)
+        try await client.send("x")
+        try await Self.waitForAccept(accepted, loop: loop)
+        let gathered = try await loop.submit { () -> [Int] in
+            guard let (connection, _) = accepted.withLock({ $0.first }) else { return [] }
+            connection.write(Array("first ".utf8))
+            let afterFirst = connection.pendingWriteBytes
+            for index in 0..<100 { connection.write(Array("m\(index) ".utf8)) }
+            return [afterFirst, connection.pendingWriteBytes]
+        }
+        #expect(gathered.first == 0, "the first write of an iteration goes straight to the kernel")
+        #expect((gathered.last ?? 0) > 0, "later writes wait for the end of the iteration")
+        let expected = "first " + (0..<100).map { "m\($0) " }.joined()
+        let received = try await client.receive { $0.count >= expected.utf8.count }
+        #expect(String(decoding: received, as: UTF8.self) == expected)
+        #expect(try await loop.submit { accepted.withLock { $0.first?.0.pendingWriteBytes ?? -1 } } == 0)
+    }
+
     @Test func aPeerThatStopsReadingIsClosedAfterTheWriteStallTimeout() async throws {
         let (loop, port, accepted) = try await listen(.record)
         defer { loop.shutdown() }

@@ -1,6 +1,8 @@
-// A test-only WebSocket echo server on our Routing stack, for the independent conformance clients
-// (Python websockets, the Autobahn testsuite): `websocket-echo PORT` serves /echo on 127.0.0.1
-// and exits on SIGTERM or SIGINT.
+// A test-only WebSocket server on our Routing stack: `websocket-echo PORT` serves, on 127.0.0.1,
+// /echo (for the conformance clients: Python websockets, the Autobahn testsuite) and /broadcast
+// (for the benchmark: a text "start COUNT SIZE" from any client sends COUNT messages of SIZE bytes
+// to every connected client, each starting with its send time in CLOCK_MONOTONIC nanoseconds).
+// It exits on SIGTERM or SIGINT.
 import Glibc
 import Logging
 import Reactor
@@ -18,6 +20,39 @@ router.webSocket("/echo", configuration: WebSocketConfiguration(maxMessageSize: 
         }
     }
 }
+/// The sockets connected to /broadcast; touched only on the loop.
+final class Hub: @unchecked Sendable {
+    var sockets: [ObjectIdentifier: WebSocket] = [:]
+}
+let hub = Hub()
+
+func monotonicStamp() -> String {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    let digits = String(Int(now.tv_sec) * 1_000_000_000 + Int(now.tv_nsec))
+    return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+}
+
+router.webSocket("/broadcast") { socket, _, _ in
+    hub.sockets[ObjectIdentifier(socket)] = socket
+    defer { hub.sockets[ObjectIdentifier(socket)] = nil }
+    for await message in socket.messages {
+        guard case .text(let text) = message else { continue }
+        let words = text.split(separator: " ")
+        guard words.count == 3, words[0] == "start", let count = Int(words[1]), let size = Int(words[2]) else {
+            continue
+        }
+        for _ in 0..<count {
+            let stamp = monotonicStamp()
+            let payload = stamp + String(repeating: "x", count: max(0, size - stamp.count))
+            for peer in hub.sockets.values { try? await peer.send(text: payload) }
+            // Each broadcast is its own event (as progress events from ComfyUI are, arriving from
+            // the upstream socket): waiting for the next loop iteration lets it be flushed first.
+            await loop.sleep(milliseconds: 0)
+        }
+    }
+}
+
 let server = HTTPServer(
     loop: loop, configuration: HTTPServerConfiguration(host: "127.0.0.1", port: port, maxBodyBytes: 1024),
     router: router.freeze(), logger: Logger(label: "websocket-echo"))

@@ -25,6 +25,8 @@ package final class EventLoop: @unchecked Sendable {
     var remoteClosed = false
     let remoteLock = PthreadMutex()
     var isDraining = false
+    /// Connections with bytes gathered this iteration, flushed after the jobs (see `TCPConnection`).
+    var flushQueue: [TCPConnection] = []
 
     private var thread: pthread_t?
     private let finished = DispatchSemaphore(value: 0)
@@ -54,12 +56,12 @@ package final class EventLoop: @unchecked Sendable {
         }
         uv_check_init(loop, checkHandle)
         uv_check_start(checkHandle) { check in
-            EventLoop.of(check!.pointee.loop).drainLocal()
+            EventLoop.of(check!.pointee.loop).runJobsAndFlush()
         }
         uv_unref(clibuv_check_as_handle(checkHandle))
         uv_prepare_init(loop, prepareHandle)
         uv_prepare_start(prepareHandle) { prepare in
-            EventLoop.of(prepare!.pointee.loop).drainLocal()
+            EventLoop.of(prepare!.pointee.loop).runJobsAndFlush()
         }
         uv_unref(clibuv_prepare_as_handle(prepareHandle))
     }
@@ -103,7 +105,7 @@ package final class EventLoop: @unchecked Sendable {
 
     private func runUntilDone() {
         uv_run(loop, UV_RUN_DEFAULT)
-        drainLocal()
+        runJobsAndFlush()
         closeStatus = uv_loop_close(loop)
         finished.signal()
     }
@@ -159,6 +161,26 @@ package final class EventLoop: @unchecked Sendable {
         uv_close(clibuv_async_as_handle(wakeup), nil)
         uv_close(clibuv_check_as_handle(checkHandle), nil)
         uv_close(clibuv_prepare_as_handle(prepareHandle), nil)
+    }
+
+    /// Asks for `connection.flush()` at the end of this iteration.
+    func scheduleFlush(_ connection: TCPConnection) {
+        flushQueue.append(connection)
+    }
+
+    /// Runs the queued jobs, then flushes the writes they (and the I/O callbacks) gathered; again
+    /// while flushing resumed more jobs.
+    func runJobsAndFlush() {
+        repeat {
+            drainLocal()
+            var index = 0
+            while index < flushQueue.count {
+                flushQueue[index].flush()
+                index += 1
+            }
+            flushQueue.removeAll(keepingCapacity: true)
+        } while !localJobs.isEmpty
+
     }
 
     func register(_ owner: HandleOwner) {

@@ -28,6 +28,17 @@ struct OutputBuffer {
         capacity = newCapacity
     }
 
+    /// Drops the first `count` bytes (the kernel took them), keeping the rest in order.
+    mutating func removeFirst(_ count: Int) {
+        guard count > 0 else { return }
+        guard count < self.count else {
+            clear()
+            return
+        }
+        base!.copyMemory(from: base! + count, byteCount: self.count - count)
+        self.count -= count
+    }
+
     /// Empties the buffer; large storage is freed so idle connections stay small.
     mutating func clear() {
         count = 0

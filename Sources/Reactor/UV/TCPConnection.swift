@@ -16,9 +16,12 @@ package protocol TCPConnectionDelegate: AnyObject {
 /// `uv_write` in flight, stops reading while too much is waiting to be written, and closes in
 /// order (every write callback before the close callback, as libuv guarantees).
 ///
-/// Writes first try `uv_try_write`; what the kernel does not take is copied into `pending`. While
-/// a `uv_write` is in flight its bytes live in `inFlight`, and `pending` collects the next batch,
-/// so there is never more than one write request and never a copy per write call beyond one.
+/// The first write of a loop iteration goes straight to the kernel with `uv_try_write` (a response
+/// leaves at once). Later writes in the same iteration are gathered in `pending` and flushed once
+/// when the iteration's callbacks and jobs are done, so a burst of small writes (a WebSocket
+/// broadcast) costs one system call, not one per message. What the kernel does not take goes out
+/// by `uv_write`, whose bytes live in `inFlight` while `pending` collects the next batch: never
+/// more than one write request.
 /// Loop-bound: call every method on the loop thread.
 package final class TCPConnection: HandleOwner, @unchecked Sendable {
     /// Receives reads, EOF, writability and the close. Held strongly until the close.
@@ -40,6 +43,7 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
     private var wantsReading = false
     private var pausedForWrites = false
     private var sawEOF = false
+    private var flushScheduled = false
     private var writeSideClosed = false
     private var shutdownAfterFlush = false
     private var lingerAfterShutdown = false
@@ -166,7 +170,9 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
         loop.assertInLoop()
         guard !isClosing, !writeSideClosed, !shutdownAfterFlush else { return false }
         guard bytes.count > 0 else { return true }
-        if pending.isEmpty && inFlight.isEmpty {
+        if pending.isEmpty && inFlight.isEmpty && !flushScheduled {
+            flushScheduled = true
+            loop.scheduleFlush(self)
             var buffer = uv_buf_init(
                 UnsafeMutableRawPointer(mutating: bytes.baseAddress!).assumingMemoryBound(to: CChar.self),
                 UInt32(bytes.count))
@@ -177,15 +183,43 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
                 return false
             }
             pending.append(UnsafeRawBufferPointer(rebasing: bytes[max(written, 0)...]))
-            startWrite()
         } else {
             pending.append(bytes)
+            if inFlight.isEmpty && !flushScheduled {
+                flushScheduled = true
+                loop.scheduleFlush(self)
+            }
         }
         if pendingWriteBytes > highWaterMark && !pausedForWrites {
             pausedForWrites = true
             updateReading()
         }
         return true
+    }
+
+    /// Sends what was gathered so far now, instead of at the end of the loop iteration (before an
+    /// abrupt `close()` that should still deliver what was written).
+    package func flushNow() {
+        flush()
+    }
+
+    /// Sends what was gathered this iteration; called by the loop.
+    func flush() {
+        flushScheduled = false
+        guard !isClosing, inFlight.isEmpty, !pending.isEmpty else { return }
+        var buffer = uv_buf_init(pending.base!.assumingMemoryBound(to: CChar.self), UInt32(pending.count))
+        let written = Int(uv_try_write(stream, &buffer, 1))
+        if written == pending.count {
+            pending.clear()
+            writesDrained()
+            return
+        }
+        if written < 0 && written != Int(clibuv_eagain()) {
+            fail(UVError(code: Int32(written), operation: "uv_try_write"))
+            return
+        }
+        pending.removeFirst(max(written, 0))
+        startWrite()
     }
 
     private func startWrite() {
@@ -229,10 +263,21 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
         if !pending.isEmpty {
             startWrite()
         } else {
-            deadlineTimer?.stop()
-            if shutdownAfterFlush { startShutdown() }
+            writesDrained()
         }
         if pausedForWrites && pendingWriteBytes <= lowWaterMark {
+            pausedForWrites = false
+            updateReading()
+            resumeWritableWaiters(with: nil)
+            delegate?.connectionDidBecomeWritable(self)
+        }
+    }
+
+    /// Everything queued has been taken by the kernel.
+    private func writesDrained() {
+        deadlineTimer?.stop()
+        if shutdownAfterFlush { startShutdown() }
+        if pausedForWrites {
             pausedForWrites = false
             updateReading()
             resumeWritableWaiters(with: nil)

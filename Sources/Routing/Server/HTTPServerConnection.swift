@@ -320,6 +320,7 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
                 // The head is already out: the only honest signal left is to cut the connection.
                 server.logger.warning("streamed response failed: \(error)")
                 closing = true
+                tcp.flushNow()
                 tcp.close()
             }
         }
