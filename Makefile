@@ -54,8 +54,9 @@ format:
 ## The gateway against Node.js's http hello world with wrk (not part of CI).
 bench: deps
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
-	$(SWIFT) build -c release --static-swift-stdlib --product comfy-gateway
+	$(SWIFT) build -c release --static-swift-stdlib --product comfy-gateway --product websocket-echo
 	Tests/Bench/bench.sh .build/release/comfy-gateway
+	Tests/Bench/ws-bench.sh .build/release/websocket-echo
 
 ## libFuzzer on the HTTP decoders, then on the WebSocket decoder, SECONDS seconds each
 ## (make fuzz SECONDS=600).
