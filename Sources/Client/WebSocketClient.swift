@@ -44,9 +44,7 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
     private let key: String
     private let options: Options
     private var responseDecoder = HTTPResponseDecoder()
-    private var frameDecoder: WebSocketFrameDecoder
-    private var assembler: WebSocketMessageAssembler
-    private var closeMachine = WebSocketCloseStateMachine(role: .client)
+    private var receiver: WebSocketReceiver
     private var handshake: CheckedContinuation<Void, any Error>?
     private var timer: LoopTimer?
 
@@ -54,8 +52,7 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
         self.tcp = tcp
         self.options = options
         key = WebSocketHandshake.makeKey()
-        frameDecoder = WebSocketFrameDecoder(role: .client, maxFrameSize: options.maxMessageSize)
-        assembler = WebSocketMessageAssembler(maxMessageSize: options.maxMessageSize)
+        receiver = WebSocketReceiver(role: .client, maxMessageSize: options.maxMessageSize)
         (messages, inbox) = AsyncStream.makeStream(of: Message.self)
     }
 
@@ -123,18 +120,18 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
     }
 
     private func send(_ frame: WebSocketFrame) async throws {
-        guard handshake == nil, closeMachine.canSendData, !tcp.isClosed else { throw Failure.closed }
+        guard handshake == nil, receiver.closing.canSendData, !tcp.isClosed else { throw Failure.closed }
         write(frame)
         try await tcp.waitUntilWritable()
     }
 
     /// Starts the closing handshake; the server closes the TCP connection when it answers.
     package func close(code: UInt16 = 1000, reason: String = "") {
-        perform(closeMachine.close(code: code, reason: reason))
+        perform(receiver.close(code: code, reason: reason))
     }
 
     /// The close code and reason the server sent (1006 when the connection dropped without one).
-    package var peerClose: (code: UInt16, reason: String)? { closeMachine.peerClose }
+    package var peerClose: (code: UInt16, reason: String)? { receiver.closing.peerClose }
 
     private func write(_ frame: WebSocketFrame) {
         var generator = SystemRandomNumberGenerator()
@@ -192,25 +189,17 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
     }
 
     private func readFrames(_ bytes: [UInt8]) {
-        frameDecoder.append(bytes)
-        do {
-            while closeMachine.state != .closed, let part = try frameDecoder.next() {
-                guard let message = try assembler.consume(part) else { continue }
-                switch message {
-                case .text(let text): if closeMachine.state == .open { inbox.yield(.text(text)) }
-                case .binary(let data): if closeMachine.state == .open { inbox.yield(.binary(data)) }
-                case .ping(let payload): perform(closeMachine.receivedPing(payload))
-                case .pong: break
-                case .close(let code, let reason): perform(closeMachine.receivedClose(code: code, reason: reason))
-                }
+        for event in receiver.receive(bytes) {
+            switch event {
+            case .text(let text): inbox.yield(.text(text))
+            case .binary(let data): inbox.yield(.binary(data))
+            case .perform(let action): perform(action)
             }
-        } catch {
-            perform(closeMachine.failed(error))
         }
     }
 
     package func connectionDidReadEOF(_ connection: TCPConnection) {
-        closeMachine.connectionClosed()
+        receiver.connectionClosed()
         inbox.finish()
         tcp.close()
     }
@@ -218,7 +207,7 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
     package func connectionDidBecomeWritable(_ connection: TCPConnection) {}
 
     package func connection(_ connection: TCPConnection, didCloseWith error: UVError?) {
-        closeMachine.connectionClosed()
+        receiver.connectionClosed()
         inbox.finish()
         failHandshake(.connectFailed("the connection closed during the handshake"))
         timer?.close()

@@ -26,9 +26,7 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
     private let inbox: AsyncStream<Message>.Continuation
     private let tcp: TCPConnection
     private let configuration: WebSocketConfiguration
-    private var decoder: WebSocketFrameDecoder
-    private var assembler: WebSocketMessageAssembler
-    private var closeMachine = WebSocketCloseStateMachine(role: .server)
+    private var receiver: WebSocketReceiver
     private var timer: LoopTimer?
     private var lastActivity = ContinuousClock.now
     private var pingSentAt: ContinuousClock.Instant?
@@ -43,8 +41,7 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
         self.configuration = configuration
         self.subprotocol = subprotocol
         self.onClosed = onClosed
-        decoder = WebSocketFrameDecoder(role: .server, maxFrameSize: configuration.maxMessageSize)
-        assembler = WebSocketMessageAssembler(maxMessageSize: configuration.maxMessageSize)
+        receiver = WebSocketReceiver(role: .server, maxMessageSize: configuration.maxMessageSize)
         (messages, inbox) = AsyncStream.makeStream(of: Message.self)
         tcp.delegate = self
         startTimer()
@@ -53,7 +50,7 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
     }
 
     /// The close code and reason the peer sent (1006 when the connection dropped without one).
-    package var peerClose: (code: UInt16, reason: String)? { closeMachine.peerClose }
+    package var peerClose: (code: UInt16, reason: String)? { receiver.closing.peerClose }
 
     /// Sends a text message.
     package func send(text: String) async throws {
@@ -66,7 +63,7 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
     }
 
     private func send(_ frame: WebSocketFrame) async throws {
-        guard closeMachine.canSendData, !tcp.isClosed else { throw SendError.closed }
+        guard receiver.closing.canSendData, !tcp.isClosed else { throw SendError.closed }
         write(frame)
         try await tcp.waitUntilWritable()
     }
@@ -74,8 +71,8 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
     /// Starts the closing handshake with `code` (1000 by default); the connection closes when the
     /// peer answers or after `closeTimeout`.
     package func close(code: UInt16 = 1000, reason: String = "") {
-        perform(closeMachine.close(code: code, reason: reason))
-        if closeMachine.state == .closing {
+        perform(receiver.close(code: code, reason: reason))
+        if receiver.closing.state == .closing {
             closeDeadline = ContinuousClock.now.advanced(by: configuration.closeTimeout)
         }
     }
@@ -123,7 +120,7 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
             if now - pingSentAt >= configuration.pingInterval { tcp.close() }
             return
         }
-        if now - lastActivity >= configuration.pingInterval && closeMachine.state == .open {
+        if now - lastActivity >= configuration.pingInterval && receiver.closing.state == .open {
             write(WebSocketFrame(opcode: .ping, payload: []))
             pingSentAt = now
         }
@@ -134,25 +131,17 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
     package func connection(_ connection: TCPConnection, didRead bytes: [UInt8]) {
         lastActivity = ContinuousClock.now
         pingSentAt = nil
-        decoder.append(bytes)
-        do {
-            while closeMachine.state != .closed, let part = try decoder.next() {
-                guard let message = try assembler.consume(part) else { continue }
-                switch message {
-                case .text(let text): if closeMachine.state == .open { inbox.yield(.text(text)) }
-                case .binary(let bytes): if closeMachine.state == .open { inbox.yield(.binary(bytes)) }
-                case .ping(let payload): perform(closeMachine.receivedPing(payload))
-                case .pong: break
-                case .close(let code, let reason): perform(closeMachine.receivedClose(code: code, reason: reason))
-                }
+        for event in receiver.receive(bytes) {
+            switch event {
+            case .text(let text): inbox.yield(.text(text))
+            case .binary(let data): inbox.yield(.binary(data))
+            case .perform(let action): perform(action)
             }
-        } catch {
-            perform(closeMachine.failed(error))
         }
     }
 
     package func connectionDidReadEOF(_ connection: TCPConnection) {
-        closeMachine.connectionClosed()
+        receiver.connectionClosed()
         inbox.finish()
         tcp.close()
     }
@@ -160,7 +149,7 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
     package func connectionDidBecomeWritable(_ connection: TCPConnection) {}
 
     package func connection(_ connection: TCPConnection, didCloseWith error: UVError?) {
-        closeMachine.connectionClosed()
+        receiver.connectionClosed()
         inbox.finish()
         timer?.close()
         timer = nil
