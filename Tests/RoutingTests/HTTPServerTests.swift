@@ -72,6 +72,13 @@ struct HTTPServerTests {
                 }
             }
         }
+        router.webSocket(
+            "/quiet",
+            configuration: WebSocketConfiguration(pingInterval: .milliseconds(200), closeTimeout: .milliseconds(300))
+        ) {
+            socket, _, _ in
+            for await _ in socket.messages {}
+        }
         router.get("/nocontent") { _, _ in
             Response(status: 204, headers: ["X-Done": "yes"], body: .bytes(Array("ignored".utf8)))
         }

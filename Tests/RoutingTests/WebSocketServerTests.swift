@@ -107,6 +107,20 @@ struct WebSocketServerTests {
         await running.stop()
     }
 
+    @Test func idlePeersArePingedAndSilentOnesDisconnected() async throws {
+        let running = try await HTTPServerTests.start()
+        let answering = try await running.client()
+        let silent = try await running.client()
+        try await answering.send(Self.upgrade("/quiet"))
+        try await silent.send(Self.upgrade("/quiet"))
+        let ping = try await answering.receive { Self.frames(after: $0).frames.contains { $0.opcode == .ping } }
+        #expect(Self.frames(after: ping).frames.contains { $0.opcode == .ping }, "an idle peer is pinged")
+        try await answering.send(Self.frame(.pong, []))
+        #expect(try await silent.waitForClose(timeout: .seconds(3)), "a peer that never answers is disconnected")
+        #expect(!(try await answering.waitForClose(timeout: .milliseconds(1))), "a peer that answered is still open")
+        await running.stop()
+    }
+
     @Test func shutdownClosesWebSocketsWith1001() async throws {
         let running = try await HTTPServerTests.start()
         let client = try await running.client()
