@@ -81,9 +81,9 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
-            name: "websocket-autobahn-client",
+            name: "websocket-test-client",
             dependencies: ["Client", "Reactor"],
-            path: "Tests/WebSocketAutobahnClient",
+            path: "Tests/WebSocketTestClient",
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs"], swiftSettings: strictSettings),

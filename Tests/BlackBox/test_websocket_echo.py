@@ -8,6 +8,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from frames import frame
+
 
 def url(server):
     return f"ws://127.0.0.1:{server.port}/echo"
@@ -59,22 +61,6 @@ def raw_upgrade(port):
     head, _, rest = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101")
     return sock, rest
-
-
-def frame(opcode, payload, fin=True, rsv=0, mask=True):
-    first = (0x80 if fin else 0) | (rsv << 4) | opcode
-    length = len(payload)
-    mask_bit = 0x80 if mask else 0
-    if length <= 125:
-        header = struct.pack("!BB", first, mask_bit | length)
-    elif length <= 0xFFFF:
-        header = struct.pack("!BBH", first, mask_bit | 126, length)
-    else:
-        header = struct.pack("!BBQ", first, mask_bit | 127, length)
-    if not mask:
-        return header + payload
-    key = b"\x01\x02\x03\x04"
-    return header + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
 def close_code_after(port, data):

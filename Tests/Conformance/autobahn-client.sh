@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs the Autobahn testsuite's fuzzingserver and drives our WebSocket client against it
-# (Tests/WebSocketAutobahnClient); fails unless every case is OK, NON-STRICT or INFORMATIONAL.
+# (Tests/WebSocketTestClient); fails unless every case is OK, NON-STRICT or INFORMATIONAL.
 #   Tests/Conformance/autobahn-client.sh [CLIENT_BINARY]
 # Cases 12.* and 13.* test permessage-deflate, which the client does not offer, so they are
 # excluded. The report is left in .build-autobahn-client-report/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-client_binary="${1:-.build/debug/websocket-autobahn-client}"
+client_binary="${1:-.build/debug/websocket-test-client}"
 venv=.build-autobahn
 [ -x "$venv/bin/wstest" ] || bash ../shared/tools/install-autobahn.sh "$venv" >/dev/null 2>&1 \
     || bash /work/shared/tools/install-autobahn.sh "$venv" >/dev/null
@@ -21,5 +21,5 @@ SPEC
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break; sleep 0.1; done
-timeout 600 "$client_binary" "$port"
+timeout 600 "$client_binary" autobahn "$port"
 python3 Tests/Conformance/check_autobahn.py "$report/out/index.json" "autobahn fuzzingserver (our client)"

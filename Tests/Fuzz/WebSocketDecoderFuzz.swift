@@ -1,9 +1,11 @@
-// libFuzzer entry for the WebSocket frame decoder and message assembler (built by run.sh with
-// FUZZ_TARGET=websocket together with Sources/Codecs/WebSocket, minus the handshake).
+// libFuzzer entry for the WebSocket frame decoder, message assembler and receiver (built by
+// run.sh with FUZZ_TARGET=websocket together with Sources/Codecs/WebSocket, minus the handshake).
 //
 // Input: byte 0 picks the role (bit 0) and how the stream is split (bits 1-2); the rest is the
 // byte stream. Checked: the same messages and the same error whatever the split; control
-// payloads within 125 bytes; every message re-encoded and decoded again comes back unchanged.
+// payloads within 125 bytes; every message re-encoded and decoded again comes back unchanged;
+// the receiver returns the same events whatever the split, nothing after it closed, and never
+// sends a control frame over 125 bytes.
 
 /// Decodes `stream` fed in `pieces`; returns the messages and the first error.
 private func decodeAll(
@@ -23,6 +25,31 @@ private func decodeAll(
         }
     }
     return (messages, nil)
+}
+
+/// Runs `pieces` through one `WebSocketReceiver`.
+private func receiveAll(_ pieces: [ArraySlice<UInt8>], role: WebSocketFrameDecoder.Role) -> [WebSocketReceiver.Event] {
+    var receiver = WebSocketReceiver(role: role, maxMessageSize: 1 << 16)
+    return pieces.flatMap { receiver.receive(Array($0)) }
+}
+
+/// Fails unless nothing follows the event that ends the connection and every frame to send is
+/// a control frame of at most 125 bytes.
+private func checkReceiverEvents(_ events: [WebSocketReceiver.Event]) {
+    for (index, event) in events.enumerated() {
+        guard case .perform(let action) = event else { continue }
+        switch action {
+        case .none:
+            break
+        case .send(let frame):
+            precondition(frame.opcode.isControl && frame.payload.count <= 125, "bad control frame \(frame)")
+        case .sendAndClose(let frame):
+            precondition(frame.opcode == .close && frame.payload.count <= 125, "bad close frame \(frame)")
+            precondition(index == events.count - 1, "events after the close: \(events)")
+        case .closeConnection:
+            precondition(index == events.count - 1, "events after the close: \(events)")
+        }
+    }
 }
 
 /// Splits `stream` the way `mode` says.
@@ -54,6 +81,11 @@ public func fuzzWebSocket(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard whole.0 == pieces.0, whole.1 == pieces.1 else {
         fatalError("split changed the result: \(whole) vs \(pieces)")
     }
+    let received = receiveAll([stream], role: role)
+    guard received == receiveAll(split(stream, mode: (input[0] >> 1) & 3), role: role) else {
+        fatalError("split changed the receiver's events")
+    }
+    checkReceiverEvents(received)
     for message in whole.0 {
         let frame: WebSocketFrame
         switch message {
