@@ -30,16 +30,18 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
         package var connectTimeout: Duration = .seconds(10)
         package var handshakeTimeout: Duration = .seconds(10)
         package var maxMessageSize = 16 * 1024 * 1024
+        /// Received messages not read yet, in bytes, beyond which the client stops reading.
+        package var maxUnreadBytes = 1024 * 1024
 
         package init() {}
     }
 
-    /// Incoming data messages; ends when the connection closes.
-    package let messages: AsyncStream<Message>
+    /// Incoming data messages; ends when the connection closes. Reading stops while more than
+    /// `Options.maxUnreadBytes` of them wait unread.
+    package let messages: MessageInbox<Message>
     /// The subprotocol the server chose.
     package private(set) var subprotocol: String?
 
-    private let inbox: AsyncStream<Message>.Continuation
     private let tcp: TCPConnection
     private let key: String
     private let options: Options
@@ -53,7 +55,12 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
         self.options = options
         key = WebSocketHandshake.makeKey()
         receiver = WebSocketReceiver(role: .client, maxMessageSize: options.maxMessageSize)
-        (messages, inbox) = AsyncStream.makeStream(of: Message.self)
+        messages = MessageInbox(pausing: tcp, limit: options.maxUnreadBytes) {
+            switch $0 {
+            case .text(let text): text.utf8.count + 64
+            case .binary(let bytes): bytes.count + 64
+            }
+        }
     }
 
     /// Connects to `url` (`ws://host[:port][/path][?query]`) and completes the handshake.
@@ -150,10 +157,10 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
             write(frame)
         case .sendAndClose(let frame):
             write(frame)
-            inbox.finish()
+            messages.finish()
             tcp.shutdownWrite()
         case .closeConnection:
-            inbox.finish()
+            messages.finish()
             tcp.close()
         }
     }
@@ -191,8 +198,8 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
     private func readFrames(_ bytes: [UInt8]) {
         for event in receiver.receive(bytes) {
             switch event {
-            case .text(let text): inbox.yield(.text(text))
-            case .binary(let data): inbox.yield(.binary(data))
+            case .text(let text): messages.yield(.text(text))
+            case .binary(let data): messages.yield(.binary(data))
             case .perform(let action): perform(action)
             }
         }
@@ -200,7 +207,7 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
 
     package func connectionDidReadEOF(_ connection: TCPConnection) {
         receiver.connectionClosed()
-        inbox.finish()
+        messages.finish()
         tcp.close()
     }
 
@@ -208,7 +215,7 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
 
     package func connection(_ connection: TCPConnection, didCloseWith error: UVError?) {
         receiver.connectionClosed()
-        inbox.finish()
+        messages.finish()
         failHandshake(.connectFailed("the connection closed during the handshake"))
         timer?.close()
         timer = nil

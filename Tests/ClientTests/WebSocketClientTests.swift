@@ -3,15 +3,18 @@ import Codecs
 import Logging
 import Reactor
 import Routing
+import Synchronization
 import Testing
 
 /// Our WebSocket client against our server over real loopback sockets: echo of every length
-/// form, subprotocols, no Origin, and the ways a connection can fail.
+/// form, subprotocols, no Origin, backpressure on unread messages, and the ways a connection
+/// can fail.
 struct WebSocketClientTests {
-    static func server() async throws -> (EventLoop, HTTPServer, Int) {
+    static func server(routes: (RouterBuilder) -> Void = { _ in }) async throws -> (EventLoop, HTTPServer, Int) {
         let loop = try EventLoop()
         loop.start()
         let router = RouterBuilder()
+        routes(router)
         router.get("/plain") { _, _ in Response(status: 200) }
         router.webSocket("/echo", configuration: WebSocketConfiguration(protocols: ["echo.v1"])) { socket, request, _ in
             try await socket.send(text: request.headers[first: "Origin"] ?? "no origin")
@@ -73,6 +76,59 @@ struct WebSocketClientTests {
                 _ = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(silentPort)/", loop: loop, options: options)
             }
             listener.stopAccepting()
+        }.value
+        await server.shutdown()
+        loop.shutdown()
+    }
+
+    /// How far the sender got; shared by the test's tasks.
+    final class Progress: Sendable {
+        let sent = Mutex(0)
+    }
+
+    @Test func unreadMessagesStopTheServerFromReading() async throws {
+        let (gate, openGate) = AsyncStream.makeStream(of: Void.self)
+        let limit = 64 * 1024
+        let (loop, server, port) = try await Self.server { router in
+            router.webSocket("/hold", configuration: WebSocketConfiguration(maxUnreadBytes: limit)) { socket, _, _ in
+                for await _ in gate { break }
+                let waiting = socket.messages.waitingBytes
+                var count = 0
+                for await message in socket.messages {
+                    guard message == .binary([UInt8](repeating: UInt8(count % 251), count: 16 * 1024)) else { break }
+                    count += 1
+                    if count == 1024 { break }
+                }
+                try await socket.send(text: "\(waiting) \(count)")
+            }
+        }
+        try await Task(executorPreference: loop) {
+            let client = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/hold", loop: loop)
+            let progress = Progress()
+            // 16 MiB in 16 KiB messages, more than the kernel's socket buffers hold on loopback.
+            let sender = Task(executorPreference: loop) {
+                for index in 0..<1024 {
+                    try await client.send(binary: [UInt8](repeating: UInt8(index % 251), count: 16 * 1024))
+                    progress.sent.withLock { $0 = index + 1 }
+                }
+            }
+            var last = -1
+            while case let sent = progress.sent.withLock({ $0 }), sent != last, sent < 1024 {
+                last = sent
+                await loop.sleep(milliseconds: 300)
+            }
+            openGate.yield()
+            try await sender.value
+            var replies = client.messages.makeAsyncIterator()
+            let reply = await replies.next()
+            guard case .text(let text) = reply, let waiting = Int(text.split(separator: " ")[0]) else {
+                Issue.record("no reply: \(String(describing: reply))")
+                return
+            }
+            #expect(text.hasSuffix(" 1024"), "every message arrives, in order")
+            // Reading stops once the limit is passed; one read (64 KiB) can overshoot it.
+            #expect(waiting <= limit + 64 * 1024 + 16 * 1024 + 64, "unread bytes were \(waiting)")
+            client.close()
         }.value
         await server.shutdown()
         loop.shutdown()

@@ -21,9 +21,9 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
 
     /// The chosen subprotocol, if any.
     package let subprotocol: String?
-    /// Incoming data messages; ends when the connection closes.
-    package let messages: AsyncStream<Message>
-    private let inbox: AsyncStream<Message>.Continuation
+    /// Incoming data messages; ends when the connection closes. Reading stops while more than
+    /// `maxUnreadBytes` of them wait unread.
+    package let messages: MessageInbox<Message>
     private let tcp: TCPConnection
     private let configuration: WebSocketConfiguration
     private var receiver: WebSocketReceiver
@@ -42,7 +42,7 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
         self.subprotocol = subprotocol
         self.onClosed = onClosed
         receiver = WebSocketReceiver(role: .server, maxMessageSize: configuration.maxMessageSize)
-        (messages, inbox) = AsyncStream.makeStream(of: Message.self)
+        messages = MessageInbox(pausing: tcp, limit: configuration.maxUnreadBytes, size: \.inboxSize)
         tcp.delegate = self
         startTimer()
         if !leftover.isEmpty { connection(tcp, didRead: leftover) }
@@ -92,10 +92,10 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
             write(frame)
         case .sendAndClose(let frame):
             write(frame)
-            inbox.finish()
+            messages.finish()
             tcp.closeGracefully()
         case .closeConnection:
-            inbox.finish()
+            messages.finish()
             tcp.closeGracefully()
         }
     }
@@ -133,8 +133,8 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
         pingSentAt = nil
         for event in receiver.receive(bytes) {
             switch event {
-            case .text(let text): inbox.yield(.text(text))
-            case .binary(let data): inbox.yield(.binary(data))
+            case .text(let text): messages.yield(.text(text))
+            case .binary(let data): messages.yield(.binary(data))
             case .perform(let action): perform(action)
             }
         }
@@ -142,7 +142,7 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
 
     package func connectionDidReadEOF(_ connection: TCPConnection) {
         receiver.connectionClosed()
-        inbox.finish()
+        messages.finish()
         tcp.close()
     }
 
@@ -150,11 +150,22 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
 
     package func connection(_ connection: TCPConnection, didCloseWith error: UVError?) {
         receiver.connectionClosed()
-        inbox.finish()
+        messages.finish()
         timer?.close()
         timer = nil
         let onClosed = self.onClosed
         self.onClosed = nil
         onClosed?()
+    }
+}
+
+extension WebSocket.Message {
+    /// What an unread message counts for against `maxUnreadBytes`: its payload plus a fixed
+    /// overhead, so a flood of empty messages counts too.
+    var inboxSize: Int {
+        switch self {
+        case .text(let text): text.utf8.count + 64
+        case .binary(let bytes): bytes.count + 64
+        }
     }
 }

@@ -13,11 +13,15 @@ package struct WebSocketConfiguration: Sendable {
     package var pingInterval: Duration
     /// How long a close handshake may wait for the peer's close frame.
     package var closeTimeout: Duration
+    /// Received messages the handler has not read yet, in bytes, beyond which the socket stops
+    /// reading: TCP then holds back a peer that sends faster than the handler reads.
+    package var maxUnreadBytes: Int
 
     package init(
         protocols: [String] = [], maxMessageSize: Int = 16 * 1024 * 1024, pingInterval: Duration = .seconds(30),
-        closeTimeout: Duration = .seconds(5)
+        closeTimeout: Duration = .seconds(5), maxUnreadBytes: Int = 1024 * 1024
     ) {
+        self.maxUnreadBytes = maxUnreadBytes
         self.protocols = protocols
         self.maxMessageSize = maxMessageSize
         self.pingInterval = pingInterval
