@@ -51,12 +51,14 @@ lint:
 format:
 	$(SWIFT) format -i -r $(FORMATTED)
 
-## The gateway against Node.js's http hello world with wrk (not part of CI).
+## Benchmarks beside Node.js (not part of CI): the gateway's HTTP against an http hello world
+## with wrk, then the WebSocket broadcast (Tests/Bench/ws-bench.sh) against node-ws.
 bench: deps
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
-	$(SWIFT) build -c release --static-swift-stdlib --product comfy-gateway --product websocket-echo
+	for product in comfy-gateway websocket-echo websocket-load; do \
+		$(SWIFT) build -c release --static-swift-stdlib --product $$product || exit 1; done
 	Tests/Bench/bench.sh .build/release/comfy-gateway
-	Tests/Bench/ws-bench.sh .build/release/websocket-echo
+	Tests/Bench/ws-bench.sh .build/release/websocket-echo .build/release/websocket-load
 
 ## libFuzzer on the HTTP decoders, then on the WebSocket decoder, SECONDS seconds each
 ## (make fuzz SECONDS=600).

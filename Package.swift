@@ -86,6 +86,12 @@ let package = Package(
             path: "Tests/WebSocketTestClient",
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "websocket-load",
+            dependencies: ["Codecs", "Reactor"],
+            path: "Tests/WebSocketLoad",
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs"], swiftSettings: strictSettings),
         .testTarget(
             name: "ReactorTests",
