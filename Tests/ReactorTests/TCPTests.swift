@@ -202,6 +202,27 @@ struct TCPTests {
         #expect(try await loop.submit { accepted.withLock { $0.first?.0.pendingWriteBytes ?? -1 } } == 0)
     }
 
+    @Test func aLongBurstLeavesInBatchesOfTheGatherLimit() async throws {
+        let (loop, port, accepted) = try await listen(.record)
+        defer { loop.shutdown() }
+        let client = try await LoopbackClient.connect(loop: loop, port: port)
+        try await client.send("x")
+        try await Self.waitForAccept(accepted, loop: loop)
+        let message = [UInt8](repeating: 65, count: 100)
+        let pendingPeak = try await loop.submit { () -> Int in
+            guard let (connection, _) = accepted.withLock({ $0.first }) else { return -1 }
+            var peak = 0
+            for _ in 0..<1000 {
+                connection.write(message)
+                peak = max(peak, connection.pendingWriteBytes)
+            }
+            return peak
+        }
+        #expect(pendingPeak >= 0 && pendingPeak < 4096, "a burst never gathers past the limit: peak \(pendingPeak)")
+        let received = try await client.receive { $0.count >= 100_000 }
+        #expect(received == [UInt8](repeating: 65, count: 100_000))
+    }
+
     @Test func aPeerThatStopsReadingIsClosedAfterTheWriteStallTimeout() async throws {
         let (loop, port, accepted) = try await listen(.record)
         defer { loop.shutdown() }

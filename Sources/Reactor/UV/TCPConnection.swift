@@ -31,6 +31,10 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
     package var highWaterMark = 256 * 1024
     /// Pending write bytes under which reading resumes.
     package var lowWaterMark = 64 * 1024
+    /// Writes gathered in one loop iteration go out as soon as they reach this many bytes, so a
+    /// long burst (a task sending many messages without yielding) leaves in batches rather than
+    /// all at the end of the iteration.
+    package var gatherLimit = 4 * 1024
     /// How long queued bytes may wait for the peer to take any of them before the connection is
     /// closed as stalled (a client that stops reading must not hold a connection forever).
     package var writeStallTimeoutMilliseconds: UInt64 = 60_000
@@ -185,7 +189,9 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
             pending.append(UnsafeRawBufferPointer(rebasing: bytes[max(written, 0)...]))
         } else {
             pending.append(bytes)
-            if inFlight.isEmpty && !flushScheduled {
+            if inFlight.isEmpty && pending.count >= gatherLimit {
+                flush()
+            } else if inFlight.isEmpty && !flushScheduled {
                 flushScheduled = true
                 loop.scheduleFlush(self)
             }
