@@ -1,6 +1,7 @@
 // The Node.js side of the WebSocket broadcast benchmark (Debian's node-ws): clients connect to
 // /broadcast; a text message "start COUNT SIZE" from any of them makes the server send COUNT
-// text messages of SIZE bytes to every connected client. Each message starts with the send time
+// text messages of SIZE bytes to every connected client, back to back; "paced COUNT SIZE" sends
+// one broadcast per event-loop turn (setImmediate). Each message starts with the send time
 // (CLOCK_MONOTONIC nanoseconds, 20 digits) so the load client can measure delivery latency.
 const http = require('http');
 const { WebSocketServer } = require('/usr/share/nodejs/ws');
@@ -19,10 +20,16 @@ wss.on('connection', (socket) => {
     socket.on('close', () => clients.delete(socket));
     socket.on('message', (data) => {
         const [command, count, size] = data.toString().split(' ');
-        if (command !== 'start') return;
-        for (let round = 0; round < Number(count); round++) {
+        const broadcast = () => {
             const text = payload(Number(size));
             for (const client of clients) client.send(text);
+        };
+        if (command === 'start') {
+            for (let round = 0; round < Number(count); round++) broadcast();
+        } else if (command === 'paced') {
+            let round = 0;
+            const next = () => { broadcast(); if (++round < Number(count)) setImmediate(next); };
+            next();
         }
     });
 });

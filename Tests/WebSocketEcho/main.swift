@@ -1,7 +1,9 @@
 // A test-only WebSocket server on our Routing stack: `websocket-echo PORT` serves, on 127.0.0.1,
 // /echo (for the conformance clients: Python websockets, the Autobahn testsuite) and /broadcast
 // (for the benchmark: a text "start COUNT SIZE" from any client sends COUNT messages of SIZE bytes
-// to every connected client, each starting with its send time in CLOCK_MONOTONIC nanoseconds).
+// to every connected client back to back, as the Node.js server does; "paced COUNT SIZE" sends
+// one broadcast per loop iteration, the way events arriving one by one from an upstream socket
+// would. Each message starts with its send time in CLOCK_MONOTONIC nanoseconds).
 // It exits on SIGTERM or SIGINT.
 import Glibc
 import Logging
@@ -39,16 +41,14 @@ router.webSocket("/broadcast") { socket, _, _ in
     for await message in socket.messages {
         guard case .text(let text) = message else { continue }
         let words = text.split(separator: " ")
-        guard words.count == 3, words[0] == "start", let count = Int(words[1]), let size = Int(words[2]) else {
-            continue
-        }
+        guard words.count == 3, words[0] == "start" || words[0] == "paced", let count = Int(words[1]),
+            let size = Int(words[2])
+        else { continue }
         for _ in 0..<count {
             let stamp = monotonicStamp()
-            let payload = stamp + String(repeating: "x", count: max(0, size - stamp.count))
-            for peer in hub.sockets.values { try? await peer.send(text: payload) }
-            // Each broadcast is its own event (as progress events from ComfyUI are, arriving from
-            // the upstream socket): waiting for the next loop iteration lets it be flushed first.
-            await loop.sleep(milliseconds: 0)
+            let message = PreparedMessage(text: stamp + String(repeating: "x", count: max(0, size - stamp.count)))
+            for peer in hub.sockets.values { try? await peer.send(message) }
+            if words[0] == "paced" { await loop.sleep(milliseconds: 0) }
         }
     }
 }

@@ -1,15 +1,17 @@
 // The load client of the WebSocket broadcast benchmark (Tests/Bench/ws-bench.sh), in Swift on
 // our reactor so it is not the bottleneck (a Python client topped out near 100 % CPU):
-//   websocket-load PORT SERVER_PID [CLIENTS] [COUNT] [SIZE]
+//   websocket-load PORT SERVER_PID [CLIENTS] [COUNT] [SIZE] [start|paced]
 // Opens CLIENTS connections to ws://127.0.0.1:PORT/broadcast, records the server's RSS per idle
-// connection, asks for COUNT broadcasts of SIZE bytes, and prints messages delivered per second,
-// delivery latency (p50, p99), the server's CPU and this client's own CPU.
+// connection, asks for COUNT broadcasts of SIZE bytes (back to back with "start", the default;
+// one per server loop turn with "paced"), and prints messages delivered per second, delivery
+// latency (p50, p99), the server's CPU and this client's own CPU.
 import Glibc
 import Reactor
 
 let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
+let mode = CommandLine.arguments.last == "paced" ? "paced" : "start"
 guard arguments.count >= 2 else {
-    print("usage: websocket-load PORT SERVER_PID [CLIENTS] [COUNT] [SIZE]")
+    print("usage: websocket-load PORT SERVER_PID [CLIENTS] [COUNT] [SIZE] [start|paced]")
     exit(2)
 }
 let (port, serverPID) = (arguments[0], Int32(arguments[1]))
@@ -67,7 +69,7 @@ let report = try await Task(executorPreference: loop) { () throws -> String in
             connection.expected = count
             connection.onFinished = finishOne
         }
-        connections[0].send(text: "start \(count) \(size)")
+        connections[0].send(text: "\(mode) \(count) \(size)")
     }
     let elapsed = Double(monotonicNanoseconds() - started) / 1e9
     let serverUsed = ProcessStats.cpuSeconds(pid: serverPID) - serverCPU

@@ -62,6 +62,14 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
         try await send(WebSocketFrame(opcode: .binary, payload: binary))
     }
 
+    /// Sends a message encoded once by `PreparedMessage` (a broadcast encodes once, then writes
+    /// the same bytes to every socket).
+    package func send(_ message: PreparedMessage) async throws {
+        guard receiver.closing.canSendData, !tcp.isClosed else { throw SendError.closed }
+        tcp.write(message.bytes)
+        try await tcp.waitUntilWritable()
+    }
+
     private func send(_ frame: WebSocketFrame) async throws {
         guard receiver.closing.canSendData, !tcp.isClosed else { throw SendError.closed }
         write(frame)

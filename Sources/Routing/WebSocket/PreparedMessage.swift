@@ -1,0 +1,25 @@
+import Codecs
+
+/// A server-to-client data message already encoded as a frame, so a broadcast encodes it once
+/// and writes the same bytes to every socket (`WebSocket.send(_:)`).
+package struct PreparedMessage: Sendable {
+    /// The whole unmasked frame.
+    let bytes: [UInt8]
+
+    /// A text message.
+    package init(text: String) {
+        self.init(WebSocketFrame(opcode: .text, payload: Array(text.utf8)))
+    }
+
+    /// A binary message.
+    package init(binary: [UInt8]) {
+        self.init(WebSocketFrame(opcode: .binary, payload: binary))
+    }
+
+    private init(_ frame: WebSocketFrame) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(frame.payload.count + 10)
+        WebSocketFrameEncoder.encode(frame, into: &bytes)
+        self.bytes = bytes
+    }
+}
