@@ -56,6 +56,27 @@ struct WebSocketClientTests {
         loop.shutdown()
     }
 
+    @Test func preparedMessagesArriveLikeOrdinaryOnes() async throws {
+        let (loop, server, port) = try await Self.server { router in
+            router.webSocket("/prepared") { socket, _, _ in
+                try await socket.send(PreparedMessage(text: "prepared κόσμε"))
+                try await socket.send(PreparedMessage(binary: [UInt8](repeating: 9, count: 70_000)))
+                socket.close(code: 4000, reason: "done")
+                for await _ in socket.messages {}
+            }
+        }
+        try await Task(executorPreference: loop) {
+            let client = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/prepared", loop: loop)
+            var iterator = client.messages.makeAsyncIterator()
+            #expect(await iterator.next() == .text("prepared κόσμε"))
+            #expect(await iterator.next() == .binary([UInt8](repeating: 9, count: 70_000)))
+            #expect(await iterator.next() == nil)
+            #expect(client.peerClose?.code == 4000)
+        }.value
+        await server.shutdown()
+        loop.shutdown()
+    }
+
     @Test func failures() async throws {
         let (loop, server, port) = try await Self.server()
         try await Task(executorPreference: loop) {
