@@ -122,19 +122,14 @@ package final class MessageInbox<Element: Sendable>: AsyncSequence, Sendable {
 
 extension MessageInbox {
     /// An inbox that pauses reading `connection` while more than `limit` bytes wait, and resumes
-    /// once a quarter of that is left.
+    /// once a quarter of that is left. It holds the connection strongly (a weak reference would
+    /// slow down every retain of it); the cycle through the connection's delegate ends when the
+    /// connection closes.
     package convenience init(pausing connection: TCPConnection, limit: Int, size: @escaping @Sendable (Element) -> Int)
     {
-        let loop = connection.loop
         self.init(
             highWaterMark: limit, lowWaterMark: limit / 4, size: size,
-            pause: { [weak connection] in
-                let connection = connection
-                loop.execute { connection?.pauseReading() }
-            },
-            resume: { [weak connection] in
-                let connection = connection
-                loop.execute { connection?.startReading() }
-            })
+            pause: { connection.loop.execute { connection.pauseReading() } },
+            resume: { connection.loop.execute { connection.startReading() } })
     }
 }
