@@ -42,12 +42,18 @@ package class HandleOwner: @unchecked Sendable {
         guard adopted, !isClosing else { return }
         isClosing = true
         willClose()
-        uv_close(handle) { handle in
+        closeHandle { handle in
             guard let handle, let data = handle.pointee.data else { return }
             let owner = Unmanaged<HandleOwner>.fromOpaque(data).takeRetainedValue()
             owner.loop.unregister(owner)
             owner.didClose()
         }
+    }
+
+    /// Starts closing the handle with `callback` as its close callback (a TCP connection may
+    /// reset instead).
+    func closeHandle(_ callback: uv_close_cb) {
+        uv_close(handle, callback)
     }
 
     /// Called by `close()` before `uv_close`, while the handle is still fully usable.

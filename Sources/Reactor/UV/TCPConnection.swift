@@ -46,6 +46,7 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
     private var isReading = false
     private var wantsReading = false
     private var pausedForWrites = false
+    private var resetOnClose = false
     private var sawEOF = false
     private var flushScheduled = false
     private var writeSideClosed = false
@@ -372,6 +373,18 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
     private func fail(_ error: UVError) {
         if closeError == nil { closeError = error }
         close()
+    }
+
+    /// Aborts the connection: unsent data is dropped and the peer gets a TCP RST instead of a
+    /// FIN (`uv_tcp_close_reset`), as for an upstream that must not see a clean end.
+    package func reset() {
+        resetOnClose = true
+        close()
+    }
+
+    override func closeHandle(_ callback: uv_close_cb) {
+        if resetOnClose && !writeSideClosed && uv_tcp_close_reset(tcp, callback) == 0 { return }
+        super.closeHandle(callback)
     }
 
     override func willClose() {

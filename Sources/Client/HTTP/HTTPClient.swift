@@ -1,0 +1,193 @@
+package import Reactor
+
+/// An HTTP/1.1 client for one upstream (ComfyUI) on the reactor, with a bounded pool of
+/// keep-alive connections.
+///
+/// `execute` takes an idle connection, opens a new one while under `maxConnections`, or waits
+/// for one to come free. Connections idle longer than `idleTimeout` are closed. Connecting is
+/// bounded by `connectTimeout`; everything up to the response head by `requestTimeout`, and a
+/// body that stops arriving while the application waits for it fails after the same time. A
+/// request that is idempotent and replayable is retried once, on a new connection, when a reused
+/// connection turns out to have been closed by the upstream before any response byte came.
+/// Loop-bound: call it from tasks running on `loop`.
+package final class HTTPClient: @unchecked Sendable {
+    /// Where the upstream is and how the pool behaves.
+    package struct Configuration: Sendable {
+        package var host: String
+        package var port: Int
+        package var maxConnections = 16
+        package var idleTimeout: Duration = .seconds(30)
+        package var connectTimeout: Duration = .seconds(10)
+        package var requestTimeout: Duration = .seconds(300)
+        /// Unread response body bytes beyond which the connection stops reading.
+        package var maxUnreadBodyBytes = 256 * 1024
+
+        package init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        var hostHeader: String {
+            let literal = host.contains(":") ? "[\(host)]" : host
+            return port == 80 ? literal : "\(literal):\(port)"
+        }
+        var idleTimeoutMilliseconds: UInt64 { Self.milliseconds(idleTimeout) }
+        var requestTimeoutMilliseconds: UInt64 { Self.milliseconds(requestTimeout) }
+
+        static func milliseconds(_ duration: Duration) -> UInt64 {
+            let parts = duration.components
+            return UInt64(max(0, parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000))
+        }
+    }
+
+    /// What a waiting `execute` is handed: a free connection, or the right to open one.
+    private enum Handoff {
+        case connection(HTTPClientConnection)
+        case openSlot
+    }
+
+    package let loop: EventLoop
+    package let configuration: Configuration
+    private var idle: [HTTPClientConnection] = []
+    private var all: [ObjectIdentifier: HTTPClientConnection] = [:]
+    /// Connections open or being opened; never above `maxConnections`.
+    private var openCount = 0
+    private var waiters: [(id: Int, continuation: CheckedContinuation<Handoff, any Error>)] = []
+    private var nextWaiterID = 0
+    private var isShutDown = false
+
+    package init(loop: EventLoop, configuration: Configuration) {
+        self.loop = loop
+        self.configuration = configuration
+    }
+
+    /// Connections currently open, busy or idle (for metrics and tests).
+    package var openConnections: Int { openCount }
+    /// Connections waiting in the pool.
+    package var idleConnections: Int { idle.count }
+
+    /// Sends `request` and returns the response once its head has arrived.
+    package func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+        loop.assertInLoop()
+        let deadline = ContinuousClock.now + configuration.requestTimeout
+        var retried = false
+        while true {
+            let connection = try await acquire(deadline: deadline, skipIdle: retried)
+            do {
+                return try await connection.send(request, deadline: deadline)
+            } catch let failure as ExchangeFailure {
+                let retry =
+                    !retried && failure.beforeResponse && connection.hasBeenUsedBefore
+                    && request.isSafeToRetry && failure.error.isClosedByPeer
+                guard retry else { throw failure.error }
+                retried = true
+            }
+        }
+    }
+
+    /// Closes every connection and fails every waiter; later calls throw `shutDown`.
+    package func shutdown() {
+        loop.assertInLoop()
+        isShutDown = true
+        let waiting = waiters
+        waiters.removeAll()
+        for waiter in waiting { waiter.continuation.resume(throwing: HTTPClientError.shutDown) }
+        for connection in all.values { connection.fail(.shutDown) }
+    }
+
+    // MARK: The pool
+
+    private func acquire(deadline: ContinuousClock.Instant, skipIdle: Bool) async throws -> HTTPClientConnection {
+        guard !isShutDown else { throw HTTPClientError.shutDown }
+        if !skipIdle, let connection = takeIdle() { return connection }
+        if openCount < configuration.maxConnections {
+            return try await open(deadline: deadline)
+        }
+        switch try await waitForConnection(deadline: deadline) {
+        case .connection(let connection): return connection
+        case .openSlot: return try await open(deadline: deadline)
+        }
+    }
+
+    private func takeIdle() -> HTTPClientConnection? {
+        while let connection = idle.popLast() {
+            if !connection.isClosed { return connection }
+        }
+        return nil
+    }
+
+    private func open(deadline: ContinuousClock.Instant) async throws -> HTTPClientConnection {
+        openCount += 1
+        let remaining = min(configuration.connectTimeout, deadline - .now)
+        do {
+            let tcp = try await TCPConnector.connect(
+                loop: loop, host: configuration.host, port: configuration.port,
+                timeoutMilliseconds: max(1, Configuration.milliseconds(remaining)))
+            guard !isShutDown else {
+                tcp.close()
+                throw HTTPClientError.shutDown
+            }
+            let connection = HTTPClientConnection(tcp: tcp, configuration: configuration, pool: self)
+            all[ObjectIdentifier(connection)] = connection
+            return connection
+        } catch {
+            openCount -= 1
+            handOffSlot()
+            if let error = error as? HTTPClientError { throw error }
+            if let error = error as? UVError, error.isTimeout {
+                throw HTTPClientError.timedOut("connect to \(configuration.hostHeader)")
+            }
+            throw HTTPClientError.connectFailed("\(configuration.hostHeader): \(error)")
+        }
+    }
+
+    private func waitForConnection(deadline: ContinuousClock.Instant) async throws -> Handoff {
+        nextWaiterID += 1
+        let id = nextWaiterID
+        let timer = LoopTimer(loop: loop)
+        defer { timer.close() }
+        return try await withCheckedThrowingContinuation { continuation in
+            waiters.append((id, continuation))
+            let remaining = Configuration.milliseconds(deadline - .now)
+            timer.start(afterMilliseconds: max(1, remaining)) { [unowned self] in
+                guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
+                waiters.remove(at: index).continuation.resume(
+                    throwing: HTTPClientError.timedOut("no free connection to \(configuration.hostHeader)"))
+            }
+        }
+    }
+
+    /// A connection finished an exchange and may be reused.
+    func release(_ connection: HTTPClientConnection) {
+        guard !isShutDown else {
+            connection.close()
+            return
+        }
+        if !waiters.isEmpty {
+            waiters.removeFirst().continuation.resume(returning: .connection(connection))
+        } else {
+            idle.append(connection)
+        }
+    }
+
+    /// A connection closed: its slot is free.
+    func connectionClosed(_ connection: HTTPClientConnection) {
+        guard all.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return }
+        idle.removeAll { $0 === connection }
+        openCount -= 1
+        handOffSlot()
+    }
+
+    private func handOffSlot() {
+        guard !waiters.isEmpty, openCount < configuration.maxConnections else { return }
+        waiters.removeFirst().continuation.resume(returning: .openSlot)
+    }
+}
+
+extension HTTPClientError {
+    /// The upstream closed or reset the connection (what a stale keep-alive connection shows).
+    var isClosedByPeer: Bool {
+        if case .connectionClosed = self { return true }
+        return false
+    }
+}
