@@ -23,7 +23,7 @@ build: deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 
 ## Everything CI checks: format, layering (import check + ArchitectureTests), all suites, the
-## black-box clients, and the Reactor and Routing suites again under ThreadSanitizer.
+## black-box clients, and the Reactor, Routing and Client suites again under ThreadSanitizer.
 test: deps lint build
 	$(SWIFT) test --skip-build
 	$(MAKE) blackbox
@@ -43,7 +43,7 @@ blackbox: build
 
 tsan: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
-	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --filter 'ReactorTests|RoutingTests'
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --filter 'ReactorTests|RoutingTests|ClientTests'
 
 lint:
 	$(SWIFT) format lint --strict -r $(FORMATTED)

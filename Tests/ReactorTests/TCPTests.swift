@@ -129,6 +129,27 @@ struct TCPTests {
         #expect(events.first == "eof")
     }
 
+    @Test func resetSendsAnRSTInsteadOfAFIN() async throws {
+        let (loop, port, accepted) = try await listen(.record)
+        defer { loop.shutdown() }
+        let peer = Peer(mode: .record)
+        let client = try await TCPConnector.connect(
+            loop: loop, host: "127.0.0.1", port: port, timeoutMilliseconds: 5000)
+        try await loop.submit {
+            client.delegate = peer
+            client.startReading()
+            client.write(Array("x".utf8))
+        }
+        try await Self.waitForAccept(accepted, loop: loop)
+        try await loop.submit { accepted.withLock { $0.first?.0.reset() } }
+        for _ in 0..<200 where try await loop.submit({ peer.events.last != "closed" }) {
+            await loop.sleep(milliseconds: 5)
+        }
+        let (events, error) = try await loop.submit { (peer.events, peer.closeError?.name) }
+        #expect(events == ["closed"], "no EOF: the connection was reset, not shut down")
+        #expect(error == "ECONNRESET")
+    }
+
     @Test func writesBackUpPastTheHighWaterMarkAndDrainWhenThePeerReads() async throws {
         let (loop, port, accepted) = try await listen(.record)
         defer { loop.shutdown() }
