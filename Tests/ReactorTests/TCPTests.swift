@@ -43,6 +43,22 @@ struct TCPTests {
         }
     }
 
+    /// Lines appended from the loop and read by the test.
+    final class Lines: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: [String] = []
+        var lines: [String] {
+            lock.lock()
+            defer { lock.unlock() }
+            return stored
+        }
+        func append(_ line: String) {
+            lock.lock()
+            defer { lock.unlock() }
+            stored.append(line)
+        }
+    }
+
     /// Starts a loop and a listener whose connections get a new `Peer`.
     func listen(_ mode: Peer.Mode) async throws -> (EventLoop, Int, Accepted) {
         let loop = try EventLoop()
@@ -127,6 +143,37 @@ struct TCPTests {
         #expect(try await client.waitForClose())
         let events = try await loop.submit { accepted.withLock { $0.first?.1.events ?? [] } }
         #expect(events.first == "eof")
+    }
+
+    @Test func aDeadlineTimerLetsTheLoopReadWhatArrivedWhileItWasBusy() async throws {
+        let (loop, port, accepted) = try await listen(.record)
+        defer { loop.shutdown() }
+        let clientLoop = try EventLoop()
+        clientLoop.start()
+        defer { clientLoop.shutdown() }
+        let client = try await LoopbackClient.connect(loop: clientLoop, port: port)
+        try await client.send("x")
+        try await Self.waitForAccept(accepted, loop: loop)
+        let observed = Lines()
+        // Both timers are due while the loop is blocked; the client's bytes arrive meanwhile.
+        await withCheckedContinuation { (blocked: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                guard let peer = accepted.withLock({ $0.first?.1 }) else { return }
+                let plain = LoopTimer(loop: loop)
+                let deadline = LoopTimer(loop: loop)
+                plain.start(afterMilliseconds: 20) {
+                    observed.append("plain saw \(peer.received.count)")
+                }
+                deadline.startAfterPendingIO(afterMilliseconds: 20) {
+                    observed.append("deadline saw \(peer.received.count)")
+                }
+                blocked.resume()
+                usleep(300_000)
+            }
+        }
+        try await client.send("late")
+        for _ in 0..<100 where observed.lines.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(observed.lines == ["plain saw 1", "deadline saw 5"])
     }
 
     @Test func resetSendsAnRSTInsteadOfAFIN() async throws {

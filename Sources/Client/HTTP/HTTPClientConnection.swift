@@ -273,7 +273,7 @@ final class HTTPClientConnection: TCPConnectionDelegate, @unchecked Sendable {
 
     private func arm(afterMilliseconds milliseconds: UInt64, _ action: @escaping (HTTPClientConnection) -> Void) {
         guard state != .closed else { return }
-        timer.start(afterMilliseconds: max(milliseconds, 1)) { [unowned self] in action(self) }
+        timer.startAfterPendingIO(afterMilliseconds: max(milliseconds, 1)) { [unowned self] in action(self) }
     }
 
     private func arm(at deadline: ContinuousClock.Instant, _ action: @escaping (HTTPClientConnection) -> Void) {

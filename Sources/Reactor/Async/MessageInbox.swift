@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Messages a connection has received and its application has not taken yet, as an async
 /// sequence with backpressure: once more than `highWaterMark` bytes wait, `pause` is called (the
 /// owner stops reading its socket, so a peer that sends faster than the application reads is held
@@ -33,7 +31,7 @@ package final class MessageInbox<Element: Sendable>: AsyncSequence, Sendable {
         }
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let size: @Sendable (Element) -> Int
     private let highWaterMark: Int
     private let lowWaterMark: Int

@@ -32,6 +32,17 @@ package final class LoopTimer: HandleOwner, @unchecked Sendable {
             }, delay, repeatEvery)
     }
 
+    /// Arms the timer for a deadline on a peer (a request that must arrive, a response that must
+    /// come): once `delay` has passed it re-arms itself for 1 ms before calling `onFire`, so the
+    /// loop polls for I/O once in between. libuv runs due timers before it reads, so after the
+    /// loop was busy for longer than `delay`, a plain timer would time out a peer whose bytes are
+    /// already waiting in the kernel.
+    package func startAfterPendingIO(afterMilliseconds delay: UInt64, _ onFire: @escaping () -> Void) {
+        start(afterMilliseconds: delay) { [unowned self] in
+            start(afterMilliseconds: 1, onFire)
+        }
+    }
+
     /// Disarms the timer.
     package func stop() {
         guard !isClosing else { return }

@@ -58,6 +58,8 @@ package final class RequestBody: AsyncSequence, @unchecked Sendable {
     }
 
     func finish() {
+        // The shared empty body is finished already; writing it again would race across loops.
+        guard !finished else { return }
         finished = true
         if let waiter {
             self.waiter = nil

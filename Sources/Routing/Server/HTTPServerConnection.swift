@@ -154,7 +154,7 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         let remaining = ContinuousClock.now.duration(to: deadline)
         let milliseconds = max(
             0, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1)
-        timer.start(afterMilliseconds: UInt64(milliseconds)) { [unowned self] in
+        timer.startAfterPendingIO(afterMilliseconds: UInt64(milliseconds)) { [unowned self] in
             timerDeadline = nil
             perform(machine.timeoutFired())
         }
