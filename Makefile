@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_FLAGS := --explicit-target-dependency-import-check error
 FORMATTED := Sources Tests Package.swift
 
-.PHONY: run test build deps bench fuzz format lint tsan blackbox autobahn
+.PHONY: run test build deps bench fuzz format lint tsan blackbox emulator autobahn
 
 deps:
 	@{ [ -f /usr/include/uv.h ] && command -v pkg-config >/dev/null; } || \
@@ -27,6 +27,7 @@ build: deps
 test: deps lint build
 	$(SWIFT) test --skip-build
 	$(MAKE) blackbox
+	$(MAKE) emulator
 	$(MAKE) autobahn
 	$(MAKE) tsan
 
@@ -36,10 +37,20 @@ autobahn: build
 	Tests/Conformance/autobahn-server.sh
 	Tests/Conformance/autobahn-client.sh
 
-## Independent clients (httpx, and h11's strict parser) against the real executable.
-blackbox: build
-	@[ -x .build-venv/bin/pytest ] || { python3 -m venv .build-venv && .build-venv/bin/pip install -q -r Tests/BlackBox/requirements.txt; }
+## The Python test environment (pytest, httpx, h11, websockets, and the emulator's aiohttp and
+## Pillow), reinstalled whenever a requirements file changes.
+.build-venv/installed: Tests/BlackBox/requirements.txt Tests/ComfyEmulator/requirements.txt
+	@[ -x .build-venv/bin/python3 ] || python3 -m venv .build-venv
+	.build-venv/bin/pip install -q -r Tests/BlackBox/requirements.txt
+	@touch $@
+
+## Independent clients (httpx, h11's strict parser, websockets) against the real executables.
+blackbox: build .build-venv/installed
 	.build-venv/bin/pytest -q Tests/BlackBox
+
+## The ComfyUI emulator's own tests: every recorded trace replayed, controls, routes.
+emulator: .build-venv/installed
+	.build-venv/bin/pytest -q Tests/ComfyEmulator
 
 ## One test at a time: under ThreadSanitizer the suites run ~10x slower, and in parallel the
 ## timing tests (timeouts, pings) starve each other.
