@@ -24,7 +24,7 @@ build: deps
 
 ## Everything CI checks: format, layering (import check + ArchitectureTests), all suites, the
 ## black-box clients, and the Reactor, Routing and Client suites again under ThreadSanitizer.
-test: deps lint build
+test: deps lint build .build-venv/installed
 	$(SWIFT) test --skip-build
 	$(MAKE) blackbox
 	$(MAKE) emulator

@@ -53,6 +53,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(name: "AtomComfyHTTP", dependencies: ["Client", "Codecs", "Core"], swiftSettings: strictSettings),
         .target(
             name: "Entry",
             dependencies: ["Routing", "Models", "Core", .product(name: "Logging", package: "swift-log")],
@@ -72,6 +73,12 @@ let package = Package(
             name: "LoopbackTestSupport",
             dependencies: ["Reactor", "Codecs"],
             path: "Tests/LoopbackTestSupport",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ComfyEmulatorSupport",
+            dependencies: ["Client", "Codecs", "Core", "Reactor"],
+            path: "Tests/ComfyEmulatorSupport",
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -114,6 +121,11 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["Codecs", "Core", "Reactor", "LoopbackTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AtomComfyHTTPTests",
+            dependencies: ["AtomComfyHTTP", "Client", "Core", "Reactor", "ComfyEmulatorSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "ArchitectureTests", swiftSettings: strictSettings),

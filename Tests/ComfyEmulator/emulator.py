@@ -63,6 +63,9 @@ async def run(args):
     print(f"listening {port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # A parent may spawn us with these signals blocked (Foundation's Process on Linux passes on
+    # the spawning thread's mask); unblock them or SIGTERM would never arrive.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()

@@ -14,15 +14,20 @@ package final class LoopbackClient: TCPConnectionDelegate, @unchecked Sendable {
         self.loop = loop
     }
 
-    /// Connects to `127.0.0.1:port`.
-    package static func connect(loop: EventLoop, port: Int, host: String = "127.0.0.1") async throws -> LoopbackClient {
-        let connection = try await TCPConnector.connect(loop: loop, host: host, port: port, timeoutMilliseconds: 5000)
+    /// Connects to `127.0.0.1:port` and writes `initial` in the same loop iteration, so a test of
+    /// a server's timeouts does not depend on how soon the test task runs again.
+    package static func connect(
+        loop: EventLoop, port: Int, host: String = "127.0.0.1", sending initial: [UInt8] = []
+    ) async throws -> LoopbackClient {
         let client = LoopbackClient(loop: loop)
-        try await loop.submit {
+        try await Task(executorPreference: loop) {
+            let connection = try await TCPConnector.connect(
+                loop: loop, host: host, port: port, timeoutMilliseconds: 5000)
             client.connection = connection
             connection.delegate = client
             connection.startReading()
-        }
+            if !initial.isEmpty { connection.write(initial) }
+        }.value
         return client
     }
 

@@ -14,7 +14,9 @@ struct HTTPServerTests {
         let server: HTTPServer
         let port: Int
 
-        func client() async throws -> LoopbackClient { try await LoopbackClient.connect(loop: loop, port: port) }
+        func client(sending initial: String = "") async throws -> LoopbackClient {
+            try await LoopbackClient.connect(loop: loop, port: port, sending: Array(initial.utf8))
+        }
 
         func stop() async {
             await server.shutdown()
@@ -210,8 +212,7 @@ struct HTTPServerTests {
     @Test func slowHeadersTimeOutWith408() async throws {
         let running = try await Self.start(
             timeouts: .init(header: .milliseconds(1000), idle: .seconds(60), body: .seconds(30)))
-        let client = try await running.client()
-        try await client.send("GET /hello HTTP/1.1\r\nHost: x\r\n")
+        let client = try await running.client(sending: "GET /hello HTTP/1.1\r\nHost: x\r\n")
         #expect(try await client.waitForClose(timeout: .seconds(3)))
         let raw = try await client.received()
         let responses = try HTTPTestResponse.parse(raw, methods: [.get])
@@ -232,8 +233,8 @@ struct HTTPServerTests {
     @Test func stalledBodyGets408() async throws {
         let running = try await Self.start(
             timeouts: .init(header: .seconds(10), idle: .seconds(60), body: .milliseconds(200)))
-        let client = try await running.client()
-        try await client.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        let client = try await running.client(
+            sending: "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
         #expect(try await client.waitForClose(timeout: .seconds(3)))
         let responses = try HTTPTestResponse.parse(try await client.received(), methods: [.post])
         #expect(responses.first?.status == 408)

@@ -27,7 +27,7 @@ package final class HTTPClient: @unchecked Sendable {
             self.port = port
         }
 
-        var hostHeader: String {
+        package var hostHeader: String {
             let literal = host.contains(":") ? "[\(host)]" : host
             return port == 80 ? literal : "\(literal):\(port)"
         }

@@ -1,0 +1,110 @@
+import Client
+import Codecs
+import Core
+
+/// A whole answer from ComfyUI.
+struct UpstreamReply {
+    let status: Int
+    let body: [UInt8]
+
+    /// The body as JSON, nil when it is not JSON.
+    var json: JSONValue? { try? JSONValue(parsing: body) }
+
+    /// The start of the body as text, for error details.
+    var excerpt: String { String(decoding: body.prefix(512), as: UTF8.self) }
+}
+
+extension ComfyAPI {
+    /// Sends a request and reads the whole answer.
+    func exchange(
+        _ method: HTTPMethod, _ target: String, json: JSONValue? = nil
+    ) async throws(GatewayError) -> UpstreamReply {
+        var request = HTTPClientRequest(method: method, target: target)
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(json.serialized())
+        }
+        return try await exchange(request)
+    }
+
+    func exchange(_ request: HTTPClientRequest) async throws(GatewayError) -> UpstreamReply {
+        do {
+            let response = try await client.execute(request)
+            return UpstreamReply(status: response.status, body: try await response.collect(upTo: maxResponseBytes))
+        } catch {
+            throw gatewayError(for: error)
+        }
+    }
+
+    /// Sends a request and returns the response as soon as its head is in (for downloads).
+    func stream(_ request: HTTPClientRequest) async throws(GatewayError) -> HTTPClientResponse {
+        do {
+            return try await client.execute(request)
+        } catch {
+            throw gatewayError(for: error)
+        }
+    }
+
+    /// The API error for a failed exchange.
+    func gatewayError(for error: any Error) -> GatewayError {
+        guard let error = error as? HTTPClientError else {
+            return GatewayError(.internalError, message: "Talking to ComfyUI failed unexpectedly.")
+        }
+        switch error {
+        case .connectFailed(let reason), .connectionClosed(let reason), .invalidResponse(let reason):
+            return GatewayError(
+                .connectionError, message: "ComfyUI at \(baseURL) is not reachable: \(error)",
+                details: ["upstream": .string(baseURL), "reason": .string(reason)])
+        case .timedOut(let what):
+            let seconds = client.configuration.requestTimeout.components.seconds
+            return GatewayError(
+                .taskTimeout, message: "ComfyUI at \(baseURL) did not answer within \(seconds) s (\(what)).",
+                details: ["upstream": .string(baseURL), "timeout_seconds": .int(seconds)])
+        case .invalidRequest, .shutDown:
+            return GatewayError(
+                .internalError, message: "The request to ComfyUI could not be sent: \(error)",
+                details: ["upstream": .string(baseURL)])
+        }
+    }
+
+    /// The API error for an answer with an unexpected status or shape.
+    func unexpected(_ reply: UpstreamReply, _ code: ErrorCode, _ operation: String, status: Int? = nil) -> GatewayError
+    {
+        GatewayError(
+            code, status: status, message: "ComfyUI answered \(operation) with HTTP \(reply.status).",
+            details: [
+                "upstream": .string(baseURL), "upstream_status": .int(Int64(reply.status)),
+                "upstream_body": .string(reply.excerpt),
+            ])
+    }
+
+    /// The API error for a 200 whose body is not what ComfyUI sends.
+    func malformed(_ reply: UpstreamReply, _ code: ErrorCode, _ operation: String) -> GatewayError {
+        GatewayError(
+            code, message: "ComfyUI's answer to \(operation) has an unexpected shape.",
+            details: ["upstream": .string(baseURL), "upstream_body": .string(reply.excerpt)])
+    }
+
+    /// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
+    static func queryEncoded(_ value: String) -> String {
+        var encoded = ""
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = String(byte, radix: 16, uppercase: true)
+                encoded += "%" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return encoded
+    }
+
+    /// A target with a query string built from `items` (nil values left out).
+    static func target(_ path: String, _ items: [(String, String?)]) -> String {
+        let query = items.compactMap { name, value in value.map { "\(name)=\(queryEncoded($0))" } }
+        return query.isEmpty ? path : path + "?" + query.joined(separator: "&")
+    }
+}
