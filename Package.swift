@@ -54,6 +54,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(name: "AtomComfyHTTP", dependencies: ["Client", "Codecs", "Core"], swiftSettings: strictSettings),
+        .target(name: "AtomComfySocket", dependencies: ["Client", "Core", "Reactor"], swiftSettings: strictSettings),
         .target(
             name: "Entry",
             dependencies: ["Routing", "Models", "Core", .product(name: "Logging", package: "swift-log")],
@@ -126,6 +127,11 @@ let package = Package(
         .testTarget(
             name: "AtomComfyHTTPTests",
             dependencies: ["AtomComfyHTTP", "Client", "Core", "Reactor", "ComfyEmulatorSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AtomComfySocketTests",
+            dependencies: ["AtomComfySocket", "AtomComfyHTTP", "Client", "Core", "Reactor", "ComfyEmulatorSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "ArchitectureTests", swiftSettings: strictSettings),

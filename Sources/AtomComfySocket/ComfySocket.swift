@@ -1,0 +1,168 @@
+import Client
+import Core
+import FoundationEssentials
+package import Reactor
+
+/// The gateway's one WebSocket to ComfyUI's `/ws`: connects with a fresh client id each time
+/// (reusing an id races ComfyUI's session registry, `COMFYUI.md` section 2.1), decodes every
+/// frame into a `ComfyEvent`, and reconnects after any drop with capped exponential backoff
+/// and jitter, reporting each connect, failed attempt and disconnect as an event. Runs on the
+/// loop from `run()` until `stop()`.
+package final class ComfySocket: @unchecked Sendable {
+    /// Where ComfyUI is and how to reconnect.
+    package struct Configuration: Sendable {
+        package var host: String
+        package var port: Int
+        package var path = "/ws"
+        /// The first retry delay; each failed attempt doubles it, up to `maxBackoff`.
+        package var initialBackoff: Duration = .milliseconds(250)
+        package var maxBackoff: Duration = .seconds(30)
+        package var connectTimeout: Duration = .seconds(10)
+        /// Ask for previews with metadata (binary type 4, which names the prompt and node).
+        package var negotiatePreviewMetadata = true
+        /// Events not taken yet, in bytes, beyond which the socket stops reading.
+        package var maxUnreadEventBytes = 4 * 1024 * 1024
+
+        package init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// What the socket reports, in order.
+    package enum Event: Sendable, Equatable {
+        /// Connected as `clientID`: submit prompts with this id to get their events here.
+        case connected(clientID: String)
+        /// A connection attempt failed; the next comes after `retryIn`.
+        case connectFailed(reason: String, retryIn: Duration)
+        /// The connection as `clientID` ended.
+        case disconnected(clientID: String, reason: String)
+        case message(ComfyEvent)
+
+        var size: Int {
+            switch self {
+            case .message(.preview(_, let image)), .message(.previewWithMetadata(_, let image)): image.count + 256
+            case .message(.binary(_, let payload)): payload.count + 256
+            default: 512
+            }
+        }
+    }
+
+    package let loop: EventLoop
+    package let configuration: Configuration
+    /// The events, ending after `stop()`.
+    package private(set) var events: MessageInbox<Event>!
+    /// The client id of the current connection, nil while disconnected.
+    package private(set) var clientID: String?
+    private var client: WebSocketClient?
+    private var stopped = false
+    private var sleepTimer: LoopTimer?
+    private var paused = false
+    private var resumeWaiter: CheckedContinuation<Void, Never>?
+
+    package init(loop: EventLoop, configuration: Configuration) {
+        self.loop = loop
+        self.configuration = configuration
+        events = MessageInbox(
+            highWaterMark: configuration.maxUnreadEventBytes, lowWaterMark: configuration.maxUnreadEventBytes / 4,
+            size: \.size, pause: { [unowned self] in paused = true },
+            resume: { [unowned self] in loop.execute { self.resumeReading() } })
+    }
+
+    /// A fresh client id: 32 lowercase hex digits, the form ComfyUI itself generates.
+    package static func newClientID() -> String {
+        UUID().uuidString.lowercased().filter { $0 != "-" }
+    }
+
+    /// Connects, reads and reconnects until `stop()`.
+    package func run() async {
+        loop.assertInLoop()
+        var failures = 0
+        while !stopped {
+            let id = Self.newClientID()
+            let url = "ws://\(configuration.host):\(configuration.port)\(configuration.path)?clientId=\(id)"
+            var options = WebSocketClient.Options()
+            options.connectTimeout = configuration.connectTimeout
+            options.handshakeTimeout = configuration.connectTimeout
+            do {
+                let client = try await WebSocketClient.connect(to: url, loop: loop, options: options)
+                failures = 0
+                await serve(client, as: id)
+            } catch {
+                guard !stopped else { break }
+                let delay = backoff(after: failures)
+                failures += 1
+                await emit(.connectFailed(reason: "\(error)", retryIn: delay))
+                await sleep(delay)
+            }
+        }
+        events.finish()
+    }
+
+    /// Stops: closes the connection (code 1000), ends `run()` and the events.
+    package func stop() {
+        loop.assertInLoop()
+        stopped = true
+        client?.close(code: 1000, reason: "gateway stopping")
+        sleepTimer?.close()
+        resumeReading()
+    }
+
+    private func serve(_ client: WebSocketClient, as id: String) async {
+        self.client = client
+        clientID = id
+        await emit(.connected(clientID: id))
+        if configuration.negotiatePreviewMetadata {
+            try? await client.send(text: #"{"type":"feature_flags","data":{"supports_preview_metadata":true}}"#)
+        }
+        for await message in client.messages {
+            let event: ComfyEvent?
+            switch message {
+            case .text(let text): event = ComfyMessageDecoder.decode(text: text)
+            case .binary(let bytes): event = ComfyMessageDecoder.decode(binary: bytes)
+            }
+            if let event { await emit(.message(event)) }
+        }
+        self.client = nil
+        clientID = nil
+        let close = client.peerClose ?? (1006, "")
+        await emit(.disconnected(clientID: id, reason: "closed with \(close.code) \(close.reason)"))
+    }
+
+    /// Hands an event over, waiting while the consumer is too far behind.
+    private func emit(_ event: Event) async {
+        events.yield(event)
+        if paused && !stopped {
+            await withCheckedContinuation { resumeWaiter = $0 }
+        }
+    }
+
+    private func resumeReading() {
+        paused = false
+        resumeWaiter?.resume()
+        resumeWaiter = nil
+    }
+
+    /// Full backoff for the `failures`-th retry, with "equal jitter": half fixed, half random, so
+    /// many gateways restarting together do not reconnect in lockstep.
+    package func backoff(after failures: Int) -> Duration {
+        let base = configuration.initialBackoff * Int(1 << min(failures, 20))
+        let capped = min(base, configuration.maxBackoff)
+        return capped / 2 + capped / 2 * Double.random(in: 0...1)
+    }
+
+    private func sleep(_ delay: Duration) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let timer = LoopTimer(loop: loop)
+            sleepTimer = timer
+            timer.onClose = { continuation.resume() }
+            let parts = delay.components
+            timer.start(
+                afterMilliseconds: UInt64(max(1, parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000))
+            ) {
+                timer.close()
+            }
+        }
+        sleepTimer = nil
+    }
+}
