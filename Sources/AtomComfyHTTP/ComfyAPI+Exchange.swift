@@ -51,9 +51,13 @@ extension ComfyAPI {
             return GatewayError(.internalError, message: "Talking to ComfyUI failed unexpectedly.")
         }
         switch error {
-        case .connectFailed(let reason), .connectionClosed(let reason), .invalidResponse(let reason):
+        case .connectFailed(let reason), .connectionClosed(let reason):
             return GatewayError(
                 .connectionError, message: "ComfyUI at \(baseURL) is not reachable: \(error)",
+                details: ["upstream": .string(baseURL), "reason": .string(reason)])
+        case .invalidResponse(let reason):
+            return GatewayError(
+                .connectionError, message: "ComfyUI at \(baseURL) sent a response the gateway cannot read: \(reason)",
                 details: ["upstream": .string(baseURL), "reason": .string(reason)])
         case .timedOut(let what):
             let seconds = client.configuration.requestTimeout.components.seconds
@@ -79,9 +83,9 @@ extension ComfyAPI {
     }
 
     /// The API error for a 200 whose body is not what ComfyUI sends.
-    func malformed(_ reply: UpstreamReply, _ code: ErrorCode, _ operation: String) -> GatewayError {
+    func malformed(_ reply: UpstreamReply, _ code: ErrorCode, _ operation: String, status: Int? = nil) -> GatewayError {
         GatewayError(
-            code, message: "ComfyUI's answer to \(operation) has an unexpected shape.",
+            code, status: status, message: "ComfyUI's answer to \(operation) has an unexpected shape.",
             details: ["upstream": .string(baseURL), "upstream_body": .string(reply.excerpt)])
     }
 

@@ -57,7 +57,7 @@ extension ComfyAPI {
         switch reply.status {
         case 200:
             guard let json = reply.json, let name = json["name"]?.stringValue else {
-                throw malformed(reply, .fileOperationError, "POST /upload/image")
+                throw malformed(reply, .fileOperationError, "POST /upload/image", status: 500)
             }
             return UploadedImage(
                 name: name, subfolder: json["subfolder"]?.stringValue ?? subfolder,
@@ -67,7 +67,7 @@ extension ComfyAPI {
         case 413:
             throw unexpected(reply, .payloadTooLarge, "POST /upload/image")
         default:
-            throw unexpected(reply, .fileOperationError, "POST /upload/image", status: 502)
+            throw unexpected(reply, .fileOperationError, "POST /upload/image", status: 500)
         }
     }
 
@@ -107,7 +107,7 @@ extension ComfyAPI {
             case 400, 403:
                 throw unexpected(reply, .fileOperationError, "GET /view", status: 400)
             default:
-                throw unexpected(reply, .internalError, "GET /view", status: 502)
+                throw unexpected(reply, .internalError, "GET /view")
             }
         }
         return ImageDownload(

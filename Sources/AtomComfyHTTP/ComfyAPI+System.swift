@@ -13,10 +13,10 @@ extension ComfyAPI {
         try await json(nodeClass.map { "/object_info/" + Self.queryEncoded($0) } ?? "/object_info")
     }
 
-    /// A GET answered with JSON; another status is a 502 `INTERNAL_ERROR` naming it.
+    /// A GET answered with JSON; another status is an `INTERNAL_ERROR` naming it.
     private func json(_ path: String) async throws(GatewayError) -> JSONValue {
         let reply = try await exchange(.get, path)
-        guard reply.status == 200 else { throw unexpected(reply, .internalError, "GET \(path)", status: 502) }
+        guard reply.status == 200 else { throw unexpected(reply, .internalError, "GET \(path)") }
         guard let json = reply.json else { throw malformed(reply, .internalError, "GET \(path)") }
         return json
     }

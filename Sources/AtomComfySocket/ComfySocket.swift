@@ -65,8 +65,11 @@ package final class ComfySocket: @unchecked Sendable {
         self.configuration = configuration
         events = MessageInbox(
             highWaterMark: configuration.maxUnreadEventBytes, lowWaterMark: configuration.maxUnreadEventBytes / 4,
-            size: \.size, pause: { [unowned self] in paused = true },
-            resume: { [unowned self] in loop.execute { self.resumeReading() } })
+            size: \.size, pause: { [weak self] in self?.paused = true },
+            resume: { [weak self, loop] in
+                let socket = self
+                loop.execute { socket?.resumeReading() }
+            })
     }
 
     /// A fresh client id: 32 lowercase hex digits, the form ComfyUI itself generates.
@@ -86,6 +89,11 @@ package final class ComfySocket: @unchecked Sendable {
             options.handshakeTimeout = configuration.connectTimeout
             do {
                 let client = try await WebSocketClient.connect(to: url, loop: loop, options: options)
+                guard !stopped else {
+                    client.close(code: 1000, reason: "gateway stopping")
+                    abortAfterGrace(client)
+                    break
+                }
                 failures = 0
                 await serve(client, as: id)
             } catch {
@@ -99,13 +107,27 @@ package final class ComfySocket: @unchecked Sendable {
         events.finish()
     }
 
-    /// Stops: closes the connection (code 1000), ends `run()` and the events.
+    /// Stops: closes the connection (code 1000; dropped if ComfyUI does not answer within 2 s),
+    /// ends `run()` and the events.
     package func stop() {
         loop.assertInLoop()
         stopped = true
-        client?.close(code: 1000, reason: "gateway stopping")
+        if let client {
+            client.close(code: 1000, reason: "gateway stopping")
+            abortAfterGrace(client)
+        }
         sleepTimer?.close()
         resumeReading()
+    }
+
+    /// Drops `client` if its closing handshake has not ended within 2 s.
+    private func abortAfterGrace(_ client: WebSocketClient) {
+        let timer = LoopTimer(loop: loop)
+        timer.start(afterMilliseconds: 2000) {
+            client.abort()
+            timer.close()
+        }
+        timer.unref()
     }
 
     private func serve(_ client: WebSocketClient, as id: String) async {
@@ -152,6 +174,7 @@ package final class ComfySocket: @unchecked Sendable {
     }
 
     private func sleep(_ delay: Duration) async {
+        guard !stopped else { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let timer = LoopTimer(loop: loop)
             sleepTimer = timer

@@ -193,6 +193,28 @@ struct ComfySocketTests {
         }
     }
 
+    @Test func stopEndsRunEvenWhileAHandshakeHangs() async throws {
+        let emulator = try await ComfyEmulator.start()
+        defer { emulator.stop() }
+        let loop = try EventLoop()
+        loop.start()
+        defer { loop.shutdown() }
+        try await emulator.setFaults(hang: ["/ws"], loop: loop)
+        let events = await Task(executorPreference: loop) { () -> [String] in
+            var configuration = ComfySocket.Configuration(host: "127.0.0.1", port: emulator.port)
+            configuration.connectTimeout = .milliseconds(500)
+            let socket = ComfySocket(loop: loop, configuration: configuration)
+            let runner = Task(executorPreference: loop) { await socket.run() }
+            await loop.sleep(milliseconds: 100)
+            socket.stop()
+            await runner.value
+            var names: [String] = []
+            for await event in socket.events { names.append(Self.name(event)) }
+            return names
+        }.value
+        #expect(!events.contains("connected"), "\(events)")
+    }
+
     @Test func backoffGrowsAndIsCapped() throws {
         var configuration = ComfySocket.Configuration(host: "127.0.0.1", port: 1)
         configuration.initialBackoff = .milliseconds(100)

@@ -289,4 +289,40 @@ struct HTTPClientTests {
             #expect(upstream.accepted == 1, "no second connection for the POST")
         }
     }
+
+    @Test func informationalResponsesBeforeTheRealOneAreSkipped() async throws {
+        let answer =
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+            + ScriptedUpstream.ok("real")
+        try await Self.withScripted({ _, _ in .respond(answer) }, configure: { $0.requestTimeout = .seconds(5) }) {
+            client, _ in
+            let response = try await client.execute(HTTPClientRequest(method: .post, target: "/", body: .bytes([1])))
+            #expect(response.status == 200)
+            #expect(try await Self.text(response) == "real")
+            #expect(client.openConnections == 1, "still reusable")
+        }
+    }
+
+    @Test func queuedRequestsSurviveAConnectionThatClosesRightAfterItsResponse() async throws {
+        // The first connection's answer is followed at once by FIN (without `Connection:
+        // close`): it looks reusable when the response ends, then closes. With one slot and four
+        // callers, the ones queued behind it still get answers (a new connection, or a retry).
+        try await Self.withScripted(
+            { connection, _ in
+                connection == 1
+                    ? .respondAndClose(ScriptedUpstream.ok("first")) : .respond(ScriptedUpstream.ok("later"))
+            }, configure: { $0.maxConnections = 1 }
+        ) { client, upstream in
+            let texts = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<4 {
+                    group.addTask(executorPreference: client.loop) {
+                        try await Self.text(try await client.execute(HTTPClientRequest(target: "/")))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(texts.sorted() == ["first", "later", "later", "later"])
+            #expect(upstream.accepted == 2)
+        }
+    }
 }

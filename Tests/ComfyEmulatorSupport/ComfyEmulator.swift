@@ -85,18 +85,21 @@ package final class ComfyEmulator: @unchecked Sendable {
 
     // MARK: Controls
 
-    /// Calls a control and returns its JSON answer.
+    /// Calls a control (from any task: the call runs on `loop`) and returns its JSON answer.
     @discardableResult
     package func control(_ path: String, json: JSONValue? = nil, loop: EventLoop) async throws -> JSONValue {
-        let client = HTTPClient(loop: loop, configuration: clientConfiguration)
-        defer { client.shutdown() }
-        var request = HTTPClientRequest(method: json == nil ? .get : .post, target: "/__emulator/" + path)
-        if let json {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(json.serialized())
-        }
-        let response = try await client.execute(request)
-        return try JSONValue(parsing: try await response.collect(upTo: 1 << 20))
+        let configuration = clientConfiguration
+        return try await Task(executorPreference: loop) {
+            let client = HTTPClient(loop: loop, configuration: configuration)
+            defer { client.shutdown() }
+            var request = HTTPClientRequest(method: json == nil ? .get : .post, target: "/__emulator/" + path)
+            if let json {
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(json.serialized())
+            }
+            let response = try await client.execute(request)
+            return try JSONValue(parsing: try await response.collect(upTo: 1 << 20))
+        }.value
     }
 
     /// TCP connections the emulator accepted since it started.

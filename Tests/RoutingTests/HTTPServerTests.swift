@@ -76,7 +76,7 @@ struct HTTPServerTests {
         }
         router.webSocket(
             "/quiet",
-            configuration: WebSocketConfiguration(pingInterval: .milliseconds(200), closeTimeout: .milliseconds(300))
+            configuration: WebSocketConfiguration(pingInterval: .milliseconds(1000), closeTimeout: .milliseconds(300))
         ) {
             socket, _, _ in
             for await _ in socket.messages {}

@@ -98,14 +98,20 @@ package final class HTTPClient: @unchecked Sendable {
     // MARK: The pool
 
     private func acquire(deadline: ContinuousClock.Instant, skipIdle: Bool) async throws -> HTTPClientConnection {
-        guard !isShutDown else { throw HTTPClientError.shutDown }
-        if !skipIdle, let connection = takeIdle() { return connection }
-        if openCount < configuration.maxConnections {
-            return try await open(deadline: deadline)
-        }
-        switch try await waitForConnection(deadline: deadline) {
-        case .connection(let connection): return connection
-        case .openSlot: return try await open(deadline: deadline)
+        while true {
+            guard !isShutDown else { throw HTTPClientError.shutDown }
+            if !skipIdle, let connection = takeIdle() { return connection }
+            if openCount < configuration.maxConnections {
+                openCount += 1
+                return try await open(deadline: deadline)
+            }
+            switch try await waitForConnection(deadline: deadline) {
+            case .connection(let connection):
+                // It may have closed between its release and this task running: wait again.
+                if !connection.isClosed { return connection }
+            case .openSlot:
+                return try await open(deadline: deadline)
+            }
         }
     }
 
@@ -116,8 +122,8 @@ package final class HTTPClient: @unchecked Sendable {
         return nil
     }
 
+    /// Opens a connection in a slot already counted in `openCount`.
     private func open(deadline: ContinuousClock.Instant) async throws -> HTTPClientConnection {
-        openCount += 1
         let remaining = min(configuration.connectTimeout, deadline - .now)
         do {
             let tcp = try await TCPConnector.connect(
@@ -135,7 +141,9 @@ package final class HTTPClient: @unchecked Sendable {
             handOffSlot()
             if let error = error as? HTTPClientError { throw error }
             if let error = error as? UVError, error.isTimeout {
-                throw HTTPClientError.timedOut("connect to \(configuration.hostHeader)")
+                let milliseconds = Configuration.milliseconds(remaining)
+                throw HTTPClientError.connectFailed(
+                    "\(configuration.hostHeader): no connection within \(milliseconds) ms")
             }
             throw HTTPClientError.connectFailed("\(configuration.hostHeader): \(error)")
         }
@@ -178,8 +186,10 @@ package final class HTTPClient: @unchecked Sendable {
         handOffSlot()
     }
 
+    /// Gives a free slot to the first waiter, counted at once so no other caller takes it too.
     private func handOffSlot() {
         guard !waiters.isEmpty, openCount < configuration.maxConnections else { return }
+        openCount += 1
         waiters.removeFirst().continuation.resume(returning: .openSlot)
     }
 }

@@ -191,6 +191,8 @@ final class HTTPClientConnection: TCPConnectionDelegate, @unchecked Sendable {
                 case .body(let bytes):
                     exchange.body?.yield(.bytes(bytes))
                 case .end:
+                    // An informational (1xx) response ends without a body; the real one follows.
+                    guard exchange.body != nil else { continue }
                     finishExchange(exchange)
                 }
             }
@@ -203,7 +205,14 @@ final class HTTPClientConnection: TCPConnectionDelegate, @unchecked Sendable {
         let connection = head.headers.tokens("Connection")
         let persistent = head.version == .http1_1 ? !connection.contains("close") : connection.contains("keep-alive")
         exchange.keepAlive = persistent && head.framing != .untilClose
-        exchange.body = MessageInbox(pausing: tcp, limit: configuration.maxUnreadBodyBytes, size: \.size)
+        let limit = configuration.maxUnreadBodyBytes
+        let id = exchange.id
+        // Pausing and resuming act only while this exchange is the connection's current one: the
+        // body of a finished exchange, drained late, must not resume reading for the next one.
+        exchange.body = MessageInbox(
+            highWaterMark: limit, lowWaterMark: limit / 4, size: \.size,
+            pause: { [self] in tcp.loop.execute { if self.exchange?.id == id { self.tcp.pauseReading() } } },
+            resume: { [self] in tcp.loop.execute { if self.exchange?.id == id { self.tcp.startReading() } } })
         state = .streamingBody
         arm(afterMilliseconds: configuration.requestTimeoutMilliseconds) { $0.checkBodyProgress() }
         deliverHead(.success(head), to: exchange)
@@ -223,7 +232,7 @@ final class HTTPClientConnection: TCPConnectionDelegate, @unchecked Sendable {
     private func finishExchange(_ exchange: Exchange) {
         exchange.body?.finish()
         self.exchange = nil
-        guard exchange.keepAlive, exchange.requestComplete, state != .closed else {
+        guard exchange.keepAlive, exchange.requestComplete, state != .closed, decoder.bufferedByteCount == 0 else {
             close()
             return
         }

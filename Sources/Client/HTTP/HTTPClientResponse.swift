@@ -69,7 +69,10 @@ package final class HTTPClientResponseBody: AsyncSequence, Sendable {
             switch await events.next() {
             case .bytes(let bytes): return bytes
             case .failed(let error): throw error
-            case nil: return nil
+            case nil:
+                // The inbox also ends for a cancelled reader: that is not the end of the body.
+                try Task.checkCancellation()
+                return nil
             }
         }
     }

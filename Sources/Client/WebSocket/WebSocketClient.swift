@@ -137,6 +137,13 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
         perform(receiver.close(code: code, reason: reason))
     }
 
+    /// Drops the TCP connection at once, without (or without finishing) the closing handshake:
+    /// for a peer that does not answer a close.
+    package func abort() {
+        messages.finish()
+        tcp.close()
+    }
+
     /// The close code and reason the server sent (1006 when the connection dropped without one).
     package var peerClose: (code: UInt16, reason: String)? { receiver.closing.peerClose }
 

@@ -24,6 +24,9 @@ package struct HTTPResponseDecoder {
 
     package mutating func append(_ bytes: [UInt8]) { core.append(bytes) }
 
+    /// Bytes received and not decoded yet (after a response's end: bytes nothing asked for).
+    package var bufferedByteCount: Int { core.bufferedByteCount }
+
     /// The peer closed: ends a body delimited by the close.
     package mutating func peerDidClose() { core.peerDidClose() }
 

@@ -3,8 +3,9 @@
 /// owner stops reading its socket, so a peer that sends faster than the application reads is held
 /// back by TCP instead of filling memory); once the application has taken them down to
 /// `lowWaterMark`, `resume` is called. Ends after `finish()` once the queue is empty, or for a
-/// consumer whose task is cancelled. Producer and consumer may be on any thread; one consumer
-/// at a time.
+/// consumer whose task is cancelled. The queue is safe from any thread, one consumer at a time;
+/// `pause` runs on the producer's thread and `resume` on the consumer's, so an owner whose state
+/// they touch hops to its own loop in them (as `init(pausing:)` does).
 package final class MessageInbox<Element: Sendable>: AsyncSequence, Sendable {
     private struct State {
         var queue: [Element] = []

@@ -378,6 +378,7 @@ package final class TCPConnection: HandleOwner, @unchecked Sendable {
     /// Aborts the connection: unsent data is dropped and the peer gets a TCP RST instead of a
     /// FIN (`uv_tcp_close_reset`), as for an upstream that must not see a clean end.
     package func reset() {
+        loop.assertInLoop()
         resetOnClose = true
         close()
     }
