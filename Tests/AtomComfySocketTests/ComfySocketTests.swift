@@ -11,7 +11,7 @@ import Testing
 struct ComfySocketTests {
     /// Runs `body` with a running socket and an HTTP atom for a fresh emulator, then stops all.
     static func withSocket(
-        negotiate: Bool = true,
+        negotiate: Bool = true, maxUnreadEventBytes: Int = 4 << 20,
         _ body:
             @escaping @Sendable (ComfySocket, EventIterator, ComfyAPI, ComfyEmulator, EventLoop) async throws -> Void
     ) async throws {
@@ -24,6 +24,7 @@ struct ComfySocketTests {
             var configuration = ComfySocket.Configuration(host: "127.0.0.1", port: emulator.port)
             configuration.negotiatePreviewMetadata = negotiate
             configuration.initialBackoff = .milliseconds(50)
+            configuration.maxUnreadEventBytes = maxUnreadEventBytes
             let socket = ComfySocket(loop: loop, configuration: configuration)
             let runner = Task(executorPreference: loop) { await socket.run() }
             let client = HTTPClient(loop: loop, configuration: emulator.clientConfiguration)
@@ -190,6 +191,32 @@ struct ComfySocketTests {
                 return
             }
             #expect(remaining == 0, "the restarted ComfyUI has an empty queue")
+        }
+    }
+
+    @Test func aConsumerThatFallsBehindHoldsTheSocketBack() async throws {
+        try await Self.withSocket(negotiate: false, maxUnreadEventBytes: 16 * 1024) { socket, events, api, _, loop in
+            guard let id = Self.connectedID(await events.next()) else { return }
+            let workflow: JSONValue = [
+                "1": ["class_type": "EmptyImage", "inputs": ["width": 64, "height": 64, "batch_size": 1, "color": 0]],
+                "2": [
+                    "class_type": "SlowProgress",
+                    "inputs": ["image": ["1", 0], "steps": 60, "delay_ms": 1, "preview": true],
+                ],
+                "3": ["class_type": "SaveImage", "inputs": ["images": ["2", 0], "filename_prefix": "behind"]],
+            ]
+            let submitted = try await api.submit(workflow: workflow, clientID: id)
+            // Nobody reads for a while: the socket must stop taking events near its limit.
+            var largest = 0
+            for _ in 0..<20 {
+                await loop.sleep(milliseconds: 50)
+                largest = max(largest, socket.events.waitingBytes)
+            }
+            #expect(largest > 0)
+            #expect(largest <= 16 * 1024 + 64 * 1024, "unread events stay near the limit: \(largest) bytes")
+            let (done, before) = await events.until(Self.isDone(submitted.promptID))
+            #expect(done != nil, "every event still arrives once the consumer reads")
+            #expect(before.filter { Self.name($0) == "progress" }.count == 60)
         }
     }
 
