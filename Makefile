@@ -64,14 +64,18 @@ lint:
 format:
 	$(SWIFT) format -i -r $(FORMATTED)
 
-## Benchmarks beside Node.js (not part of CI): the gateway's HTTP against an http hello world
-## with wrk, then the WebSocket broadcast (Tests/Bench/ws-bench.sh) against node-ws.
+## Benchmarks (not part of CI): the gateway's HTTP against a Node.js http hello world with wrk,
+## the WebSocket broadcast (Tests/Bench/ws-bench.sh) against node-ws, then a 100 MB download from
+## the ComfyUI emulator through the upstream atom (MB/s and RSS growth).
 bench: deps
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	for product in comfy-gateway websocket-echo websocket-load; do \
 		$(SWIFT) build -c release --static-swift-stdlib --product $$product || exit 1; done
 	Tests/Bench/bench.sh .build/release/comfy-gateway
 	Tests/Bench/ws-bench.sh .build/release/websocket-echo .build/release/websocket-load
+	$(MAKE) .build-venv/installed
+	$(SWIFT) build -c release --product upstream-bench
+	.build/release/upstream-bench
 
 ## libFuzzer on the HTTP decoders, then on the WebSocket decoder, SECONDS seconds each
 ## (make fuzz SECONDS=600).

@@ -95,6 +95,12 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "upstream-bench",
+            dependencies: ["AtomComfyHTTP", "Client", "ComfyEmulatorSupport", "Reactor"],
+            path: "Tests/UpstreamBench",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "websocket-load",
             dependencies: ["Codecs", "Reactor"],
             path: "Tests/WebSocketLoad",

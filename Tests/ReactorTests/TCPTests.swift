@@ -155,7 +155,10 @@ struct TCPTests {
         try await client.send("x")
         try await Self.waitForAccept(accepted, loop: loop)
         let observed = Lines()
-        // Both timers are due while the loop is blocked; the client's bytes arrive meanwhile.
+        let sent = Lines()
+        // Both timers fall due while the loop is blocked, and the blocked job only ends once the
+        // client's bytes have been handed to the kernel: when the loop runs again, the bytes are
+        // waiting to be read and both timers are due.
         await withCheckedContinuation { (blocked: CheckedContinuation<Void, Never>) in
             loop.execute {
                 guard let peer = accepted.withLock({ $0.first?.1 }) else { return }
@@ -168,10 +171,12 @@ struct TCPTests {
                     observed.append("deadline saw \(peer.received.count)")
                 }
                 blocked.resume()
-                usleep(300_000)
+                for _ in 0..<500 where sent.lines.isEmpty { usleep(10_000) }
+                usleep(50_000)
             }
         }
         try await client.send("late")
+        sent.append("sent")
         for _ in 0..<100 where observed.lines.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(observed.lines == ["plain saw 1", "deadline saw 5"])
     }
