@@ -54,7 +54,9 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(name: "AtomComfyHTTP", dependencies: ["Client", "Codecs", "Core"], swiftSettings: strictSettings),
-        .target(name: "AtomComfySocket", dependencies: ["Client", "Core", "Reactor"], swiftSettings: strictSettings),
+        .target(
+            name: "AtomComfySocket", dependencies: ["Client", "Codecs", "Core", "Reactor"],
+            swiftSettings: strictSettings),
         .target(
             name: "Entry",
             dependencies: ["Routing", "Models", "Core", .product(name: "Logging", package: "swift-log")],
@@ -84,13 +86,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "websocket-echo",
-            dependencies: ["Reactor", "Routing", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Codecs", "Reactor", "Routing", .product(name: "Logging", package: "swift-log")],
             path: "Tests/WebSocketEcho",
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "websocket-test-client",
-            dependencies: ["Client", "Reactor"],
+            dependencies: ["Client", "Codecs", "Reactor"],
             path: "Tests/WebSocketTestClient",
             swiftSettings: strictSettings
         ),

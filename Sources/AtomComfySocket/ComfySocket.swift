@@ -1,4 +1,5 @@
 import Client
+import Codecs
 import Core
 import FoundationEssentials
 package import Reactor

@@ -5,6 +5,7 @@
 // one broadcast per loop iteration, the way events arriving one by one from an upstream socket
 // would. Each message starts with its send time in CLOCK_MONOTONIC nanoseconds).
 // It exits on SIGTERM or SIGINT.
+import Codecs
 import Glibc
 import Logging
 import Reactor

@@ -1,4 +1,5 @@
 import Client
+import Codecs
 import Reactor
 
 /// Runs every case of the Autobahn testsuite's fuzzingserver on `port` (echoing what the server

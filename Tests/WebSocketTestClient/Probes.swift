@@ -1,4 +1,5 @@
 import Client
+import Codecs
 import Reactor
 
 /// What one run of the client does against a server; each prints lines the test checks.

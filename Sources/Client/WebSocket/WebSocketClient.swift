@@ -8,10 +8,7 @@ package import Reactor
 /// connection with their close code. Loop-bound.
 package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable {
     /// A data message.
-    package enum Message: Sendable, Equatable {
-        case text(String)
-        case binary([UInt8])
-    }
+    package typealias Message = WebSocketMessage
 
     /// Why connecting or sending failed.
     package enum Failure: Error, Equatable {
@@ -55,12 +52,7 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
         self.options = options
         key = WebSocketHandshake.makeKey()
         receiver = WebSocketReceiver(role: .client, maxMessageSize: options.maxMessageSize)
-        messages = MessageInbox(pausing: tcp, limit: options.maxUnreadBytes) {
-            switch $0 {
-            case .text(let text): text.utf8.count + 64
-            case .binary(let bytes): bytes.count + 64
-            }
-        }
+        messages = MessageInbox(pausing: tcp, limit: options.maxUnreadBytes, size: \.inboxSize)
     }
 
     /// Connects to `url` (`ws://host[:port][/path][?query]`) and completes the handshake.

@@ -1,4 +1,4 @@
-import Codecs
+package import Codecs
 package import Reactor
 
 /// One accepted WebSocket on the server side: an async sequence of incoming messages, and
@@ -8,10 +8,7 @@ package import Reactor
 /// backed up. Loop-bound.
 package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
     /// A data message.
-    package enum Message: Sendable, Equatable {
-        case text(String)
-        case binary([UInt8])
-    }
+    package typealias Message = WebSocketMessage
 
     /// Why a send failed.
     package enum SendError: Error, Equatable {
@@ -166,16 +163,5 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
         let onClosed = self.onClosed
         self.onClosed = nil
         onClosed?()
-    }
-}
-
-extension WebSocket.Message {
-    /// What an unread message counts for against `maxUnreadBytes`: its payload plus a fixed
-    /// overhead, so a flood of empty messages counts too.
-    var inboxSize: Int {
-        switch self {
-        case .text(let text): text.utf8.count + 64
-        case .binary(let bytes): bytes.count + 64
-        }
     }
 }
