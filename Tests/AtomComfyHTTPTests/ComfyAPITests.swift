@@ -78,6 +78,8 @@ struct ComfyAPITests {
             #expect(entry["prompt"]?[3]?["client_id"] == "gateway-1")
             let listed = try await api.history(maxItems: 1)
             #expect(Array(listed.keys) == [promptID])
+            try await api.deleteHistory([promptID, "unknown-id"])
+            #expect(try await api.history(promptID: promptID) == nil, "deleted (unknown ids are ignored)")
         }
     }
 
