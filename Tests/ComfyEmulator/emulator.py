@@ -51,6 +51,8 @@ def parse_args(argv=None):
                    help="MB, default 100 (like ComfyUI, a given value makes /features report a float)")
     p.add_argument("--disable-metadata", action="store_true")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--exit-with-parent", action="store_true",
+                   help="stop when the process that started us is gone (a test runner that crashed)")
     return p.parse_args(argv)
 
 
@@ -68,6 +70,17 @@ async def run(args):
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if args.exit_with_parent:
+        parent = os.getppid()
+
+        async def watch_parent():
+            # Reparented (to init or a subreaper) means the parent died without stopping us.
+            while not stop.is_set():
+                if os.getppid() != parent:
+                    stop.set()
+                await asyncio.sleep(0.5)
+
+        asyncio.get_running_loop().create_task(watch_parent())
     await stop.wait()
     await emu.stop()
 

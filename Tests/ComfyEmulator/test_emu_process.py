@@ -95,3 +95,24 @@ def test_in_process_start(tmp_path):
         assert (tmp_path / "inproc" / "output" / "ip_00001_.png").exists()
     finally:
         stop()
+
+
+def _running(pid):
+    """True while `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return not any(line.startswith("State:") and "Z" in line.split()[1] for line in status)
+    except FileNotFoundError:
+        return False
+
+
+def test_exit_with_parent_stops_an_orphan(tmp_path):
+    # A shell starts the emulator in the background, prints its pid and exits at once: the
+    # emulator is orphaned, as when a test runner crashes, and must stop by itself.
+    command = (f"{sys.executable} {HERE / 'emulator.py'} --port 0 --root {tmp_path / 'r'} --exit-with-parent "
+               f">/dev/null 2>&1 & echo $!; sleep 1")
+    pid = int(subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=30).stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(pid)
