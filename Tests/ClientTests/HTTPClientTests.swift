@@ -231,6 +231,39 @@ struct HTTPClientTests {
         }
     }
 
+    @Test func aConnectThatGetsNoAnswerFailsAfterTheConnectTimeout() async throws {
+        let loop = try EventLoop()
+        loop.start()
+        defer { loop.shutdown() }
+        let port = try await loop.submit { () -> Int in
+            let listener = try TCPListener(loop: loop, host: "127.0.0.1", port: 0, backlog: 1) { _ in }
+            listener.holdsConnections = true
+            return listener.localPort
+        }
+        // Fill the listener's accept queue; after that the kernel drops new SYNs.
+        var held: [TCPConnection] = []
+        for _ in 0..<4 {
+            if let connection = try? await TCPConnector.connect(
+                loop: loop, host: "127.0.0.1", port: port, timeoutMilliseconds: 300)
+            {
+                held.append(connection)
+            }
+        }
+        try await Self.withClient(port: port, loop: loop, configure: { $0.connectTimeout = .milliseconds(300) }) {
+            client in
+            let started = ContinuousClock.now
+            await #expect {
+                _ = try await client.execute(HTTPClientRequest(target: "/system_stats"))
+            } throws: { error in
+                guard case .connectFailed(let reason) = error as? HTTPClientError else { return false }
+                return reason.contains("no connection within")
+            }
+            #expect(ContinuousClock.now - started < .seconds(3))
+        }
+        let connections = held
+        try await loop.submit { for connection in connections { connection.close() } }
+    }
+
     @Test func anUpstreamThatHangsTimesOut() async throws {
         try await Self.withScripted({ _, _ in .hang }, configure: { $0.requestTimeout = .milliseconds(300) }) {
             client, _ in

@@ -6,6 +6,10 @@ import CLibUV
 /// and calls `startReading()`. Loop-bound.
 package final class TCPListener: HandleOwner, @unchecked Sendable {
     private var onAccept: ((TCPConnection) -> Void)?
+    /// While true, new connections are left in the kernel's accept queue (libuv stops watching
+    /// the socket until one is accepted); once the queue is full the kernel drops new SYNs, so a
+    /// client's connect hangs: the state of a server that is overloaded or frozen.
+    package var holdsConnections = false
 
     /// Binds `host:port` (port 0 picks a free one) and starts listening with `backlog`.
     package init(
@@ -48,7 +52,7 @@ package final class TCPListener: HandleOwner, @unchecked Sendable {
     }
 
     private func acceptOne(status: Int32) {
-        guard status >= 0, !isClosing else { return }
+        guard status >= 0, !isClosing, !holdsConnections else { return }
         guard let connection = try? TCPConnection(loop: loop) else { return }
         let accepted = uv_accept(clibuv_tcp_as_stream(tcp), clibuv_tcp_as_stream(connection.tcp))
         guard accepted == 0 else {
