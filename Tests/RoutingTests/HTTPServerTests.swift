@@ -48,6 +48,10 @@ struct HTTPServerTests {
         router.get("/path/:name") { _, context in
             Response(status: 200, body: .bytes(Array((context.parameters["name"] ?? "").utf8)))
         }
+        router.get("/gated") { _, _ in
+            await HTTPServerTests.shutdownGate.wait()
+            return Response(status: 200, body: .bytes(Array("gated".utf8)))
+        }
         router.get("/slow/:ms") { _, context in
             await loop.sleep(milliseconds: UInt64(context.parameters["ms"] ?? "0") ?? 0)
             return Response(status: 200, body: .bytes(Array("slow".utf8)))
@@ -352,22 +356,67 @@ struct HTTPServerTests {
         await running.stop()
     }
 
+    /// Holds `/gated` requests until the shutdown test opens it (only that test uses the route).
+    final class Gate: @unchecked Sendable {
+        private let lock = NSLock()
+        private var opened = false
+        private var waiters: [CheckedContinuation<Void, Never>] = []
+
+        var waiting: Int {
+            lock.lock()
+            defer { lock.unlock() }
+            return waiters.count
+        }
+
+        func wait() async {
+            await withCheckedContinuation { continuation in
+                lock.lock()
+                if opened {
+                    lock.unlock()
+                    continuation.resume()
+                } else {
+                    waiters.append(continuation)
+                    lock.unlock()
+                }
+            }
+        }
+
+        func open() {
+            lock.lock()
+            opened = true
+            let waiting = waiters
+            waiters.removeAll()
+            lock.unlock()
+            for waiter in waiting { waiter.resume() }
+        }
+    }
+
+    static let shutdownGate = Gate()
+
     @Test func shutdownFinishesTheRequestInFlight() async throws {
         let running = try await Self.start()
-        // The handler takes 3 s, far longer than the test takes to get to shutdown() even on a
-        // loaded machine, so the response is still in flight when the server starts draining.
-        let busy = try await running.client(sending: "GET /slow/3000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        // The handler is held until the server has begun draining (its listener refuses new
+        // connections, which happens in the same loop job as telling every connection), so the
+        // response is always in flight at shutdown, however slowly this test task runs.
+        let busy = try await running.client(sending: "GET /gated HTTP/1.1\r\nHost: x\r\n\r\n")
         let idle = try await running.client()
-        await running.loop.sleep(milliseconds: 100)
+        for _ in 0..<500 where Self.shutdownGate.waiting == 0 { await running.loop.sleep(milliseconds: 10) }
         let started = ContinuousClock.now
-        await running.server.shutdown()
+        let shutdown = Task { await running.server.shutdown() }
+        for _ in 0..<500 {
+            guard let probe = try? await LoopbackClient.connect(loop: running.loop, port: running.port) else { break }
+            try await probe.close()
+            await running.loop.sleep(milliseconds: 10)
+        }
+        Self.shutdownGate.open()
+        await shutdown.value
         let elapsed = ContinuousClock.now - started
         let response = try HTTPTestResponse.parse(try await busy.received(), methods: [.get]).first
-        #expect(response?.text == "slow")
+        #expect(response?.text == "gated")
         #expect(response?.head.headers[first: "Connection"] == "close")
         #expect(try await idle.waitForClose(timeout: .milliseconds(100)))
         #expect(try await busy.waitForClose(timeout: .milliseconds(100)))
-        #expect(elapsed < .seconds(6))
+        #expect(elapsed < .seconds(5))
         #expect(try await running.loop.submit { running.server.connectionCount } == 0)
         await #expect(throws: (any Error).self) {
             _ = try await LoopbackClient.connect(loop: running.loop, port: running.port)
