@@ -219,7 +219,7 @@ struct ComfyAPITests {
     }
 
     @Test func hangsResetsAndErrorStatusesAreMapped() async throws {
-        try await Self.withEmulator(configure: { $0.requestTimeout = .milliseconds(500) }) { api, emulator, loop in
+        try await Self.withEmulator(configure: { $0.requestTimeout = .seconds(2) }) { api, emulator, loop in
             try await emulator.setFaults(
                 hang: ["/system_stats"], reset: ["/object_info"], status: ["/queue": 503, "/prompt": 500], loop: loop)
             let hung = await Self.code { _ = try await api.systemStats() }
