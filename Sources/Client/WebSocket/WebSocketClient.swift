@@ -197,8 +197,7 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
     private func readFrames(_ bytes: [UInt8]) {
         for event in receiver.receive(bytes) {
             switch event {
-            case .text(let text): messages.yield(.text(text))
-            case .binary(let data): messages.yield(.binary(data))
+            case .message(let message): messages.yield(message)
             case .perform(let action): perform(action)
             }
         }

@@ -5,8 +5,8 @@
 package struct WebSocketReceiver: Sendable {
     /// What to do after receiving bytes.
     package enum Event: Sendable, Equatable {
-        case text(String)
-        case binary([UInt8])
+        /// A data message for the application.
+        case message(WebSocketMessage)
         /// Send a control frame, close, or both (see `WebSocketCloseStateMachine.Action`).
         case perform(WebSocketCloseStateMachine.Action)
     }
@@ -30,8 +30,8 @@ package struct WebSocketReceiver: Sendable {
             while closing.state != .closed, let part = try decoder.next() {
                 guard let message = try assembler.consume(part) else { continue }
                 switch message {
-                case .text(let text): if closing.state == .open { events.append(.text(text)) }
-                case .binary(let data): if closing.state == .open { events.append(.binary(data)) }
+                case .text(let text): if closing.state == .open { events.append(.message(.text(text))) }
+                case .binary(let data): if closing.state == .open { events.append(.message(.binary(data))) }
                 case .ping(let payload): events.append(.perform(closing.receivedPing(payload)))
                 case .pong: break
                 case .close(let code, let reason):

@@ -140,8 +140,7 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
         pingSentAt = nil
         for event in receiver.receive(bytes) {
             switch event {
-            case .text(let text): messages.yield(.text(text))
-            case .binary(let data): messages.yield(.binary(data))
+            case .message(let message): messages.yield(message)
             case .perform(let action): perform(action)
             }
         }
