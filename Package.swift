@@ -53,9 +53,9 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .target(name: "AtomComfyHTTP", dependencies: ["Client", "Codecs", "Core"], swiftSettings: strictSettings),
+        .target(name: "AtomComfyHTTP", dependencies: ["Client", "Codecs", "Models"], swiftSettings: strictSettings),
         .target(
-            name: "AtomComfySocket", dependencies: ["Client", "Codecs", "Core", "Reactor"],
+            name: "AtomComfySocket", dependencies: ["Client", "Codecs", "Models", "Reactor"],
             swiftSettings: strictSettings),
         .target(
             name: "Entry",
@@ -80,7 +80,7 @@ let package = Package(
         ),
         .target(
             name: "ComfyEmulatorSupport",
-            dependencies: ["Client", "Codecs", "Core", "Reactor"],
+            dependencies: ["Client", "Codecs", "Models", "Reactor"],
             path: "Tests/ComfyEmulatorSupport",
             swiftSettings: strictSettings
         ),
@@ -122,6 +122,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: strictSettings),
+        .testTarget(name: "ModelsTests", dependencies: ["Models"], swiftSettings: strictSettings),
         .testTarget(
             name: "ClientTests",
             dependencies: ["Client", "Codecs", "Reactor", "Routing", .product(name: "Logging", package: "swift-log")],
@@ -134,12 +135,12 @@ let package = Package(
         ),
         .testTarget(
             name: "AtomComfyHTTPTests",
-            dependencies: ["AtomComfyHTTP", "Client", "Core", "Reactor", "ComfyEmulatorSupport"],
+            dependencies: ["AtomComfyHTTP", "Client", "Models", "Reactor", "ComfyEmulatorSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "AtomComfySocketTests",
-            dependencies: ["AtomComfySocket", "AtomComfyHTTP", "Client", "Core", "Reactor", "ComfyEmulatorSupport"],
+            dependencies: ["AtomComfySocket", "AtomComfyHTTP", "Client", "Models", "Reactor", "ComfyEmulatorSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "ArchitectureTests", swiftSettings: strictSettings),

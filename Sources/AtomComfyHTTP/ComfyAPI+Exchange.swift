@@ -1,6 +1,6 @@
 import Client
 import Codecs
-import Core
+import Models
 
 /// A whole answer from ComfyUI.
 struct UpstreamReply {

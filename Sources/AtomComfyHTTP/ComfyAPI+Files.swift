@@ -1,6 +1,6 @@
 package import Client
 import Codecs
-package import Core
+package import Models
 
 /// Where ComfyUI stored an upload (use `name`: it differs from the name sent when a different
 /// file already had it).

@@ -1,5 +1,5 @@
 import Codecs
-package import Core
+package import Models
 
 extension ComfyAPI {
     /// The history entry of `promptID`, or nil when ComfyUI has none (pending, running, unknown,

@@ -1,6 +1,6 @@
 import Codecs
-package import Core
 import FoundationEssentials
+package import Models
 
 /// What ComfyUI said when it accepted a prompt.
 package struct SubmittedPrompt: Sendable, Equatable {

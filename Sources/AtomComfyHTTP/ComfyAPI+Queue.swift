@@ -1,5 +1,5 @@
 import Codecs
-package import Core
+package import Models
 
 /// One entry of ComfyUI's queue, from its positional array
 /// `[number, prompt_id, prompt, extra_data, outputs_to_execute, ...]`.

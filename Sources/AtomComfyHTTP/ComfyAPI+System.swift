@@ -1,5 +1,5 @@
 import Codecs
-package import Core
+package import Models
 
 extension ComfyAPI {
     /// `GET /system_stats`: versions, RAM, devices. Cheap and side-effect free, so also the

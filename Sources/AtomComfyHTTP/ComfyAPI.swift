@@ -1,5 +1,5 @@
 package import Client
-import Core
+import Models
 
 /// Typed calls to ComfyUI's REST routes (`COMFYUI.md`, part I) over the pooled `HTTPClient`, with
 /// every failure turned into the API's error codes:

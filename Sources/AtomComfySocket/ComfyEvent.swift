@@ -1,4 +1,4 @@
-package import Core
+package import Models
 
 /// What ComfyUI's `/ws` says, typed (`COMFYUI.md` section 2.3 and 2.5). Every JSON message type
 /// has a case; a type this list does not know arrives as `other`, never dropped. Each case

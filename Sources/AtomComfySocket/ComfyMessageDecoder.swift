@@ -1,4 +1,4 @@
-import Core
+import Models
 
 /// Turns `/ws` frames into `ComfyEvent`s, without I/O. Text must be a JSON object with a string
 /// `type`; binary frames start with a big-endian 32-bit event type. Returns nil only for a frame

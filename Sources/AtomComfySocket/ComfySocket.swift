@@ -1,7 +1,7 @@
 import Client
 import Codecs
-import Core
 import FoundationEssentials
+import Models
 package import Reactor
 
 /// The gateway's one WebSocket to ComfyUI's `/ws`: connects with a fresh client id each time

@@ -1,4 +1,4 @@
-package import Core
+package import Models
 package import Routing
 
 /// Entry is where gateway errors become HTTP responses in the API's error shape.

@@ -1,8 +1,8 @@
 import AtomComfyHTTP
 import Client
 import ComfyEmulatorSupport
-import Core
 import Foundation
+import Models
 import Reactor
 import Testing
 

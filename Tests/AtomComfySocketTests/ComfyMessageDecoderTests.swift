@@ -1,6 +1,6 @@
 import AtomComfySocket
-import Core
 import Foundation
+import Models
 import Testing
 
 /// The `/ws` decoder against every text frame recorded from a real ComfyUI (the traces), and

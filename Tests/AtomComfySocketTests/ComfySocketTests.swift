@@ -2,7 +2,7 @@ import AtomComfyHTTP
 import AtomComfySocket
 import Client
 import ComfyEmulatorSupport
-import Core
+import Models
 import Reactor
 import Testing
 

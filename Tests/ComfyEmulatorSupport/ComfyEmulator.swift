@@ -1,7 +1,7 @@
 package import Client
 import Codecs
-package import Core
 import Foundation
+package import Models
 package import Reactor
 
 /// The ComfyUI emulator (`Tests/ComfyEmulator`, Python on aiohttp) as a child process on a free

@@ -83,15 +83,49 @@ package final class FileStream: @unchecked Sendable {
         }
     }
 
-    /// The size of the file at `path`, or nil when it does not exist.
+    /// The size of the regular file at `path`, or nil when there is none (missing, or a
+    /// directory or other kind of file).
     package static func size(of path: String, loop: EventLoop) async throws -> Int? {
         do {
-            return try await FileRequest.run(loop: loop, operation: "stat \(path)", resultIsSize: true) {
+            let size = try await FileRequest.run(loop: loop, operation: "stat \(path)", resultIsSize: true) {
                 request, callback in
                 uv_fs_stat(loop.loop, request, path, callback)
             }
-        } catch let error as UVError where error.code == -ENOENT {
+            return size >= 0 ? size : nil
+        } catch let error as UVError where error.code == -ENOENT || error.code == -ENOTDIR {
             return nil
+        }
+    }
+}
+
+extension FileStream {
+    /// Renames `source` to `destination`, replacing it atomically when it exists (same file
+    /// system): how a finished temporary file becomes visible under its final name.
+    package static func rename(_ source: String, to destination: String, loop: EventLoop) async throws {
+        _ = try await FileRequest.run(loop: loop, operation: "rename \(source)") { request, callback in
+            uv_fs_rename(loop.loop, request, source, destination, callback)
+        }
+    }
+
+    /// Creates one directory (mode 0755); an existing directory is not an error.
+    package static func makeDirectory(_ path: String, loop: EventLoop) async throws {
+        do {
+            _ = try await FileRequest.run(loop: loop, operation: "mkdir \(path)") { request, callback in
+                uv_fs_mkdir(loop.loop, request, path, 0o755, callback)
+            }
+        } catch let error as UVError where error.code == -EEXIST {
+            return
+        }
+    }
+
+    /// Deletes a file; a missing file is not an error.
+    package static func remove(_ path: String, loop: EventLoop) async throws {
+        do {
+            _ = try await FileRequest.run(loop: loop, operation: "unlink \(path)") { request, callback in
+                uv_fs_unlink(loop.loop, request, path, callback)
+            }
+        } catch let error as UVError where error.code == -ENOENT {
+            return
         }
     }
 }
@@ -135,7 +169,8 @@ private final class FileRequest {
 
     private func complete() {
         let result = request.pointee.result
-        let size = Int(request.pointee.statbuf.st_size)
+        let isRegular = request.pointee.statbuf.st_mode & UInt64(S_IFMT) == UInt64(S_IFREG)
+        let size = isRegular ? Int(request.pointee.statbuf.st_size) : -1
         uv_fs_req_cleanup(request)
         if result < 0 {
             continuation?.resume(throwing: UVError(code: Int32(result), operation: operation))
