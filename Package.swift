@@ -53,13 +53,31 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .target(name: "AtomComfyHTTP", dependencies: ["Client", "Codecs", "Models"], swiftSettings: strictSettings),
+        .target(
+            name: "AtomComfyHTTP", dependencies: ["Client", "Codecs", "Models", "Reactor"],
+            swiftSettings: strictSettings),
         .target(
             name: "AtomComfySocket", dependencies: ["Client", "Codecs", "Models", "Reactor"],
             swiftSettings: strictSettings),
+        .target(name: "AtomValidation", dependencies: ["Models"], swiftSettings: strictSettings),
+        .target(name: "AtomFiles", dependencies: ["Codecs", "Models", "Reactor"], swiftSettings: strictSettings),
+        .target(
+            name: "MoleculeWorkflow", dependencies: ["AtomComfyHTTP", "AtomValidation", "Core", "Models"],
+            swiftSettings: strictSettings),
+        .target(
+            name: "MoleculeQueue", dependencies: ["AtomComfyHTTP", "Core", "Models"], swiftSettings: strictSettings),
+        .target(
+            name: "MoleculeImage", dependencies: ["AtomComfyHTTP", "AtomFiles", "AtomValidation", "Core", "Models"],
+            swiftSettings: strictSettings),
+        .target(
+            name: "Coordinators",
+            dependencies: ["MoleculeImage", "MoleculeQueue", "MoleculeWorkflow", "Core", "Models"],
+            swiftSettings: strictSettings),
         .target(
             name: "Entry",
-            dependencies: ["Routing", "Models", "Core", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Coordinators", "Routing", "Models", "Core", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(

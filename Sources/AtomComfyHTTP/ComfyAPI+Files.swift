@@ -140,3 +140,11 @@ private final class StreamStage: @unchecked Sendable {
 
     func contentEnded() { contentDone = true }
 }
+
+extension ImageDownload {
+    /// Hands every chunk of the file to `sink`, in order, to the end. Upstream failures and the
+    /// sink's errors are thrown as they are.
+    package func forEachChunk(_ sink: ([UInt8]) async throws -> Void) async throws {
+        for try await chunk in body { try await sink(chunk) }
+    }
+}

@@ -1,6 +1,6 @@
+import Coordinators
 package import Core
 package import Logging
-import Models
 package import Routing
 
 /// The gateway assembled from its configuration: the route table and middleware, the HTTP server
@@ -11,7 +11,8 @@ package final class GatewayApplication: Sendable {
 
     package init(configuration: GatewayConfiguration, loop: ServerEventLoop, logger: Logger) {
         self.configuration = configuration
-        let router = GatewayRoutes.build(configuration: configuration)
+        let services = Services(configuration: configuration, loop: loop)
+        let router = GatewayRoutes.build(services: services, configuration: configuration)
         server = HTTPServer(
             loop: loop,
             configuration: HTTPServerConfiguration(

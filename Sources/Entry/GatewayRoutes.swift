@@ -1,16 +1,54 @@
+import Coordinators
 import Core
 import Models
 import Routing
 
-/// The route table of the gateway.
+/// The route table of the gateway: every API operation (served and documented from one list),
+/// then the documentation routes.
 enum GatewayRoutes {
-    static func build(configuration: GatewayConfiguration) -> Router {
+    static func operations(services: Services, configuration: GatewayConfiguration) -> [APIOperation] {
+        let base = PublicBase(configuration: configuration)
+        let health = HealthStatus()
+        return [
+            APIOperation(
+                method: .get, path: "/health", operationID: "health", tag: "operations",
+                summary: "Liveness: 200 while the process serves",
+                replies: [.json(200, "The gateway is up.", schema: "Health")]
+            ) { _, _ in try Response.json(health) }
+        ] + WorkflowRoutes.operations(services.workflows, base: base) + QueueRoutes.operations(services.queue)
+            + ImageRoutes.operations(
+                services.images, base: base, maxUploadBytes: configuration.maxUploadBytes)
+    }
+
+    static func build(services: Services, configuration: GatewayConfiguration) -> Router {
         let router = RouterBuilder()
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: AccessLogMiddleware())
         router.add(middleware: ErrorMiddleware())
-        let health = (try? Response.json(HealthStatus())) ?? Response(status: 500)
-        router.get("/health") { _, _ in health }
+        let operations = operations(services: services, configuration: configuration)
+        for operation in operations {
+            switch operation.method {
+            case .get: router.get(operation.routerPattern, handler: operation.handler)
+            case .post:
+                router.post(operation.routerPattern, maxBodyBytes: operation.maxBodyBytes, handler: operation.handler)
+            }
+        }
+        let document = OpenAPIDocument.build(operations, configuration: configuration).serialized()
+        router.get("/openapi.json") { _, _ in
+            var response = Response(body: .bytes(document))
+            response.setHeader("Content-Type", "application/json; charset=utf-8")
+            return response
+        }
+        let swagger = Array(DocsPages.swaggerUI(title: configuration.appName).utf8)
+        let redoc = Array(DocsPages.redoc(title: configuration.appName).utf8)
+        router.get("/docs") { _, _ in html(swagger) }
+        router.get("/redoc") { _, _ in html(redoc) }
         return router.freeze()
+    }
+
+    private static func html(_ bytes: [UInt8]) -> Response {
+        var response = Response(body: .bytes(bytes))
+        response.setHeader("Content-Type", "text/html; charset=utf-8")
+        return response
     }
 }

@@ -60,3 +60,13 @@ package enum PercentDecoding {
         }
     }
 }
+
+extension Request {
+    /// The first value of the header `name` (case-insensitive), for modules that do not import Codecs.
+    package func header(_ name: String) -> String? {
+        headers[first: name]
+    }
+
+    /// The method's name (`GET`).
+    package var methodName: String { head.method.rawValue }
+}

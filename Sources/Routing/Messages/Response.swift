@@ -46,3 +46,10 @@ package enum JSONCoding {
     }
     package static var decoder: JSONDecoder { JSONDecoder() }
 }
+
+extension Response {
+    /// Sets a header, replacing any of the same name (for modules that do not import Codecs).
+    package mutating func setHeader(_ name: String, _ value: String) {
+        headers.replaceOrAdd(name: name, value: value)
+    }
+}

@@ -1,0 +1,86 @@
+package import Models
+
+/// The structural check of an API-format workflow graph before it is sent to ComfyUI: the
+/// graph is a non-empty object of node id -> `{class_type, inputs}`, and every link
+/// (`[node_id, output_index]`) points at a node of the graph. What ComfyUI alone can know
+/// (node classes, input types) is left to ComfyUI.
+///
+/// A failure is a `WORKFLOW_VALIDATION_ERROR` whose `details` have ComfyUI's own shape
+/// (`error` + `node_errors`), so a client handles the gateway's rejections and ComfyUI's alike.
+package enum WorkflowGraphCheck {
+    /// Throws when `workflow` is not a structurally sound graph.
+    package static func check(_ workflow: JSONValue) throws(GatewayError) {
+        guard let nodes = workflow.objectValue else {
+            throw failure("The workflow must be a JSON object of node id -> {class_type, inputs}.", nodeErrors: [:])
+        }
+        guard !nodes.isEmpty else {
+            throw failure("The workflow has no nodes.", nodeErrors: [:])
+        }
+        var nodeErrors: [String: JSONValue] = [:]
+        for (id, node) in nodes.sorted(by: { $0.key < $1.key }) {
+            let problems = problems(of: node, in: nodes)
+            guard !problems.isEmpty else { continue }
+            nodeErrors[id] = [
+                "errors": .array(
+                    problems.map { problem in
+                        [
+                            "type": .string(problem.type), "message": .string(problem.message),
+                            "details": .string(problem.details), "extra_info": [:],
+                        ]
+                    }),
+                "dependent_outputs": [],
+                "class_type": node["class_type"]?.stringValue.map(JSONValue.string) ?? .null,
+            ]
+        }
+        guard nodeErrors.isEmpty else {
+            let count = nodeErrors.count
+            throw failure(
+                "The workflow is malformed: \(count) node\(count == 1 ? "" : "s") failed the structural check.",
+                nodeErrors: nodeErrors)
+        }
+    }
+
+    private struct Problem {
+        let type: String
+        let message: String
+        let details: String
+    }
+
+    private static func problems(of node: JSONValue, in nodes: [String: JSONValue]) -> [Problem] {
+        guard let fields = node.objectValue else {
+            return [Problem(type: "invalid_node", message: "Node is not an object", details: "")]
+        }
+        var problems: [Problem] = []
+        if fields["class_type"]?.stringValue?.isEmpty != false {
+            problems.append(
+                Problem(type: "missing_class_type", message: "Node has no class_type", details: "class_type"))
+        }
+        guard let inputs = fields["inputs"]?.objectValue else {
+            problems.append(Problem(type: "missing_inputs", message: "Node has no inputs object", details: "inputs"))
+            return problems
+        }
+        for (name, value) in inputs.sorted(by: { $0.key < $1.key }) {
+            guard let link = value.arrayValue, link.count == 2, let target = link[0].stringValue,
+                link[1].intValue != nil
+            else { continue }
+            if nodes[target] == nil {
+                problems.append(
+                    Problem(
+                        type: "dangling_link", message: "Input links to a node that does not exist",
+                        details: "\(name): node '\(target)' is not in the workflow"))
+            }
+        }
+        return problems
+    }
+
+    private static func failure(_ message: String, nodeErrors: [String: JSONValue]) -> GatewayError {
+        GatewayError(
+            .workflowValidationError, message: message,
+            details: [
+                "error": [
+                    "type": "invalid_prompt", "message": .string(message), "details": "", "extra_info": [:],
+                ],
+                "node_errors": .object(nodeErrors),
+            ])
+    }
+}

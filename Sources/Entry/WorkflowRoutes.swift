@@ -1,0 +1,95 @@
+import Coordinators
+import Models
+import Routing
+
+/// `/api/v1/workflows/...`: submit, history, images, interrupt.
+enum WorkflowRoutes {
+    /// The largest workflow accepted (graphs may embed base64 inputs; ComfyUI takes 100 MB).
+    static let maxWorkflowBytes = 32 * 1024 * 1024
+
+    static func operations(_ coordinator: WorkflowCoordinator, base: PublicBase) -> [APIOperation] {
+        let promptID = APIOperation.pathParameter("prompt_id", "The prompt id `submit` returned.")
+        return [
+            APIOperation(
+                method: .post, path: "/api/v1/workflows/submit", operationID: "submitWorkflow", tag: "workflows",
+                summary: "Submit a workflow",
+                description: """
+                    Checks the graph's structure (an object of node id -> {class_type, inputs}, every link to an \
+                    existing node), then queues it in ComfyUI. Progress goes to the WebSocket of `client_id`.
+                    """,
+                requestBody: APIOperation.jsonBody("WorkflowSubmitRequest"),
+                replies: [
+                    .json(200, "Queued.", schema: "WorkflowSubmission"),
+                    .error(
+                        400,
+                        "WORKFLOW_VALIDATION_ERROR (the graph failed the gateway's check or ComfyUI's) or INVALID_REQUEST (malformed JSON)."
+                    ),
+                    .error(413, "PAYLOAD_TOO_LARGE."),
+                    .error(422, "INVALID_REQUEST: the body does not match the schema (`details.fields`)."),
+                ] + APIOperation.upstreamErrors,
+                maxBodyBytes: maxWorkflowBytes
+            ) { request, _ in
+                let object = try await RequestDecoding.jsonObject(request, limit: maxWorkflowBytes)
+                var decoding = RequestDecoding()
+                let workflow = decoding.required(object, "workflow")
+                let clientID = decoding.optionalString(object, "client_id")
+                let extraData = decoding.optionalObject(object, "extra_data")
+                let front = decoding.optionalBool(object, "front")
+                if let clientID, clientID.isEmpty || clientID.utf8.count > 256 {
+                    decoding.fail("client_id", "must be 1-256 characters")
+                }
+                try decoding.check()
+                let submission = try await coordinator.submit(
+                    WorkflowSubmitRequest(
+                        workflow: workflow ?? .null, clientID: clientID, extraData: extraData, front: front ?? false))
+                return .api(submission)
+            },
+            APIOperation(
+                method: .get, path: "/api/v1/workflows/{prompt_id}/history", operationID: "getWorkflowHistory",
+                tag: "workflows", summary: "A prompt's state, outputs and history",
+                description: "Pending and running prompts are answered too (with `queue_position`), not 404.",
+                parameters: [promptID],
+                replies: [
+                    .json(200, "The prompt's state.", schema: "WorkflowHistory"),
+                    .error(404, "WORKFLOW_NOT_FOUND: not queued, not running, not in history."),
+                ] + APIOperation.upstreamErrors
+            ) { _, context in
+                .api(try await coordinator.history(promptID: context.parameters["prompt_id"] ?? ""))
+            },
+            APIOperation(
+                method: .get, path: "/api/v1/workflows/{prompt_id}/images", operationID: "getWorkflowImages",
+                tag: "workflows", summary: "The files a prompt produced, with download URLs",
+                description: "Every output item with filename/subfolder/type counts (images, gifs, audio, ...).",
+                parameters: [promptID],
+                replies: [
+                    .json(200, "The prompt's files (empty until it has finished).", schema: "WorkflowImages"),
+                    .error(404, "WORKFLOW_NOT_FOUND."),
+                ] + APIOperation.upstreamErrors
+            ) { request, context in
+                .api(
+                    try await coordinator.images(
+                        promptID: context.parameters["prompt_id"] ?? "", base: base.base(for: request)))
+            },
+            APIOperation(
+                method: .post, path: "/api/v1/workflows/interrupt", operationID: "interruptWorkflow",
+                tag: "workflows", summary: "Interrupt a running prompt or withdraw a pending one",
+                description: """
+                    Without `prompt_id`, interrupts whatever runs. With it: a running prompt is interrupted, a \
+                    pending one is removed from the queue, any other is a 404.
+                    """,
+                requestBody: APIOperation.jsonBody("InterruptRequest", required: false),
+                replies: [
+                    .json(200, "Done.", schema: "InterruptResult"),
+                    .error(404, "WORKFLOW_NOT_FOUND: the prompt is neither running nor pending."),
+                    .error(502, "QUEUE_OPERATION_ERROR or CONNECTION_ERROR."),
+                ] + APIOperation.bodyErrors + APIOperation.upstreamErrors.filter { $0.status != 502 }
+            ) { request, _ in
+                let object = try await RequestDecoding.jsonObject(request, limit: 64 * 1024)
+                var decoding = RequestDecoding()
+                let promptID = decoding.optionalString(object, "prompt_id")
+                try decoding.check()
+                return .api(try await coordinator.interrupt(promptID: promptID))
+            },
+        ]
+    }
+}

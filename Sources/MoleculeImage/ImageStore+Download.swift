@@ -1,0 +1,140 @@
+import AtomComfyHTTP
+import AtomFiles
+import AtomValidation
+package import Models
+
+extension ImageStore {
+    /// A file for download. `output` files are served from the local cache when there, else
+    /// streamed from ComfyUI while a temporary file fills, renamed into the cache once the whole
+    /// announced length has arrived. `input` and `temp` files, which ComfyUI may replace, always
+    /// come from ComfyUI. A matching `If-None-Match` is answered `notModified`.
+    package func download(_ location: FileLocation, ifNoneMatch: String?) async throws(GatewayError)
+        -> ImageDelivery
+    {
+        try Self.check(location)
+        let subfolder = try SafeName.checkSubfolder(location.subfolder)
+        let cacheable =
+            location.type == .output && !location.filename.hasPrefix(".") && !subfolder.contains { $0.hasPrefix(".") }
+        let cacheControl = location.type == .output ? "public, max-age=3600" : "no-cache"
+        let disposition = Self.contentDisposition(location.filename)
+        if cacheable, let size = try await outputs.size(subfolder, location.filename) {
+            let etag = Self.etag(location, size: size)
+            if Self.matches(ifNoneMatch, etag) { return .notModified(etag: etag, cacheControl: cacheControl) }
+            let outputs = self.outputs
+            return .content(
+                ImageContent(
+                    contentType: MediaType.forFilename(location.filename), length: size, etag: etag,
+                    cacheControl: cacheControl, contentDisposition: disposition
+                ) { sink in
+                    let reader = try await outputs.openForReading(subfolder, location.filename)
+                    do {
+                        while let chunk = try await reader.next() { try await sink(chunk) }
+                    } catch {
+                        await reader.close()
+                        throw error
+                    }
+                })
+        }
+        let download = try await api.view(
+            filename: location.filename, subfolder: location.subfolder, type: location.type.rawValue)
+        let etag = Self.etag(location, size: download.contentLength)
+        if Self.matches(ifNoneMatch, etag) { return .notModified(etag: etag, cacheControl: cacheControl) }
+        let outputs = self.outputs
+        let length = download.contentLength
+        return .content(
+            ImageContent(
+                contentType: download.contentType ?? MediaType.forFilename(location.filename), length: length,
+                etag: etag, cacheControl: cacheControl, contentDisposition: disposition
+            ) { sink in
+                let cache =
+                    cacheable && length != nil
+                    ? try? await outputs.temporaryFile(in: subfolder, for: location.filename) : nil
+                try await Self.relay(download, to: sink, caching: cache, length: length) { cache in
+                    try await cache.commit(as: location.filename, in: subfolder)
+                }
+            })
+    }
+
+    /// Streams the upstream body to the client and, while the cache write keeps up, to `cache`;
+    /// a failed cache write only stops caching, a failed client or upstream stops everything.
+    private static func relay(
+        _ download: ImageDownload, to sink: ByteSink, caching cache: TemporaryFile?, length: Int?,
+        commit: (TemporaryFile) async throws -> Void
+    ) async throws {
+        var cache = cache
+        var received = 0
+        do {
+            try await download.forEachChunk { chunk in
+                received += chunk.count
+                if let file = cache {
+                    do {
+                        try await file.write(chunk)
+                    } catch {
+                        await file.discard()
+                        cache = nil
+                    }
+                }
+                try await sink(chunk)
+            }
+        } catch {
+            await cache?.discard()
+            throw error
+        }
+        guard let file = cache else { return }
+        guard received == length else {
+            await file.discard()
+            return
+        }
+        do {
+            try await commit(file)
+        } catch {
+            await file.discard()
+        }
+    }
+
+    /// A strong entity tag from what names a version of a file: its location and size (output
+    /// files are written once; ComfyUI numbers new ones). FNV-1a, 64 bits, hex.
+    static func etag(_ location: FileLocation, size: Int?) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        let key = "\(location.type.rawValue)\u{0}\(location.subfolder)\u{0}\(location.filename)\u{0}\(size ?? -1)"
+        for byte in key.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        let hex = String(hash, radix: 16)
+        return "\"" + String(repeating: "0", count: 16 - hex.count) + hex + "\""
+    }
+
+    /// Whether an `If-None-Match` value matches `etag` (`*`, or a list; weak comparison as RFC 9110
+    /// asks for this header).
+    static func matches(_ ifNoneMatch: String?, _ etag: String) -> Bool {
+        guard let ifNoneMatch else { return false }
+        for candidate in ifNoneMatch.split(separator: ",") {
+            var tag = candidate.trimmingCharacters(in: " \t")
+            if tag == "*" { return true }
+            if tag.hasPrefix("W/") { tag.removeFirst(2) }
+            if tag == etag { return true }
+        }
+        return false
+    }
+
+    /// `inline; filename="..."`, plus RFC 8187's `filename*` when the name is not plain ASCII.
+    static func contentDisposition(_ filename: String) -> String {
+        let ascii = String(
+            filename.unicodeScalars.map { scalar in
+                scalar.isASCII && scalar.value >= 0x20 && scalar != "\"" && scalar != "\\" ? Character(scalar) : "_"
+            })
+        var value = "inline; filename=\"\(ascii)\""
+        if ascii != filename { value += "; filename*=UTF-8''" + QueryEncoding.encode(filename) }
+        return value
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        var slice = self
+        while let first = slice.first, set.contains(first) { slice.removeFirst() }
+        while let last = slice.last, set.contains(last) { slice.removeLast() }
+        return String(slice)
+    }
+}

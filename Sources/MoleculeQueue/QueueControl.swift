@@ -1,0 +1,47 @@
+package import AtomComfyHTTP
+package import Core
+package import Models
+
+/// The queue business: ComfyUI's queue normalised for clients, and clearing it.
+/// Loop-bound, like `ComfyAPI`.
+package struct QueueControl: Sendable {
+    package let api: ComfyAPI
+
+    package init(api: ComfyAPI) {
+        self.api = api
+    }
+
+    /// What runs and what waits, pending in run order.
+    package func status() async throws(GatewayError) -> QueueStatus {
+        let queue = try await api.queue()
+        return QueueStatus(running: queue.running.map(Self.entry), pending: queue.pending.map(Self.entry))
+    }
+
+    /// Clears every pending prompt (`clear`), and/or removes the pending prompts `delete` names.
+    /// `removed` counts the prompts that were pending and are now gone.
+    package func clear(_ request: QueueClearRequest) async throws(GatewayError) -> QueueClearResult {
+        let pending = Set(try await api.queue().pending.map(\.promptID))
+        if request.clear {
+            try await api.clearQueue()
+            return QueueClearResult(cleared: true, removed: pending.count)
+        }
+        let targets = Set(request.delete ?? []).intersection(pending)
+        if !targets.isEmpty { try await api.deleteFromQueue(targets.sorted()) }
+        return QueueClearResult(cleared: false, removed: targets.count)
+    }
+
+    static func entry(_ entry: ComfyQueueEntry) -> QueueEntry {
+        QueueEntry(
+            number: Int(entry.number.rounded(.down)), promptID: entry.promptID,
+            clientID: entry.extraData[WorkflowSubmitRequest.clientIDKey]?.stringValue ?? entry.clientID)
+    }
+}
+
+extension QueueControl {
+    /// Queue control with its own upstream connection pool to the configured ComfyUI.
+    package init(configuration: GatewayConfiguration, loop: ComfyEventLoop) {
+        self.init(
+            api: ComfyAPI(
+                baseURL: configuration.comfyURL, timeoutSeconds: configuration.comfyTimeoutSeconds, loop: loop))
+    }
+}

@@ -1,0 +1,109 @@
+package import AtomComfyHTTP
+import AtomValidation
+package import Core
+package import Models
+
+/// The workflow business of the gateway: submit a graph, tell a prompt's state from ComfyUI's
+/// queue and history, list the files it produced, interrupt or withdraw it.
+///
+/// Every prompt goes to ComfyUI under the gateway's own upstream client id (so its one socket
+/// sees every event); the caller's client id travels in `extra_data.gateway_client_id`, where
+/// the queue and the event tracker read it back. Loop-bound, like `ComfyAPI`.
+package struct Workflows: Sendable {
+    package let api: ComfyAPI
+    /// The client id the gateway's upstream socket uses.
+    package let upstreamClientID: String
+
+    package init(api: ComfyAPI, upstreamClientID: String) {
+        self.api = api
+        self.upstreamClientID = upstreamClientID
+    }
+
+    /// Checks the graph's structure, then queues it.
+    package func submit(_ request: WorkflowSubmitRequest) async throws(GatewayError) -> WorkflowSubmission {
+        try WorkflowGraphCheck.check(request.workflow)
+        let clientID = request.clientID ?? Self.newClientID()
+        var extraData = request.extraData ?? [:]
+        extraData[WorkflowSubmitRequest.clientIDKey] = .string(clientID)
+        let submitted = try await api.submit(
+            workflow: request.workflow, clientID: upstreamClientID, extraData: .object(extraData),
+            front: request.front)
+        return WorkflowSubmission(
+            promptID: submitted.promptID, number: Int(submitted.number.rounded(.down)), clientID: clientID,
+            nodeErrors: submitted.nodeErrors)
+    }
+
+    /// The state of a prompt: finished (from its history), running or pending (from the queue).
+    /// A prompt that finishes between the two reads is found by reading the history again.
+    package func history(promptID: String) async throws(GatewayError) -> WorkflowHistory {
+        if let entry = try await api.history(promptID: promptID) {
+            return HistoryReading.finished(promptID: promptID, entry: entry)
+        }
+        let queue = try await api.queue()
+        if queue.running.contains(where: { $0.promptID == promptID }) {
+            return WorkflowHistory(promptID: promptID, status: .running, queuePosition: 0)
+        }
+        if let index = queue.pending.firstIndex(where: { $0.promptID == promptID }) {
+            return WorkflowHistory(promptID: promptID, status: .pending, queuePosition: index + 1)
+        }
+        if let entry = try await api.history(promptID: promptID) {
+            return HistoryReading.finished(promptID: promptID, entry: entry)
+        }
+        throw Self.notFound(promptID)
+    }
+
+    /// The files in a prompt's outputs (none until it has finished).
+    package func outputFiles(of history: WorkflowHistory) -> [OutputFile] {
+        HistoryReading.outputFiles(history.outputs)
+    }
+
+    /// Interrupts what runs (no id), or the prompt `promptID`: interrupted when it runs, removed
+    /// from the queue when it waits, `WORKFLOW_NOT_FOUND` otherwise.
+    package func interrupt(promptID: String?) async throws(GatewayError) -> InterruptResult {
+        let queue = try await api.queue()
+        guard let promptID else {
+            try await api.interrupt()
+            return InterruptResult(promptID: queue.running.first?.promptID, action: .interrupted)
+        }
+        if queue.running.contains(where: { $0.promptID == promptID }) {
+            try await api.interrupt(promptID: promptID)
+            return InterruptResult(promptID: promptID, action: .interrupted)
+        }
+        if queue.pending.contains(where: { $0.promptID == promptID }) {
+            try await api.deleteFromQueue([promptID])
+            return InterruptResult(promptID: promptID, action: .removedFromQueue)
+        }
+        throw GatewayError(
+            .workflowNotFound, message: "Prompt '\(promptID)' is neither running nor queued.",
+            details: ["prompt_id": .string(promptID)])
+    }
+
+    static func notFound(_ promptID: String) -> GatewayError {
+        GatewayError(
+            .workflowNotFound,
+            message: "ComfyUI does not know prompt '\(promptID)' (not queued, not running, no history).",
+            details: ["prompt_id": .string(promptID)])
+    }
+
+    /// A client id for callers that gave none: 32 hex digits.
+    static func newClientID() -> String {
+        let high = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let low = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        return String(repeating: "0", count: 16 - high.count) + high + String(repeating: "0", count: 16 - low.count)
+            + low
+    }
+}
+
+/// The event loop the molecules run on, named for the coordinators, which may not import the
+/// atoms or the reactor.
+package typealias MoleculeEventLoop = ComfyEventLoop
+
+extension Workflows {
+    /// Workflows with their own upstream connection pool to the configured ComfyUI.
+    package init(configuration: GatewayConfiguration, upstreamClientID: String, loop: MoleculeEventLoop) {
+        self.init(
+            api: ComfyAPI(
+                baseURL: configuration.comfyURL, timeoutSeconds: configuration.comfyTimeoutSeconds, loop: loop),
+            upstreamClientID: upstreamClientID)
+    }
+}
