@@ -70,8 +70,15 @@ let package = Package(
             name: "MoleculeImage", dependencies: ["AtomComfyHTTP", "AtomFiles", "AtomValidation", "Core", "Models"],
             swiftSettings: strictSettings),
         .target(
+            name: "MoleculeHealth",
+            dependencies: ["AtomComfyHTTP", "Core", "Models", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings),
+        .target(
             name: "Coordinators",
-            dependencies: ["MoleculeImage", "MoleculeQueue", "MoleculeWorkflow", "Core", "Models"],
+            dependencies: [
+                "MoleculeHealth", "MoleculeImage", "MoleculeQueue", "MoleculeWorkflow", "Core", "Models",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings),
         .target(
             name: "Entry",

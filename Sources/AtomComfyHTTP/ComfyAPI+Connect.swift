@@ -37,3 +37,13 @@ extension ComfyAPI {
         return (String(authority), 80)
     }
 }
+
+extension ComfyAPI {
+    /// Closes the pooled connections; calls after this fail. Call on the loop.
+    package func shutdown() {
+        client.shutdown()
+    }
+
+    /// The loop the calls run on (the executor a task calling them should prefer).
+    package var loop: ComfyEventLoop { client.loop }
+}

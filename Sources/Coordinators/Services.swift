@@ -1,4 +1,6 @@
 package import Core
+package import Logging
+import MoleculeHealth
 import MoleculeImage
 import MoleculeQueue
 package import MoleculeWorkflow
@@ -6,20 +8,51 @@ package import MoleculeWorkflow
 /// The event loop everything below Entry runs on, named for Entry.
 package typealias ServicesEventLoop = MoleculeEventLoop
 
-/// Every coordinator of the service, built from the configuration on one event loop.
-package struct Services: Sendable {
+/// Every coordinator of the service, built from the configuration on one event loop, and the
+/// background work they need (the upstream monitor). Loop-bound.
+package final class Services: @unchecked Sendable {
     package let workflows: WorkflowCoordinator
     package let queue: QueueCoordinator
     package let images: ImageCoordinator
     /// The client id of the gateway's own upstream WebSocket; every prompt is submitted with it.
     package let upstreamClientID: String
+    private let monitor: UpstreamMonitor
+    private let workflowsMolecule: Workflows
+    private let queueMolecule: QueueControl
+    private let imageMolecule: ImageStore
+    private var monitoring: Task<Void, Never>?
+    private let loop: ServicesEventLoop
 
-    package init(configuration: GatewayConfiguration, loop: ServicesEventLoop) {
+    package init(configuration: GatewayConfiguration, loop: ServicesEventLoop, logger: Logger) {
         let upstreamClientID = "comfy-gateway-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         self.upstreamClientID = upstreamClientID
-        workflows = WorkflowCoordinator(
-            workflows: Workflows(configuration: configuration, upstreamClientID: upstreamClientID, loop: loop))
-        queue = QueueCoordinator(queue: QueueControl(configuration: configuration, loop: loop))
-        images = ImageCoordinator(store: ImageStore(configuration: configuration, loop: loop))
+        self.loop = loop
+        workflowsMolecule = Workflows(configuration: configuration, upstreamClientID: upstreamClientID, loop: loop)
+        queueMolecule = QueueControl(configuration: configuration, loop: loop)
+        imageMolecule = ImageStore(configuration: configuration, loop: loop)
+        workflows = WorkflowCoordinator(workflows: workflowsMolecule)
+        queue = QueueCoordinator(queue: queueMolecule)
+        images = ImageCoordinator(store: imageMolecule)
+        monitor = UpstreamMonitor(configuration: configuration, loop: loop, logger: logger)
+    }
+
+    /// Starts the background work on the loop.
+    package func start() async {
+        await Task(executorPreference: loop) {
+            let monitor = self.monitor
+            self.monitoring = Task(executorPreference: self.loop) { await monitor.run() }
+        }.value
+    }
+
+    /// Stops the background work and closes every upstream connection.
+    package func shutdown() async {
+        await Task(executorPreference: loop) {
+            self.monitoring?.cancel()
+            self.monitoring = nil
+            self.monitor.shutdown()
+            self.workflowsMolecule.shutdown()
+            self.queueMolecule.shutdown()
+            self.imageMolecule.shutdown()
+        }.value
     }
 }

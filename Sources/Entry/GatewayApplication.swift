@@ -8,10 +8,12 @@ package import Routing
 package final class GatewayApplication: Sendable {
     package let configuration: GatewayConfiguration
     private let server: HTTPServer
+    private let services: Services
 
     package init(configuration: GatewayConfiguration, loop: ServerEventLoop, logger: Logger) {
         self.configuration = configuration
-        let services = Services(configuration: configuration, loop: loop)
+        let services = Services(configuration: configuration, loop: loop, logger: logger)
+        self.services = services
         let router = GatewayRoutes.build(services: services, configuration: configuration)
         server = HTTPServer(
             loop: loop,
@@ -21,13 +23,17 @@ package final class GatewayApplication: Sendable {
             router: router, logger: logger)
     }
 
-    /// Binds the listener and returns the bound port.
+    /// Binds the listener, starts watching ComfyUI, and returns the bound port.
     package func start() async throws -> Int {
-        try await server.start()
+        let port = try await server.start()
+        await services.start()
+        return port
     }
 
-    /// Stops accepting, finishes in-flight requests and closes every connection.
+    /// Stops accepting, finishes in-flight requests, closes every connection, then the
+    /// upstream connections.
     package func shutdown() async {
         await server.shutdown()
+        await services.shutdown()
     }
 }

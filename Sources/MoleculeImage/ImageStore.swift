@@ -37,3 +37,10 @@ package struct ImageStore: Sendable {
         return ImageURLs(url: Self.downloadURL(location, base: base), comfyURL: "\(api.baseURL)/view?\(location.query)")
     }
 }
+
+extension ImageStore {
+    /// Closes this molecule's upstream connections. Call on the loop, at shutdown.
+    package func shutdown() {
+        api.shutdown()
+    }
+}

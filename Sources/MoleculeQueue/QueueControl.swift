@@ -45,3 +45,10 @@ extension QueueControl {
                 baseURL: configuration.comfyURL, timeoutSeconds: configuration.comfyTimeoutSeconds, loop: loop))
     }
 }
+
+extension QueueControl {
+    /// Closes this molecule's upstream connections. Call on the loop, at shutdown.
+    package func shutdown() {
+        api.shutdown()
+    }
+}

@@ -107,3 +107,10 @@ extension Workflows {
             upstreamClientID: upstreamClientID)
     }
 }
+
+extension Workflows {
+    /// Closes this molecule's upstream connections. Call on the loop, at shutdown.
+    package func shutdown() {
+        api.shutdown()
+    }
+}

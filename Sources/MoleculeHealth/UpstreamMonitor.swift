@@ -1,0 +1,96 @@
+package import AtomComfyHTTP
+package import Core
+package import Logging
+import Models
+
+/// Watches whether ComfyUI answers, by asking its cheap `/system_stats` in a loop, and says so in
+/// the log once per change: one clear line when it becomes unreachable (with the reason and the
+/// retry pace), one when it is back. Readiness reads `state`. Loop-bound.
+package final class UpstreamMonitor: @unchecked Sendable {
+    /// What the last probe found.
+    package enum State: Sendable, Equatable {
+        case unknown
+        case reachable
+        case unreachable(reason: String)
+    }
+
+    package private(set) var state = State.unknown
+    /// When the last probe ended.
+    package private(set) var lastCheck: ContinuousClock.Instant?
+    private let api: ComfyAPI
+    private let logger: Logger
+    private let interval: Duration
+    private let maxRetryDelay: Duration
+
+    /// - Parameters:
+    ///   - interval: the pace of probes while ComfyUI answers.
+    ///   - maxRetryDelay: the longest wait between probes while it does not (from 1 s, doubling).
+    package init(
+        api: ComfyAPI, logger: Logger, interval: Duration = .seconds(10), maxRetryDelay: Duration = .seconds(30)
+    ) {
+        self.api = api
+        self.logger = logger
+        self.interval = interval
+        self.maxRetryDelay = maxRetryDelay
+    }
+
+    /// Probes until the task is cancelled.
+    package func run() async {
+        var failures = 0
+        while !Task.isCancelled {
+            await probe()
+            let delay: Duration
+            if case .unreachable = state {
+                delay = min(.seconds(1) * Int(1 << min(failures, 10)), maxRetryDelay)
+                failures += 1
+            } else {
+                delay = interval
+                failures = 0
+            }
+            try? await Task.sleep(for: delay)
+        }
+    }
+
+    /// Asks ComfyUI once and logs a change of state.
+    package func probe() async {
+        let previous = state
+        do {
+            let stats = try await api.systemStats()
+            state = .reachable
+            if previous != .reachable {
+                let version = stats["system"]?["comfyui_version"]?.stringValue ?? "unknown version"
+                logger.info("ComfyUI at \(api.baseURL) is reachable (ComfyUI \(version))")
+            }
+        } catch {
+            let reason = error.details["reason"]?.stringValue ?? error.message
+            state = .unreachable(reason: reason)
+            if case .unreachable = previous {
+                logger.debug("ComfyUI at \(api.baseURL) is still unreachable: \(reason)")
+            } else {
+                logger.error(
+                    """
+                    ComfyUI at \(api.baseURL) is not reachable (\(reason)); requests that need it answer \
+                    \(error.status) \(error.code.rawValue) until it is; retrying every 1-\(maxRetryDelay.components.seconds) s
+                    """)
+            }
+        }
+        lastCheck = .now
+    }
+}
+
+extension UpstreamMonitor {
+    /// A monitor of the configured ComfyUI with its own single connection (probes never wait
+    /// behind other calls).
+    package convenience init(configuration: GatewayConfiguration, loop: ComfyEventLoop, logger: Logger) {
+        self.init(
+            api: ComfyAPI(
+                baseURL: configuration.comfyURL, timeoutSeconds: min(configuration.comfyTimeoutSeconds, 10),
+                maxConnections: 1, loop: loop),
+            logger: logger)
+    }
+
+    /// Closes the monitor's connection. Call on the loop, after cancelling `run()`.
+    package func shutdown() {
+        api.shutdown()
+    }
+}
