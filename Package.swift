@@ -169,5 +169,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "ArchitectureTests", swiftSettings: strictSettings),
+        .testTarget(
+            name: "AtomValidationTests", dependencies: ["AtomValidation", "Models"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "MoleculeTests",
+            dependencies: [
+                "MoleculeImage", "MoleculeQueue", "MoleculeWorkflow", "ComfyEmulatorSupport", "Core", "Models",
+                "Reactor",
+            ],
+            swiftSettings: strictSettings),
     ]
 )

@@ -35,9 +35,9 @@ package struct LocalDirectory: Sendable {
 
     /// Creates the directories of `subfolder` under the root (and the root itself).
     package func makeDirectories(_ subfolder: [String]) async throws(GatewayError) {
-        var path = root
-        try await Self.disk("mkdir", path) { try await FileStream.makeDirectory(path, loop: loop) }
-        for component in subfolder {
+        let rootComponents = root.split(separator: "/").map(String.init)
+        var path = root.hasPrefix("/") ? "" : "."
+        for component in rootComponents + subfolder {
             path += "/" + component
             let current = path
             try await Self.disk("mkdir", current) { try await FileStream.makeDirectory(current, loop: loop) }
