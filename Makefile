@@ -77,8 +77,9 @@ bench: deps
 	$(SWIFT) build -c release --product upstream-bench
 	.build/release/upstream-bench
 
-## libFuzzer on the HTTP decoders, then on the WebSocket decoder, SECONDS seconds each
-## (make fuzz SECONDS=600).
+## libFuzzer on the HTTP decoders, the WebSocket decoder and the multipart parser, SECONDS
+## seconds each (make fuzz SECONDS=600).
 fuzz:
 	FUZZ_TARGET=http Tests/Fuzz/run.sh $(SECONDS)
 	FUZZ_TARGET=websocket Tests/Fuzz/run.sh $(SECONDS)
+	FUZZ_TARGET=multipart Tests/Fuzz/run.sh $(SECONDS)

@@ -19,8 +19,9 @@ seconds="${1:-60}"
 shift || true
 case "$seconds" in (*[!0-9]*|'') echo "usage: $0 SECONDS [libFuzzer flags...]" >&2; exit 2;; esac
 
-# FUZZ_TARGET picks the target: http (the HTTP/1.1 decoders, the default) or websocket (the
-# WebSocket frame decoder and message assembler; the handshake, which needs swift-crypto, is left out).
+# FUZZ_TARGET picks the target: http (the HTTP/1.1 decoders, the default), websocket (the
+# WebSocket frame decoder and message assembler; the handshake, which needs swift-crypto, is left
+# out) or multipart (the streaming multipart/form-data parser).
 target="${FUZZ_TARGET:-http}"
 out_dir=.build-fuzz
 case "$target" in
@@ -34,7 +35,14 @@ case "$target" in
         sources=($(ls Sources/Codecs/WebSocket/*.swift | grep -v WebSocketHandshake) Tests/Fuzz/WebSocketDecoderFuzz.swift)
         corpus=Tests/Fuzz/corpus-websocket
         ;;
-    *) echo "FUZZ_TARGET must be http or websocket" >&2; exit 2;;
+    multipart)
+        binary="$out_dir/multipart-parser"
+        sources=(Sources/Codecs/Multipart/MultipartParser.swift Sources/Codecs/Multipart/MultipartPartHead.swift
+            Sources/Codecs/HTTP1/HTTPHeaders.swift Sources/Codecs/HTTP1/HTTPSyntax.swift
+            Sources/Codecs/HTTP1/HTTPParseError.swift Tests/Fuzz/MultipartParserFuzz.swift)
+        corpus=Tests/Fuzz/corpus-multipart
+        ;;
+    *) echo "FUZZ_TARGET must be http, websocket or multipart" >&2; exit 2;;
 esac
 work="$corpus-work"
 [ "$target" = http ] && work=Tests/Fuzz/corpus-work
