@@ -66,7 +66,8 @@ format:
 
 ## Benchmarks (not part of CI): the gateway's HTTP against a Node.js http hello world with wrk,
 ## the WebSocket broadcast (Tests/Bench/ws-bench.sh) against node-ws, then a 100 MB download from
-## the ComfyUI emulator through the upstream atom (MB/s and RSS growth).
+## the ComfyUI emulator through the upstream atom (MB/s and RSS growth), and the REST proxy
+## overhead (Tests/Bench/proxy-bench.sh: GET /api/v1/queue/status versus the emulator's /queue).
 bench: deps
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	for product in comfy-gateway websocket-echo websocket-load; do \
@@ -74,6 +75,7 @@ bench: deps
 	Tests/Bench/bench.sh .build/release/comfy-gateway
 	Tests/Bench/ws-bench.sh .build/release/websocket-echo .build/release/websocket-load
 	$(MAKE) .build-venv/installed
+	Tests/Bench/proxy-bench.sh .build/release/comfy-gateway
 	$(SWIFT) build -c release --product upstream-bench
 	.build/release/upstream-bench
 

@@ -1,5 +1,6 @@
 package import Core
 package import Logging
+package import Models
 import MoleculeHealth
 import MoleculeImage
 import MoleculeQueue
@@ -35,6 +36,15 @@ package final class Services: @unchecked Sendable {
         images = ImageCoordinator(store: imageMolecule)
         monitor = UpstreamMonitor(configuration: configuration, loop: loop, logger: logger)
     }
+
+    /// Nil when ComfyUI answered the last readiness probe, else the error to answer with. Call
+    /// on the loop.
+    package func readiness() -> GatewayError? {
+        monitor.readiness()
+    }
+
+    /// The configured ComfyUI's base URL.
+    package var upstream: String { monitor.upstream }
 
     /// Starts the background work on the loop.
     package func start() async {

@@ -14,7 +14,19 @@ enum GatewayRoutes {
                 method: .get, path: "/health", operationID: "health", tag: "operations",
                 summary: "Liveness: 200 while the process serves",
                 replies: [.json(200, "The gateway is up.", schema: "Health")]
-            ) { _, _ in try Response.json(health) }
+            ) { _, _ in try Response.json(health) },
+            APIOperation(
+                method: .get, path: "/ready", operationID: "ready", tag: "operations",
+                summary: "Readiness: 200 while ComfyUI answers the gateway's probe",
+                description: "The probe asks ComfyUI's /system_stats every 10 s (every 1-30 s while it fails).",
+                replies: [
+                    .json(200, "ComfyUI answered the last probe.", schema: "Readiness"),
+                    .error(503, "CONNECTION_ERROR: ComfyUI did not answer the last probe (`details.reason`)."),
+                ]
+            ) { _, _ in
+                if let error = services.readiness() { throw error }
+                return .api(Readiness(upstream: services.upstream))
+            },
         ] + WorkflowRoutes.operations(services.workflows, base: base) + QueueRoutes.operations(services.queue)
             + ImageRoutes.operations(
                 services.images, base: base, maxUploadBytes: configuration.maxUploadBytes)

@@ -39,6 +39,9 @@ enum OpenAPISchemas {
                     ], required: ["code", "message", "details", "request_id"])
             ], required: ["error"], description: "The one error shape of every route."),
         "Health": object(["status": ["type": "string", "enum": ["ok"]]], required: ["status"]),
+        "Readiness": object(
+            ["status": ["type": "string", "enum": ["ready"]], "comfyui": ["type": "string", "format": "uri"]],
+            required: ["status", "comfyui"]),
         "WorkflowSubmitRequest": object(
             [
                 "workflow": [

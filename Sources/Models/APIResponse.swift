@@ -13,3 +13,14 @@ extension Optional where Wrapped == Int {
     /// The number, or JSON `null`.
     package var jsonValue: JSONValue { map { .int(Int64($0)) } ?? .null }
 }
+
+/// The body of `GET /ready` when ComfyUI answers.
+package struct Readiness: APIResponse, Equatable {
+    package var upstream: String
+
+    package init(upstream: String) {
+        self.upstream = upstream
+    }
+
+    package var json: JSONValue { ["status": "ready", "comfyui": .string(upstream)] }
+}

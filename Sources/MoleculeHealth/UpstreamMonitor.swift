@@ -1,7 +1,7 @@
 package import AtomComfyHTTP
 package import Core
 package import Logging
-import Models
+package import Models
 
 /// Watches whether ComfyUI answers, by asking its cheap `/system_stats` in a loop, and says so in
 /// the log once per change: one clear line when it becomes unreachable (with the reason and the
@@ -50,6 +50,25 @@ package final class UpstreamMonitor: @unchecked Sendable {
             try? await Task.sleep(for: delay)
         }
     }
+
+    /// Whether ComfyUI answered the last probe and that probe is recent (within three intervals);
+    /// otherwise the `CONNECTION_ERROR` that says why not.
+    package func readiness() -> GatewayError? {
+        let fresh = lastCheck.map { ContinuousClock.now - $0 <= interval * 3 } ?? false
+        let reason: String
+        switch state {
+        case .reachable where fresh: return nil
+        case .reachable: reason = "no recent answer to the readiness probe"
+        case .unknown: reason = "not checked yet"
+        case .unreachable(let why): reason = why
+        }
+        return GatewayError(
+            .connectionError, status: 503, message: "ComfyUI at \(api.baseURL) is not ready: \(reason).",
+            details: ["upstream": .string(api.baseURL), "reason": .string(reason)])
+    }
+
+    /// The upstream's base URL.
+    package var upstream: String { api.baseURL }
 
     /// Asks ComfyUI once and logs a change of state.
     package func probe() async {

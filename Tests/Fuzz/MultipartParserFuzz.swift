@@ -83,6 +83,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
     encoded += Array("--b--\r\n".utf8)
     let again = parse([encoded[...]])
-    guard again.1 == nil, again.0.map(\.body) == whole.0.map(\.body) else { fatalError("re-encoding changed the parts") }
+    guard again.1 == nil, again.0.map(\.body) == whole.0.map(\.body) else {
+        fatalError("re-encoding changed the parts")
+    }
     return 0
 }

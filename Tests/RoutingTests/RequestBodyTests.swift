@@ -27,6 +27,18 @@ struct RequestBodyTests {
         #expect(try await end == nil)
     }
 
+    @Test func aReaderThatKeepsPaceDoesNotMakeTheQueueKeepConsumedChunks() async throws {
+        let body = RequestBody(expectedLength: nil, highWaterMark: 1 << 30)
+        body.push([0])
+        var maxSlots = 0
+        for index in 1...10_000 {
+            body.push([UInt8(truncatingIfNeeded: index)])
+            #expect(try await body.next() == [UInt8(truncatingIfNeeded: index - 1)])
+            maxSlots = max(maxSlots, body.retainedChunkSlots)
+        }
+        #expect(maxSlots <= 130, "the queue kept \(maxSlots) slots for 2 waiting chunks")
+    }
+
     @Test func failureIsThrownToTheReader() async {
         let body = RequestBody(expectedLength: 10)
         body.push([1])

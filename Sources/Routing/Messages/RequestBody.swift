@@ -76,14 +76,24 @@ package final class RequestBody: AsyncSequence, @unchecked Sendable {
         }
     }
 
+    /// Chunk slots the queue holds, consumed or not (bounded whatever the pace of the two sides).
+    var retainedChunkSlots: Int { chunks.count }
+
     /// The next chunk, nil at the end; throws if the body failed.
     package func next() async throws -> [UInt8]? {
         if chunkIndex < chunks.count {
+            // Take the chunk out of the queue so its storage is freed as soon as the handler is
+            // done with it, and drop consumed slots: a producer that keeps pace with the reader
+            // never lets the queue run empty, so "clear when empty" alone would keep every chunk.
             let chunk = chunks[chunkIndex]
+            chunks[chunkIndex] = []
             chunkIndex += 1
             bufferedBytes -= chunk.count
             if chunkIndex == chunks.count {
                 chunks.removeAll(keepingCapacity: true)
+                chunkIndex = 0
+            } else if chunkIndex >= 64 && chunkIndex * 2 >= chunks.count {
+                chunks.removeFirst(chunkIndex)
                 chunkIndex = 0
             }
             if paused && bufferedBytes <= highWaterMark / 4 {
