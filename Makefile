@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_FLAGS := --explicit-target-dependency-import-check error
 FORMATTED := Sources Tests Package.swift
 
-.PHONY: run test build deps bench fuzz format lint tsan blackbox emulator autobahn
+.PHONY: run demo test build deps bench fuzz format lint tsan blackbox emulator autobahn
 
 deps:
 	@{ [ -f /usr/include/uv.h ] && command -v pkg-config >/dev/null; } || \
@@ -18,6 +18,12 @@ deps:
 run: deps
 	$(SWIFT) build -c release --static-swift-stdlib --product comfy-gateway
 	./.build/release/comfy-gateway
+
+## Try the API without a GPU: the ComfyUI emulator on 127.0.0.1:8188 and the gateway wired to it
+## on :8000 (Ctrl-C stops both). The README walks through a run with curl.
+demo: deps .build-venv/installed
+	$(SWIFT) build -c release --static-swift-stdlib --product comfy-gateway
+	Tests/ComfyEmulator/demo.sh ./.build/release/comfy-gateway
 
 build: deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
