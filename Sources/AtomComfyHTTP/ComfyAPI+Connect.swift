@@ -6,35 +6,38 @@ package import Reactor
 package typealias ComfyEventLoop = EventLoop
 
 extension ComfyAPI {
-    /// A client for the ComfyUI at `baseURL` (`http://host:port`) with its own connection pool
-    /// on `loop`: at most `maxConnections` connections, `timeoutSeconds` to wait for an answer.
+    /// A client for the ComfyUI at `baseURL` (`http://host:port[/path]`) with its own connection
+    /// pool on `loop`: at most `maxConnections` connections, `timeoutSeconds` to wait for an answer.
     package init(baseURL: String, timeoutSeconds: Double, maxConnections: Int = 16, loop: ComfyEventLoop) {
         var configuration = HTTPClient.Configuration(host: "127.0.0.1", port: 8188)
-        let (host, port) = Self.hostAndPort(of: baseURL)
+        let (host, port, path) = Self.parts(of: baseURL)
         configuration.host = host
         configuration.port = port
         configuration.maxConnections = maxConnections
         configuration.requestTimeout = .milliseconds(Int64(timeoutSeconds * 1000))
         configuration.connectTimeout = .milliseconds(Int64(min(timeoutSeconds, 10) * 1000))
-        self.init(client: HTTPClient(loop: loop, configuration: configuration))
+        self.init(client: HTTPClient(loop: loop, configuration: configuration), pathPrefix: path)
     }
 
-    /// The host and port of an `http://host[:port][/...]` URL (port 80 when none is given).
-    static func hostAndPort(of url: String) -> (String, Int) {
+    /// The host, port (80 when none is given) and path (without a trailing slash) of an
+    /// `http://host[:port][/path]` URL.
+    package static func parts(of url: String) -> (host: String, port: Int, path: String) {
         var rest = Substring(url)
         if let colon = rest.firstIndex(of: ":"), rest[colon...].hasPrefix("://") {
             rest = rest[rest.index(colon, offsetBy: 3)...]
         }
         let authority = rest.prefix { $0 != "/" }
+        var path = String(rest.dropFirst(authority.count))
+        while path.hasSuffix("/") { path.removeLast() }
         if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
             let host = String(authority[authority.index(after: authority.startIndex)..<close])
             let after = authority[authority.index(after: close)...]
-            return (host, after.hasPrefix(":") ? Int(after.dropFirst()) ?? 80 : 80)
+            return (host, after.hasPrefix(":") ? Int(after.dropFirst()) ?? 80 : 80, path)
         }
         if let colon = authority.lastIndex(of: ":") {
-            return (String(authority[..<colon]), Int(authority[authority.index(after: colon)...]) ?? 80)
+            return (String(authority[..<colon]), Int(authority[authority.index(after: colon)...]) ?? 80, path)
         }
-        return (String(authority), 80)
+        return (String(authority), 80, path)
     }
 }
 

@@ -28,6 +28,8 @@ extension ComfyAPI {
     }
 
     func exchange(_ request: HTTPClientRequest) async throws(GatewayError) -> UpstreamReply {
+        var request = request
+        request.target = pathPrefix + request.target
         do {
             let response = try await client.execute(request)
             return UpstreamReply(status: response.status, body: try await response.collect(upTo: maxResponseBytes))
@@ -38,6 +40,8 @@ extension ComfyAPI {
 
     /// Sends a request and returns the response as soon as its head is in (for downloads).
     func stream(_ request: HTTPClientRequest) async throws(GatewayError) -> HTTPClientResponse {
+        var request = request
+        request.target = pathPrefix + request.target
         do {
             return try await client.execute(request)
         } catch {

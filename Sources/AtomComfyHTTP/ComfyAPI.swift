@@ -16,12 +16,17 @@ package struct ComfyAPI: Sendable {
     package let client: HTTPClient
     /// The upstream's base URL, as errors report it (`http://127.0.0.1:8188`).
     package let baseURL: String
+    /// The path ComfyUI is mounted under behind a reverse proxy (`/comfy`), or empty: every
+    /// request target is prefixed with it.
+    package let pathPrefix: String
     /// The largest JSON answer read (`/object_info` runs to several MB).
     package var maxResponseBytes = 64 * 1024 * 1024
 
-    package init(client: HTTPClient) {
+    /// - Parameter pathPrefix: the mount path (`/comfy`, no trailing slash), empty for none.
+    package init(client: HTTPClient, pathPrefix: String = "") {
         self.client = client
+        self.pathPrefix = pathPrefix
         let configuration = client.configuration
-        baseURL = "http://\(configuration.hostHeader)"
+        baseURL = "http://\(configuration.hostHeader)\(pathPrefix)"
     }
 }

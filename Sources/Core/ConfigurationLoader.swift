@@ -69,8 +69,13 @@ package enum ConfigurationLoader {
         }
         let comfyURL: String
         if let url = optional(.comfyURL) {
-            guard let parsed = BaseURL(url) else {
-                throw ConfigurationError("COMFYUI_URL must be an http:// or https:// URL with a host, got '\(url)'")
+            guard let parsed = BaseURL(url), url.lowercased().hasPrefix("http://"), !url.contains("?"),
+                !url.contains("#")
+            else {
+                throw ConfigurationError(
+                    "COMFYUI_URL must be an http:// URL with a host (and optionally a path), got '\(url)'"
+                        + (url.lowercased().hasPrefix("https://")
+                            ? " (the gateway does not speak TLS to ComfyUI: reach it over a private network)" : ""))
             }
             comfyURL = parsed.normalized
         } else {

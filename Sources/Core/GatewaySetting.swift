@@ -35,7 +35,7 @@ package struct GatewaySetting: Sendable, Hashable {
         help: "Seconds to wait for ComfyUI before answering 504 TASK_TIMEOUT.")
     package static let comfyURL = GatewaySetting(
         variable: "COMFYUI_URL", defaultValue: nil,
-        help: "ComfyUI base URL (http://host:port); overrides COMFYUI_HOST and COMFYUI_PORT.")
+        help: "ComfyUI base URL (http://host:port[/path]); overrides COMFYUI_HOST and COMFYUI_PORT.")
     package static let inputDir = GatewaySetting(
         variable: "INPUT_DIR", defaultValue: "input", help: "Directory for uploaded input images.")
     package static let outputDir = GatewaySetting(

@@ -191,6 +191,27 @@ struct ComfyAPITests {
         }
     }
 
+    @Test func aURLPathIsAMountPointEveryCallGoesUnder() async throws {
+        let ipv6 = ComfyAPI.parts(of: "http://[::1]:8188/comfy/")
+        #expect(ipv6.host == "::1" && ipv6.port == 8188 && ipv6.path == "/comfy")
+        let plain = ComfyAPI.parts(of: "http://comfy.internal")
+        #expect(plain.host == "comfy.internal" && plain.port == 80 && plain.path == "")
+        try await Self.withEmulator { _, emulator, loop in
+            // ComfyUI serves every route under /api too: a gateway mounted there must reach it.
+            let mounted = ComfyAPI(baseURL: "http://127.0.0.1:\(emulator.port)/api/", timeoutSeconds: 5, loop: loop)
+            let elsewhere = ComfyAPI(baseURL: "http://127.0.0.1:\(emulator.port)/nope", timeoutSeconds: 5, loop: loop)
+            defer {
+                mounted.shutdown()
+                elsewhere.shutdown()
+            }
+            #expect(mounted.baseURL == "http://127.0.0.1:\(emulator.port)/api")
+            let queue = try await mounted.queue()
+            #expect(queue.pending.isEmpty)
+            let error = await Self.code { _ = try await elsewhere.queue() }
+            #expect(error?.details["upstream_status"] == 404)
+        }
+    }
+
     @Test func sequentialCallsShareOnePooledConnection() async throws {
         try await Self.withEmulator { api, emulator, loop in
             _ = try await api.systemStats()

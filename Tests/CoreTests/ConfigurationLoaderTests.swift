@@ -43,9 +43,9 @@ struct ConfigurationLoaderTests {
     @Test func comfyURLOverridesHostAndPort() async throws {
         let file = try Self.envFile("")
         let configuration = try await ConfigurationLoader.load(
-            flags: [:], environment: ["COMFYUI_URL": "https://comfy.example:9443/", "COMFYUI_HOST": "other"],
+            flags: [:], environment: ["COMFYUI_URL": "http://comfy.example:9443/comfy/", "COMFYUI_HOST": "other"],
             envFile: file)
-        #expect(configuration.comfyURL == "https://comfy.example:9443")
+        #expect(configuration.comfyURL == "http://comfy.example:9443/comfy")
     }
 
     @Test func debugLowersTheLogLevelUnlessLogLevelIsSet() async throws {
@@ -72,7 +72,15 @@ struct ConfigurationLoaderTests {
         (["PORT": "65536"], "PORT must be 1-65535, got '65536'"),
         (["COMFYUI_PORT": "-1"], "COMFYUI_PORT must be 1-65535, got '-1'"),
         (["COMFYUI_TIMEOUT": "soon"], "COMFYUI_TIMEOUT must be a positive number of seconds, got 'soon'"),
-        (["COMFYUI_URL": "ftp://x"], "COMFYUI_URL must be an http:// or https:// URL with a host, got 'ftp://x'"),
+        (
+            ["COMFYUI_URL": "ftp://x"],
+            "COMFYUI_URL must be an http:// URL with a host (and optionally a path), got 'ftp://x'"
+        ),
+        (
+            ["COMFYUI_URL": "https://comfy.example"],
+            "COMFYUI_URL must be an http:// URL with a host (and optionally a path), got 'https://comfy.example' "
+                + "(the gateway does not speak TLS to ComfyUI: reach it over a private network)"
+        ),
         (["DEBUG": "maybe"], "DEBUG must be true or false, got 'maybe'"),
         (
             ["LOG_LEVEL": "loud"],
