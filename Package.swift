@@ -174,8 +174,8 @@ let package = Package(
         .testTarget(
             name: "MoleculeTests",
             dependencies: [
-                "MoleculeImage", "MoleculeQueue", "MoleculeWorkflow", "ComfyEmulatorSupport", "Core", "Models",
-                "Reactor",
+                "MoleculeImage", "MoleculeQueue", "MoleculeWorkflow", "ComfyEmulatorSupport", "Client", "Codecs",
+                "Core", "Models", "Reactor",
             ],
             swiftSettings: strictSettings),
     ]

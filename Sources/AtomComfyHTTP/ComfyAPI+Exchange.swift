@@ -6,9 +6,8 @@ import Models
 struct UpstreamReply {
     let status: Int
     let body: [UInt8]
-
-    /// The body as JSON, nil when it is not JSON.
-    var json: JSONValue? { try? JSONValue(parsing: body) }
+    /// The body as JSON, nil when it is not JSON (parsed once, off the loop when large).
+    let json: JSONValue?
 
     /// The start of the body as text, for error details.
     var excerpt: String { String(decoding: body.prefix(512), as: UTF8.self) }
@@ -22,7 +21,7 @@ extension ComfyAPI {
         var request = HTTPClientRequest(method: method, target: target)
         if let json {
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(json.serialized())
+            request.body = .bytes(await json.serialize())
         }
         return try await exchange(request)
     }
@@ -32,7 +31,8 @@ extension ComfyAPI {
         request.target = pathPrefix + request.target
         do {
             let response = try await client.execute(request)
-            return UpstreamReply(status: response.status, body: try await response.collect(upTo: maxResponseBytes))
+            let body = try await response.collect(upTo: maxResponseBytes)
+            return UpstreamReply(status: response.status, body: body, json: try? await JSONValue.parse(body))
         } catch {
             throw gatewayError(for: error)
         }

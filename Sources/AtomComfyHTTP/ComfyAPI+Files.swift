@@ -27,6 +27,8 @@ package enum UploadContent: Sendable {
 package struct ImageDownload: Sendable {
     package let contentType: String?
     package let contentLength: Int?
+    /// `Last-Modified`, in seconds since 1970, when ComfyUI sent one.
+    package let lastModified: Int64?
     package let body: HTTPClientResponseBody
 }
 
@@ -98,7 +100,7 @@ extension ComfyAPI {
         let response = try await stream(HTTPClientRequest(target: target))
         guard response.status == 200 else {
             let body = (try? await response.collect(upTo: 4096)) ?? []
-            let reply = UpstreamReply(status: response.status, body: body)
+            let reply = UpstreamReply(status: response.status, body: body, json: nil)
             switch response.status {
             case 404:
                 throw GatewayError(
@@ -112,7 +114,9 @@ extension ComfyAPI {
         }
         return ImageDownload(
             contentType: response.headers[first: "Content-Type"],
-            contentLength: response.headers[first: "Content-Length"].flatMap { Int($0) }, body: response.body)
+            contentLength: response.headers[first: "Content-Length"].flatMap { Int($0) },
+            lastModified: response.headers[first: "Last-Modified"].flatMap(HTTPDateParser.epochSecond),
+            body: response.body)
     }
 }
 

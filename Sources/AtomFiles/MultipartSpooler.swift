@@ -4,7 +4,7 @@ package import Models
 /// A `multipart/form-data` upload received as a stream: the file part is written to a
 /// temporary file as it arrives, the small text fields are kept in memory.
 package struct SpooledForm: Sendable {
-    /// The text fields by name (the last of a repeated name wins).
+    /// The text fields asked for, by name (the last of a repeated name wins).
     package var fields: [String: String]
     /// The file part, if the form had one.
     package var file: SpooledFile?
@@ -52,13 +52,14 @@ package struct MultipartSpooler {
     /// - Parameters:
     ///   - boundary: the body's boundary.
     ///   - fileField: the name of the file part (`file`).
+    ///   - textFields: the text fields to keep; parts with other names are skipped unread.
     ///   - directory, subfolder: where the temporary file is created.
     ///   - checkFilename: called with the file part's name before anything is written; throw to stop.
     ///   - checkField: called with each text field when it is complete; throw to stop.
     ///   - inspect: called with the file's first bytes before the rest is stored; throw to stop.
     ///   - next: the body's chunks; its errors (a body over the limit) are rethrown unchanged.
     package static func spool(
-        boundary: String, fileField: String, into directory: LocalDirectory,
+        boundary: String, fileField: String, textFields: Set<String>, into directory: LocalDirectory,
         checkFilename: (String) throws(GatewayError) -> Void,
         checkField: (String, String) throws(GatewayError) -> Void,
         inspect: ([UInt8]) throws(GatewayError) -> Void,
@@ -74,7 +75,8 @@ package struct MultipartSpooler {
                     switch event {
                     case .partHead(let head):
                         if head.name == fileField, let filename = head.filename { try checkFilename(filename) }
-                        current = try await start(head, fileField: fileField, hasFile: form.file != nil, directory)
+                        current = try await start(
+                            head, fileField: fileField, textFields: textFields, hasFile: form.file != nil, directory)
                     case .body(let bytes):
                         try await current.receive(bytes, inspect: inspect)
                     case .partEnd:
@@ -103,7 +105,8 @@ package struct MultipartSpooler {
     }
 
     private static func start(
-        _ head: MultipartPartHead, fileField: String, hasFile: Bool, _ directory: LocalDirectory
+        _ head: MultipartPartHead, fileField: String, textFields: Set<String>, hasFile: Bool,
+        _ directory: LocalDirectory
     ) async throws(GatewayError) -> Receiving {
         guard let name = head.name else { return .ignored }
         if name == fileField && head.filename != nil {
@@ -115,7 +118,7 @@ package struct MultipartSpooler {
             let temporary = try await directory.temporaryFile(in: [], for: "upload")
             return .file(FilePart(head: head, temporary: temporary))
         }
-        return .field(name: name, bytes: [])
+        return textFields.contains(name) ? .field(name: name, bytes: []) : .ignored
     }
 
     /// The part being received.

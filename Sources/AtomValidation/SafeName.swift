@@ -3,13 +3,18 @@ package import Models
 /// Checks of the file names and subfolders clients give, before any I/O: a name is one path
 /// component; a subfolder is zero or more components separated by `/`. Refused with a 400
 /// `FILE_OPERATION_ERROR`: `.` and `..` components, absolute paths, backslashes, NUL and other
-/// control characters, empty components, and names longer than a file system allows.
+/// control characters, empty components, names longer than a file system allows, and file names
+/// ending in ComfyUI's folder annotations (` [input]`, ` [output]`, ` [temp]`), with which its
+/// `/view` would serve a file from another folder than the `type` asked for.
 package enum SafeName {
     /// Checks a file name.
     package static func checkFilename(_ name: String, field: String = "filename") throws(GatewayError) {
         guard !name.isEmpty else { throw refusal(field, name, "must not be empty") }
         guard !name.contains("/") else { throw refusal(field, name, "must not contain '/'") }
         try checkComponent(name, field: field, value: name)
+        for annotation in [" [input]", " [output]", " [temp]"] where name.hasSuffix(annotation) {
+            throw refusal(field, name, "must not end in ComfyUI's folder annotation '\(annotation.dropFirst())'")
+        }
     }
 
     /// Checks a subfolder (`""` for none) and returns its components.

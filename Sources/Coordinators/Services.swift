@@ -1,3 +1,6 @@
+// Coordinators (L2): the service's API in Models vocabulary; the one place molecules are
+// composed. Imports molecules, Models and Core; never an atom or infrastructure.
+
 package import Core
 package import Logging
 package import Models

@@ -1,3 +1,7 @@
+// Entry (L1): the operation table (routes and OpenAPI from one list), request checks, errors as
+// HTTP responses, docs pages, and the app assembled from configuration. Imports Coordinators,
+// Routing, Models and Core only.
+
 import Coordinators
 import Core
 import Models
@@ -25,7 +29,7 @@ enum GatewayRoutes {
                 ]
             ) { _, _ in
                 if let error = services.readiness() { throw error }
-                return .api(Readiness(upstream: services.upstream))
+                return await .api(Readiness(upstream: services.upstream))
             },
         ] + WorkflowRoutes.operations(services.workflows, base: base) + QueueRoutes.operations(services.queue)
             + ImageRoutes.operations(

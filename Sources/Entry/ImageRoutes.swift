@@ -40,7 +40,7 @@ enum ImageRoutes {
                 maxBodyBytes: maxUploadBytes
             ) { request, _ in
                 let body = request.body
-                return .api(
+                return await .api(
                     try await coordinator.upload(
                         contentType: request.header("Content-Type"), base: base.base(for: request),
                         body: { try await body.next() }))
@@ -85,7 +85,7 @@ enum ImageRoutes {
                 ]
             ) { request, _ in
                 let location = try RequestDecoding.fileLocation(request)
-                return .api(try coordinator.urls(location, base: base.base(for: request)))
+                return await .api(try coordinator.urls(location, base: base.base(for: request)))
             },
         ]
     }
@@ -108,6 +108,10 @@ enum ImageRoutes {
             response.setHeader("ETag", content.etag)
             response.setHeader("Cache-Control", content.cacheControl)
             response.setHeader("Content-Disposition", content.contentDisposition)
+            // Files come from ComfyUI's folders, which may hold anything (an SVG, an HTML file a
+            // custom node wrote): never let a browser sniff or run them on the gateway's origin.
+            response.setHeader("X-Content-Type-Options", "nosniff")
+            response.setHeader("Content-Security-Policy", "sandbox")
             return response
         }
     }

@@ -11,7 +11,7 @@ enum QueueRoutes {
                 summary: "What runs and what waits", description: "Pending prompts are listed in run order.",
                 replies: [.json(200, "The queue.", schema: "QueueStatus")] + APIOperation.upstreamErrors
             ) { _, _ in
-                .api(try await coordinator.status())
+                await .api(try await coordinator.status())
             },
             APIOperation(
                 method: .post, path: "/api/v1/queue/clear", operationID: "clearQueue", tag: "queue",
@@ -34,7 +34,7 @@ enum QueueRoutes {
                     decoding.fail("clear", "must be true when 'delete' is not given")
                 }
                 try decoding.check()
-                return .api(try await coordinator.clear(QueueClearRequest(clear: clear, delete: delete)))
+                return await .api(try await coordinator.clear(QueueClearRequest(clear: clear, delete: delete)))
             },
         ]
     }

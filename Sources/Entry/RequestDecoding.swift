@@ -13,7 +13,7 @@ struct RequestDecoding {
         guard bytes.contains(where: { !isJSONWhitespace($0) }) else { return [:] }
         let value: JSONValue
         do {
-            value = try JSONValue(parsing: bytes)
+            value = try await JSONValue.parse(bytes)
         } catch {
             throw GatewayError(
                 .invalidRequest, message: "The request body is not valid JSON.", details: ["reason": "malformed JSON"])

@@ -42,7 +42,7 @@ enum WorkflowRoutes {
                 let submission = try await coordinator.submit(
                     WorkflowSubmitRequest(
                         workflow: workflow ?? .null, clientID: clientID, extraData: extraData, front: front ?? false))
-                return .api(submission)
+                return await .api(submission)
             },
             APIOperation(
                 method: .get, path: "/api/v1/workflows/{prompt_id}/history", operationID: "getWorkflowHistory",
@@ -54,7 +54,7 @@ enum WorkflowRoutes {
                     .error(404, "WORKFLOW_NOT_FOUND: not queued, not running, not in history."),
                 ] + APIOperation.upstreamErrors
             ) { _, context in
-                .api(try await coordinator.history(promptID: context.parameters["prompt_id"] ?? ""))
+                await .api(try await coordinator.history(promptID: context.parameters["prompt_id"] ?? ""))
             },
             APIOperation(
                 method: .get, path: "/api/v1/workflows/{prompt_id}/images", operationID: "getWorkflowImages",
@@ -66,7 +66,7 @@ enum WorkflowRoutes {
                     .error(404, "WORKFLOW_NOT_FOUND."),
                 ] + APIOperation.upstreamErrors
             ) { request, context in
-                .api(
+                await .api(
                     try await coordinator.images(
                         promptID: context.parameters["prompt_id"] ?? "", base: base.base(for: request)))
             },
@@ -87,8 +87,11 @@ enum WorkflowRoutes {
                 let object = try await RequestDecoding.jsonObject(request, limit: 64 * 1024)
                 var decoding = RequestDecoding()
                 let promptID = decoding.optionalString(object, "prompt_id")
+                if promptID?.isEmpty == true {
+                    decoding.fail("prompt_id", "must not be empty (leave it out to interrupt what runs)")
+                }
                 try decoding.check()
-                return .api(try await coordinator.interrupt(promptID: promptID))
+                return await .api(try await coordinator.interrupt(promptID: promptID))
             },
         ]
     }

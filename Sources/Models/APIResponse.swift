@@ -24,3 +24,19 @@ package struct Readiness: APIResponse, Equatable {
 
     package var json: JSONValue { ["status": "ready", "comfyui": .string(upstream)] }
 }
+
+extension Int {
+    /// The whole part of `value`, clamped to `Int`'s range (0 for NaN): ComfyUI accepts any
+    /// number as a queue priority, and `Int(_:)` would trap on one beyond 2^63.
+    package init(clampingWholePart value: Double) {
+        if value.isNaN {
+            self = 0
+        } else if value >= 9_223_372_036_854_775_808.0 {
+            self = .max
+        } else if value <= -9_223_372_036_854_775_808 {
+            self = .min
+        } else {
+            self = Int(value.rounded(.down))
+        }
+    }
+}

@@ -1,3 +1,6 @@
+// MoleculeHealth (L3): whether ComfyUI answers, for /ready and the operator's log, over
+// AtomComfyHTTP. Never imports another molecule.
+
 package import AtomComfyHTTP
 package import Core
 package import Logging

@@ -17,8 +17,9 @@ extension ImageStore {
             location.type == .output && !location.filename.hasPrefix(".") && !subfolder.contains { $0.hasPrefix(".") }
         let cacheControl = location.type == .output ? "public, max-age=3600" : "no-cache"
         let disposition = Self.contentDisposition(location.filename)
-        if cacheable, let size = try await outputs.size(subfolder, location.filename) {
-            let etag = Self.etag(location, size: size)
+        if cacheable, let cached = await outputs.entry(subfolder, location.filename) {
+            let size = cached.size
+            let etag = Self.etag(location, size: size, modified: cached.modified)
             if Self.matches(ifNoneMatch, etag) { return .notModified(etag: etag, cacheControl: cacheControl) }
             let outputs = self.outputs
             return .content(
@@ -37,7 +38,7 @@ extension ImageStore {
         }
         let download = try await api.view(
             filename: location.filename, subfolder: location.subfolder, type: location.type.rawValue)
-        let etag = Self.etag(location, size: download.contentLength)
+        let etag = Self.etag(location, size: download.contentLength, modified: download.lastModified)
         if Self.matches(ifNoneMatch, etag) { return .notModified(etag: etag, cacheControl: cacheControl) }
         let outputs = self.outputs
         let length = download.contentLength
@@ -50,7 +51,7 @@ extension ImageStore {
                     cacheable && length != nil
                     ? try? await outputs.temporaryFile(in: subfolder, for: location.filename) : nil
                 try await Self.relay(download, to: sink, caching: cache, length: length) { cache in
-                    try await cache.commit(as: location.filename, in: subfolder)
+                    try await cache.commit(as: location.filename, in: subfolder, modified: download.lastModified)
                 }
             })
     }
@@ -92,11 +93,13 @@ extension ImageStore {
         }
     }
 
-    /// A strong entity tag from what names a version of a file: its location and size (output
-    /// files are written once; ComfyUI numbers new ones). FNV-1a, 64 bits, hex.
-    static func etag(_ location: FileLocation, size: Int?) -> String {
+    /// A strong entity tag from what names a version of a file: its location, size and
+    /// modification time (ComfyUI's `Last-Modified`, which the cached copy keeps as its own
+    /// mtime, so both give the same tag), as nginx derives its tags. FNV-1a, 64 bits, hex.
+    static func etag(_ location: FileLocation, size: Int?, modified: Int64?) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        let key = "\(location.type.rawValue)\u{0}\(location.subfolder)\u{0}\(location.filename)\u{0}\(size ?? -1)"
+        let key =
+            "\(location.type.rawValue)\u{0}\(location.subfolder)\u{0}\(location.filename)\u{0}\(size ?? -1)\u{0}\(modified ?? -1)"
         for byte in key.utf8 {
             hash ^= UInt64(byte)
             hash = hash &* 0x0000_0100_0000_01B3

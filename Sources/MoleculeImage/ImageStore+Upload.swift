@@ -8,14 +8,15 @@ extension ImageStore {
     /// (PNG, JPEG, WebP or GIF, else 415) and spooled to a temporary file, the other fields
     /// (`overwrite`, `subfolder`, `type`) are checked, the file is forwarded to ComfyUI as a
     /// streamed multipart request, and the temporary file becomes the local copy under the name
-    /// ComfyUI reports. Errors of `body` (a body over the limit) are rethrown unchanged.
+    /// ComfyUI reports (under `INPUT_DIR/.temp` for `type=temp`, which ComfyUI keeps apart).
+    /// Errors of `body` (a body over the limit) are rethrown unchanged.
     package func upload(
         contentType: String?, base: String, body: () async throws -> [UInt8]?
     ) async throws -> UploadResult {
         let boundary = try MultipartSpooler.boundary(contentType: contentType)
         var kind: ImageKind?
         let form = try await MultipartSpooler.spool(
-            boundary: boundary, fileField: "file", into: inputs,
+            boundary: boundary, fileField: "file", textFields: ["overwrite", "subfolder", "type"], into: inputs,
             checkFilename: { (name: String) throws(GatewayError) in
                 guard !name.isEmpty else { throw Self.invalidField("file", "has no file name") }
                 try SafeName.checkFilename(name, field: "file name")
@@ -36,6 +37,10 @@ extension ImageStore {
             try SafeName.checkFilename(file.filename, field: "file name")
             let subfolder = try SafeName.checkSubfolder(options.subfolder)
             guard let kind else { throw Self.notAnImage }
+            // ComfyUI keeps input and temp files apart; so does the local copy. Its folder is
+            // made (and checked: no symbolic link on the way) before ComfyUI sees the file.
+            let localFolder = options.type == .temp ? [Self.temporaryUploads] + subfolder : subfolder
+            try await inputs.makeDirectories(localFolder)
             let reader = try await file.temporary.reopenForReading()
             let uploaded: UploadedImage
             do {
@@ -49,7 +54,7 @@ extension ImageStore {
             }
             await reader.close()
             try SafeName.checkFilename(uploaded.name)
-            try await file.temporary.commit(as: uploaded.name, in: subfolder)
+            try await file.temporary.commit(as: uploaded.name, in: localFolder)
             let location = FileLocation(filename: uploaded.name, subfolder: options.subfolder, type: options.type)
             return UploadResult(
                 location: location, size: file.temporary.size, url: Self.downloadURL(location, base: base))
@@ -58,6 +63,9 @@ extension ImageStore {
             throw error
         }
     }
+
+    /// The folder under `INPUT_DIR` that keeps the local copies of `type=temp` uploads.
+    static let temporaryUploads = ".temp"
 
     static let notAnImage = GatewayError(
         .unsupportedMediaType, message: "The file is not a PNG, JPEG, WebP or GIF image (checked by its content).",

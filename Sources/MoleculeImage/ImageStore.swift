@@ -1,3 +1,6 @@
+// MoleculeImage (L3): uploads and cached downloads, composed from AtomComfyHTTP, AtomFiles and
+// AtomValidation. Never imports another molecule.
+
 package import AtomComfyHTTP
 import AtomFiles
 import AtomValidation
@@ -8,7 +11,7 @@ package import Models
 /// downloads (served from the `OUTPUT_DIR` cache, else streamed from ComfyUI while the cache is
 /// written), with memory flat at any file size. Loop-bound.
 package struct ImageStore: Sendable {
-    package let api: ComfyAPI
+    let api: ComfyAPI
     let inputs: LocalDirectory
     let outputs: LocalDirectory
 

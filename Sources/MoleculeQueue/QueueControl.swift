@@ -1,3 +1,6 @@
+// MoleculeQueue (L3): ComfyUI's queue, normalised and cleared, over AtomComfyHTTP. Never imports
+// another molecule.
+
 package import AtomComfyHTTP
 package import Core
 package import Models
@@ -5,7 +8,7 @@ package import Models
 /// The queue business: ComfyUI's queue normalised for clients, and clearing it.
 /// Loop-bound, like `ComfyAPI`.
 package struct QueueControl: Sendable {
-    package let api: ComfyAPI
+    let api: ComfyAPI
 
     package init(api: ComfyAPI) {
         self.api = api
@@ -18,21 +21,25 @@ package struct QueueControl: Sendable {
     }
 
     /// Clears every pending prompt (`clear`), and/or removes the pending prompts `delete` names.
-    /// `removed` counts the prompts that were pending and are now gone.
+    /// `removed` counts the prompts that were pending and, read again afterwards, are neither
+    /// pending nor running (ComfyUI ignores a delete for a prompt that started meanwhile).
     package func clear(_ request: QueueClearRequest) async throws(GatewayError) -> QueueClearResult {
         let pending = Set(try await api.queue().pending.map(\.promptID))
+        let targets = request.clear ? pending : Set(request.delete ?? []).intersection(pending)
         if request.clear {
             try await api.clearQueue()
-            return QueueClearResult(cleared: true, removed: pending.count)
+        } else if !targets.isEmpty {
+            try await api.deleteFromQueue(targets.sorted())
         }
-        let targets = Set(request.delete ?? []).intersection(pending)
-        if !targets.isEmpty { try await api.deleteFromQueue(targets.sorted()) }
-        return QueueClearResult(cleared: false, removed: targets.count)
+        guard !targets.isEmpty else { return QueueClearResult(cleared: request.clear, removed: 0) }
+        let after = try await api.queue()
+        let remaining = Set((after.pending + after.running).map(\.promptID))
+        return QueueClearResult(cleared: request.clear, removed: targets.subtracting(remaining).count)
     }
 
     static func entry(_ entry: ComfyQueueEntry) -> QueueEntry {
         QueueEntry(
-            number: Int(entry.number.rounded(.down)), promptID: entry.promptID,
+            number: Int(clampingWholePart: entry.number), promptID: entry.promptID,
             clientID: entry.extraData[WorkflowSubmitRequest.clientIDKey]?.stringValue ?? entry.clientID)
     }
 }

@@ -13,7 +13,8 @@ package enum HistoryReading {
             error = executionError(promptID: promptID, messages: messages)
         }
         return WorkflowHistory(
-            promptID: promptID, status: status, queuePosition: nil, outputs: entry["outputs"] ?? [:],
+            promptID: promptID, status: status, queuePosition: nil,
+            outputs: entry["outputs"].flatMap { $0.isNull ? nil : $0 } ?? [:],
             messages: .array(messages), error: error, history: entry)
     }
 

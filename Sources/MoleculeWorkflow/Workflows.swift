@@ -1,3 +1,6 @@
+// MoleculeWorkflow (L3): workflows as the API sees them, composed from AtomComfyHTTP and
+// AtomValidation. Never imports another molecule; the coordinators compose molecules.
+
 package import AtomComfyHTTP
 import AtomValidation
 package import Core
@@ -10,7 +13,7 @@ package import Models
 /// sees every event); the caller's client id travels in `extra_data.gateway_client_id`, where
 /// the queue and the event tracker read it back. Loop-bound, like `ComfyAPI`.
 package struct Workflows: Sendable {
-    package let api: ComfyAPI
+    let api: ComfyAPI
     /// The client id the gateway's upstream socket uses.
     package let upstreamClientID: String
 
@@ -29,7 +32,7 @@ package struct Workflows: Sendable {
             workflow: request.workflow, clientID: upstreamClientID, extraData: .object(extraData),
             front: request.front)
         return WorkflowSubmission(
-            promptID: submitted.promptID, number: Int(submitted.number.rounded(.down)), clientID: clientID,
+            promptID: submitted.promptID, number: Int(clampingWholePart: submitted.number), clientID: clientID,
             nodeErrors: submitted.nodeErrors)
     }
 
@@ -71,6 +74,22 @@ package struct Workflows: Sendable {
         }
         if queue.pending.contains(where: { $0.promptID == promptID }) {
             try await api.deleteFromQueue([promptID])
+            // ComfyUI ignores the delete of a prompt that started in the meantime: look again.
+            let after = try await api.queue()
+            if after.running.contains(where: { $0.promptID == promptID }) {
+                try await api.interrupt(promptID: promptID)
+                return InterruptResult(promptID: promptID, action: .interrupted)
+            }
+            if after.pending.contains(where: { $0.promptID == promptID }) {
+                throw GatewayError(
+                    .queueOperationError, message: "ComfyUI kept prompt '\(promptID)' in its queue after the delete.",
+                    details: ["prompt_id": .string(promptID), "upstream": .string(api.baseURL)])
+            }
+            if try await api.history(promptID: promptID) != nil {
+                throw GatewayError(
+                    .workflowNotFound, message: "Prompt '\(promptID)' finished before it could be withdrawn.",
+                    details: ["prompt_id": .string(promptID)])
+            }
             return InterruptResult(promptID: promptID, action: .removedFromQueue)
         }
         throw GatewayError(

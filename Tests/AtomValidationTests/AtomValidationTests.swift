@@ -53,7 +53,7 @@ struct WorkflowGraphCheckTests {
 struct SafeNameTests {
     @Test(arguments: [
         "..", ".", "../x.png", "a/b.png", "/etc/passwd", "..\\x.png", "a\\b", "a\u{0}.png", "x\n.png", "",
-        String(repeating: "a", count: 256),
+        String(repeating: "a", count: 256), "x.png [input]", "x.png [temp]", "x.png [output]",
     ])
     func unsafeFilenamesAreRefused(name: String) {
         let error = #expect(throws: GatewayError.self) { try SafeName.checkFilename(name) }
@@ -61,7 +61,7 @@ struct SafeNameTests {
         #expect(error?.status == 400)
     }
 
-    @Test(arguments: ["a.png", "ComfyUI_00001_.png", "名前 (1).webp", "..a.png", "a..png", ".hidden"])
+    @Test(arguments: ["a.png", "ComfyUI_00001_.png", "名前 (1).webp", "..a.png", "a..png", ".hidden", "x [inputs].png"])
     func ordinaryFilenamesPass(name: String) throws {
         try SafeName.checkFilename(name)
     }

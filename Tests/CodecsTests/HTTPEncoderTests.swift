@@ -100,3 +100,24 @@ struct HTTPEncoderTests {
         #expect(cache.string(forEpochSecond: 1) == "Thu, 01 Jan 1970 00:00:01 GMT")
     }
 }
+
+/// IMF-fixdate parsing, checked against the formatter over a wide range of instants.
+struct HTTPDateParserTests {
+    @Test func theRFCExampleParses() {
+        #expect(HTTPDateParser.epochSecond("Sun, 06 Nov 1994 08:49:37 GMT") == 784_111_777)
+    }
+
+    @Test func parsingInvertsFormatting() {
+        for second in stride(from: -2_000_000_000, through: 4_000_000_000, by: 7_654_321) {
+            #expect(HTTPDateParser.epochSecond(HTTPDateCache.format(epochSecond: second)) == Int64(second))
+        }
+    }
+
+    @Test(arguments: [
+        "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", "Sun, 06 Nov 1994 08:49:37 UTC",
+        "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 24:00:00 GMT", "",
+    ])
+    func otherFormsAreNotParsed(text: String) {
+        #expect(HTTPDateParser.epochSecond(text) == nil)
+    }
+}

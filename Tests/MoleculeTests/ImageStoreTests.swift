@@ -146,6 +146,82 @@ struct ImageStoreTests {
         }
     }
 
+    @Test func symbolicLinksInTheDirectoriesAreNeverFollowed() async throws {
+        try await MoleculeHarness.run { harness in
+            let store = ImageStore(configuration: harness.configuration, loop: harness.loop)
+            defer { store.shutdown() }
+            let files = FileManager.default
+            let outside = harness.configuration.outputDirectory + "-outside"
+            defer { try? files.removeItem(atPath: outside) }
+            try files.createDirectory(atPath: outside, withIntermediateDirectories: true)
+            _ = files.createFile(atPath: outside + "/secret.png", contents: Data(Self.png))
+            let output = harness.configuration.outputDirectory
+            let input = harness.configuration.inputDirectory
+            try files.createDirectory(atPath: output, withIntermediateDirectories: true)
+            try files.createDirectory(atPath: input, withIntermediateDirectories: true)
+            try files.createSymbolicLink(atPath: output + "/linked", withDestinationPath: outside)
+            try files.createSymbolicLink(atPath: output + "/secret.png", withDestinationPath: outside + "/secret.png")
+            try files.createSymbolicLink(atPath: input + "/linked", withDestinationPath: outside)
+
+            for location in [
+                FileLocation(filename: "secret.png", subfolder: "linked"), FileLocation(filename: "secret.png"),
+            ] {
+                let error = await MoleculeHarness.error { _ = try await store.download(location, ifNoneMatch: nil) }
+                #expect(error?.code == .imageNotFound, "\(location) was not served through the link")
+            }
+
+            // A cache fill into a linked folder is skipped; the download itself still works.
+            try files.createDirectory(
+                atPath: harness.emulator.rootPath + "/output/linked", withIntermediateDirectories: true)
+            _ = files.createFile(atPath: harness.emulator.rootPath + "/output/linked/new.png", contents: Data(Self.png))
+            let fetched = try await Self.collect(
+                try await store.download(FileLocation(filename: "new.png", subfolder: "linked"), ifNoneMatch: nil))
+            #expect(fetched.bytes == Self.png)
+            #expect(!files.fileExists(atPath: outside + "/new.png"))
+
+            let upload = await MoleculeHarness.error {
+                _ = try await Self.upload(store, Self.form(file: Self.png, fields: [("subfolder", "linked")]))
+            }
+            #expect(upload?.code == .fileOperationError)
+            #expect(try files.contentsOfDirectory(atPath: outside) == ["secret.png"])
+            #expect(Self.files(in: harness.emulator.rootPath + "/input").isEmpty, "refused before ComfyUI saw it")
+        }
+    }
+
+    @Test func temporaryUploadsKeepTheirCopyApartFromInputs() async throws {
+        try await MoleculeHarness.run { harness in
+            let store = ImageStore(configuration: harness.configuration, loop: harness.loop)
+            defer { store.shutdown() }
+            let result = try await Self.upload(store, Self.form(file: Self.png, fields: [("type", "temp")]))
+            #expect(result.location.type == .temp)
+            #expect(Self.holds(harness.configuration.inputDirectory + "/.temp/in.png", Self.png))
+            #expect(!FileManager.default.fileExists(atPath: harness.configuration.inputDirectory + "/in.png"))
+        }
+    }
+
+    @Test func theEntityTagFollowsTheUpstreamFileNotJustItsName() async throws {
+        try await MoleculeHarness.run { harness in
+            let store = ImageStore(configuration: harness.configuration, loop: harness.loop)
+            defer { store.shutdown() }
+            let path = harness.emulator.rootPath + "/input/same.png"
+            _ = FileManager.default.createFile(atPath: path, contents: Data(Self.png))
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSince1970: 1_000_000)], ofItemAtPath: path)
+            let location = FileLocation(filename: "same.png", type: .input)
+            let first = try await Self.collect(try await store.download(location, ifNoneMatch: nil))
+            var replaced = Self.png
+            replaced[200] ^= 0xFF
+            _ = FileManager.default.createFile(atPath: path, contents: Data(replaced))
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSince1970: 2_000_000)], ofItemAtPath: path)
+            guard case .content(let second) = try await store.download(location, ifNoneMatch: first.content.etag) else {
+                Issue.record("a file replaced under the same name and size is not 'not modified'")
+                return
+            }
+            #expect(second.etag != first.content.etag)
+        }
+    }
+
     static func collect(_ delivery: ImageDelivery) async throws -> (content: ImageContent, bytes: [UInt8]) {
         guard case .content(let content) = delivery else { throw GatewayError(.internalError, message: "not content") }
         let box = Box()

@@ -1,3 +1,5 @@
+import Client
+import Codecs
 import ComfyEmulatorSupport
 import Models
 import MoleculeQueue
@@ -140,6 +142,28 @@ struct WorkflowsTests {
             let cleared = try await queue.clear(QueueClearRequest(clear: true, delete: nil))
             #expect(cleared == QueueClearResult(cleared: true, removed: 3))
             #expect(try await queue.status().pending.isEmpty)
+            try await harness.pause(false)
+        }
+    }
+
+    @Test func priorityNumbersBeyondIntAreClampedNotFatal() async throws {
+        try await MoleculeHarness.run { harness in
+            let queue = QueueControl(configuration: harness.configuration, loop: harness.loop)
+            let client = HTTPClient(loop: harness.loop, configuration: harness.emulator.clientConfiguration)
+            defer {
+                queue.shutdown()
+                client.shutdown()
+            }
+            try await harness.pause(true)
+            // Any ComfyUI client may queue with any number; ComfyUI keeps it as a float.
+            let body: JSONValue = ["prompt": MoleculeHarness.emptySave, "number": 1e19]
+            var request = HTTPClientRequest(method: .post, target: "/prompt", body: .bytes(body.serialized()))
+            request.headers.add(name: "Content-Type", value: "application/json")
+            let response = try await client.execute(request)
+            _ = try await response.collect(upTo: 1 << 16)
+            #expect(response.status == 200)
+            let status = try await queue.status()
+            #expect(status.pending.map(\.number) == [Int.max])
             try await harness.pause(false)
         }
     }

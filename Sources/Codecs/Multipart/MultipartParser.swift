@@ -34,7 +34,9 @@ package struct MultipartParser: Sendable {
     private enum State {
         case preamble(skipped: Int)
         case afterDelimiter
-        case headers
+        /// `scanned`: header bytes already searched for the blank line (headers that trickle in
+        /// a few bytes at a time are not searched again from their start).
+        case headers(scanned: Int)
         case body
         case finished
     }
@@ -82,8 +84,8 @@ package struct MultipartParser: Sendable {
             return try nextInPreamble(skipped: skipped)
         case .afterDelimiter:
             return try nextAfterDelimiter()
-        case .headers:
-            return try nextHead()
+        case .headers(let scanned):
+            return try nextHead(scanned: scanned)
         case .body:
             return nextInBody()
         case .finished:
@@ -139,19 +141,20 @@ package struct MultipartParser: Sendable {
         position = index + 2
         parts += 1
         guard parts <= configuration.maxParts else { throw .tooManyParts }
-        state = .headers
+        state = .headers(scanned: 0)
         return try next()
     }
 
-    private mutating func nextHead() throws(MultipartError) -> Event? {
+    private mutating func nextHead(scanned: Int) throws(MultipartError) -> Event? {
         // A part without headers starts its body right after the delimiter line's CRLF.
         if available >= 2 && buffer[position] == UInt8(ascii: "\r") && buffer[position + 1] == UInt8(ascii: "\n") {
             position += 2
             state = .body
             return .partHead(MultipartPartHead(headers: HTTPHeaders()))
         }
-        guard let end = find(Self.headerEnd) else {
+        guard let end = find(Self.headerEnd, from: position + max(0, scanned - (Self.headerEnd.count - 1))) else {
             guard available <= configuration.maxHeaderBytes else { throw .headersTooLarge }
+            state = .headers(scanned: available)
             return nil
         }
         guard end - position <= configuration.maxHeaderBytes else { throw .headersTooLarge }
@@ -180,10 +183,11 @@ package struct MultipartParser: Sendable {
         return .body(chunk)
     }
 
-    /// The index of the first occurrence of `pattern` at or after `position`, or nil.
-    private func find(_ pattern: [UInt8]) -> Int? {
+    /// The index of the first occurrence of `pattern` at or after `start` (default: `position`),
+    /// or nil.
+    private func find(_ pattern: [UInt8], from start: Int? = nil) -> Int? {
         guard let first = pattern.first, available >= pattern.count else { return nil }
-        var index = position
+        var index = start ?? position
         let last = buffer.count - pattern.count
         while index <= last {
             if buffer[index] == first && buffer.starts(with: pattern, at: index) { return index }

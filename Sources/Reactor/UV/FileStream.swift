@@ -7,11 +7,11 @@ import CLibUV
 package final class FileStream: @unchecked Sendable {
     /// How a file is opened.
     package enum Mode: Sendable {
-        /// Read only; the file must exist.
+        /// Read only; the file must exist and not be a symbolic link.
         case read
         /// Write only; created (mode 0644) or truncated.
         case truncateOrCreate
-        /// Write only; fails with `EEXIST` if the file exists.
+        /// Write only; fails with `EEXIST` if the file (or a symbolic link) exists.
         case createNew
     }
 
@@ -29,7 +29,7 @@ package final class FileStream: @unchecked Sendable {
     package static func open(_ path: String, mode: Mode, loop: EventLoop) async throws -> FileStream {
         let flags: Int32
         switch mode {
-        case .read: flags = O_RDONLY
+        case .read: flags = O_RDONLY | O_NOFOLLOW
         case .truncateOrCreate: flags = O_WRONLY | O_CREAT | O_TRUNC
         case .createNew: flags = O_WRONLY | O_CREAT | O_EXCL
         }
@@ -83,17 +83,30 @@ package final class FileStream: @unchecked Sendable {
         }
     }
 
-    /// The size of the regular file at `path`, or nil when there is none (missing, or a
-    /// directory or other kind of file).
+    /// The size of the regular file at `path`, or nil when there is none (missing, a directory,
+    /// a symbolic link or another kind of file).
     package static func size(of path: String, loop: EventLoop) async throws -> Int? {
+        guard let status = try await status(of: path, loop: loop), status.kind == .regular else { return nil }
+        return status.size
+    }
+
+    /// What is at `path` itself (a symbolic link is reported as one, not followed), or nil when
+    /// nothing is (`ENOENT`, or a path component that is not a directory).
+    package static func status(of path: String, loop: EventLoop) async throws -> FileStatus? {
         do {
-            let size = try await FileRequest.run(loop: loop, operation: "stat \(path)", resultIsSize: true) {
-                request, callback in
-                uv_fs_stat(loop.loop, request, path, callback)
+            return try await FileRequest.status(loop: loop, operation: "lstat \(path)") { request, callback in
+                uv_fs_lstat(loop.loop, request, path, callback)
             }
-            return size >= 0 ? size : nil
         } catch let error as UVError where error.code == -ENOENT || error.code == -ENOTDIR {
             return nil
+        }
+    }
+
+    /// Sets the file's modification (and access) time, in whole seconds since 1970.
+    package func setModificationTime(_ seconds: Int64) async throws {
+        precondition(!isClosed, "futime on a closed FileStream")
+        _ = try await FileRequest.run(loop: loop, operation: "futime") { [loop, descriptor] request, callback in
+            uv_fs_futime(loop.loop, request, descriptor, Double(seconds), Double(seconds), callback)
         }
     }
 }
@@ -130,28 +143,55 @@ extension FileStream {
     }
 }
 
+/// What `FileStream.status(of:loop:)` found at a path.
+package struct FileStatus: Sendable, Equatable {
+    /// The kind of file.
+    package enum Kind: Sendable, Equatable {
+        case regular, directory, symbolicLink, other
+    }
+
+    package let kind: Kind
+    package let size: Int
+    /// Modification time, whole seconds since 1970.
+    package let modified: Int64
+}
+
 /// One `uv_fs_t` request bridged to an async call. The buffer a read or write uses stays alive
 /// in the awaiting caller until this returns, which is after libuv's callback has run.
 private final class FileRequest {
     let request = UnsafeMutablePointer<uv_fs_t>.allocate(capacity: 1)
     let operation: String
-    let resultIsSize: Bool
-    var continuation: CheckedContinuation<Int, any Error>?
+    var continuation: CheckedContinuation<(Int, FileStatus), any Error>?
 
-    init(operation: String, resultIsSize: Bool) {
+    init(operation: String) {
         self.operation = operation
-        self.resultIsSize = resultIsSize
     }
 
     deinit { request.deallocate() }
 
+    /// Runs a request; returns its result (a descriptor or a byte count).
     static func run(
-        loop: EventLoop, operation: String, resultIsSize: Bool = false,
+        loop: EventLoop, operation: String,
         _ start: @escaping @Sendable (UnsafeMutablePointer<uv_fs_t>, uv_fs_cb) -> Int32
     ) async throws -> Int {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
+        try await perform(loop: loop, operation: operation, start).0
+    }
+
+    /// Runs a stat-like request; returns what it found.
+    static func status(
+        loop: EventLoop, operation: String,
+        _ start: @escaping @Sendable (UnsafeMutablePointer<uv_fs_t>, uv_fs_cb) -> Int32
+    ) async throws -> FileStatus {
+        try await perform(loop: loop, operation: operation, start).1
+    }
+
+    private static func perform(
+        loop: EventLoop, operation: String,
+        _ start: @escaping @Sendable (UnsafeMutablePointer<uv_fs_t>, uv_fs_cb) -> Int32
+    ) async throws -> (Int, FileStatus) {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Int, FileStatus), any Error>) in
             loop.execute {
-                let pending = FileRequest(operation: operation, resultIsSize: resultIsSize)
+                let pending = FileRequest(operation: operation)
                 pending.continuation = continuation
                 pending.request.pointee.data = Unmanaged.passRetained(pending).toOpaque()
                 let status = start(pending.request) { request in
@@ -169,13 +209,23 @@ private final class FileRequest {
 
     private func complete() {
         let result = request.pointee.result
-        let isRegular = request.pointee.statbuf.st_mode & UInt64(S_IFMT) == UInt64(S_IFREG)
-        let size = isRegular ? Int(request.pointee.statbuf.st_size) : -1
+        let stat = request.pointee.statbuf
+        let kind: FileStatus.Kind =
+            switch stat.st_mode & UInt64(S_IFMT) {
+            case UInt64(S_IFREG): .regular
+            case UInt64(S_IFDIR): .directory
+            case UInt64(S_IFLNK): .symbolicLink
+            default: .other
+            }
+        // Only stat requests fill `statbuf`; for the others it holds whatever was there.
+        let status = FileStatus(
+            kind: kind, size: Int(truncatingIfNeeded: stat.st_size),
+            modified: Int64(truncatingIfNeeded: stat.st_mtim.tv_sec))
         uv_fs_req_cleanup(request)
         if result < 0 {
             continuation?.resume(throwing: UVError(code: Int32(result), operation: operation))
         } else {
-            continuation?.resume(returning: resultIsSize ? size : result)
+            continuation?.resume(returning: (result, status))
         }
     }
 }
