@@ -46,6 +46,8 @@ package final class ComfyEmulator: @unchecked Sendable {
             [
                 packageRoot.appendingPathComponent("Tests/ComfyEmulator/emulator.py").path, "--port", "0", "--root",
                 root.path,
+                // A test run that dies (a crash, a kill) must not leave emulators behind.
+                "--exit-with-parent",
             ]
             + extraArguments
         process.standardOutput = try FileHandle(forWritingTo: output)
