@@ -19,6 +19,12 @@ package enum WorkflowGraphCheck {
         guard !nodes.isEmpty else {
             throw failure("The workflow has no nodes.", nodeErrors: [:])
         }
+        if nodes["nodes"]?.arrayValue != nil && nodes["links"] != nil {
+            throw failure(
+                "This is ComfyUI's UI workflow format (nodes and links); submit the API format instead "
+                    + "(ComfyUI: Workflow > Export (API), or Save (API Format) with dev mode on).",
+                nodeErrors: [:])
+        }
         var nodeErrors: [String: JSONValue] = [:]
         for (id, node) in nodes.sorted(by: { $0.key < $1.key }) {
             let problems = problems(of: node, in: nodes)

@@ -43,6 +43,13 @@ struct WorkflowGraphCheckTests {
         #expect(error?.details["node_errors"]?.objectValue?.count == 1)
     }
 
+    @Test func theUIFormatIsRecognisedAndExplained() {
+        let ui: JSONValue = ["last_node_id": 2, "nodes": [["id": 1, "type": "EmptyImage"]], "links": [], "version": 0.4]
+        let error = #expect(throws: GatewayError.self) { try WorkflowGraphCheck.check(ui) }
+        #expect(error?.message.contains("API format") == true)
+        #expect(error?.details["node_errors"] == [:])
+    }
+
     @Test func aListValueThatIsNoLinkIsNotChecked() throws {
         var graph = Self.valid.objectValue ?? [:]
         graph["3"] = ["class_type": "X", "inputs": ["size": [512, 512], "names": ["a", "b"]]]
