@@ -6,8 +6,12 @@ import Routing
 enum ImageRoutes {
     static func operations(_ coordinator: ImageCoordinator, base: PublicBase, maxUploadBytes: Int) -> [APIOperation] {
         let location = [
-            APIOperation.query("filename", "The file name, as ComfyUI reports it.", required: true),
-            APIOperation.query("subfolder", "The subfolder (empty for none)."),
+            APIOperation.query(
+                "filename", "The file name, as ComfyUI reports it.", required: true,
+                schema: ["type": "string", "minLength": 1, "maxLength": 255, "pattern": .string(Self.filenamePattern)]),
+            APIOperation.query(
+                "subfolder", "The subfolder (empty for none): relative, `/`-separated, no `.` or `..` components.",
+                schema: ["type": "string", "pattern": .string(Self.subfolderPattern)]),
             APIOperation.query(
                 "type", "ComfyUI's folder.",
                 schema: ["type": "string", "enum": ["output", "input", "temp"], "default": "output"]),
@@ -89,6 +93,15 @@ enum ImageRoutes {
             },
         ]
     }
+
+    /// What `SafeName` accepts as a file name, as an ECMA-262 pattern for the OpenAPI document:
+    /// not `.` or `..`, no `/`, `\`, NUL or control characters, no ComfyUI folder annotation.
+    static let filenamePattern =
+        #"^(?!\.{1,2}$)(?!.* \[(input|output|temp)\]$)[^/\\\u0000-\u001f\u007f]+$"#
+
+    /// What `SafeName` accepts as a subfolder: empty, or relative components without `.`/`..`.
+    static let subfolderPattern =
+        #"^$|^(?!/)(?!(.*/)?\.{1,2}(/|$))(?!.*//)(?!.*/$)[^\\\u0000-\u001f\u007f]+$"#
 
     static func response(_ delivery: ImageDelivery) async throws -> Response {
         switch delivery {

@@ -45,9 +45,12 @@ enum OpenAPISchemas {
         "WorkflowSubmitRequest": object(
             [
                 "workflow": [
-                    "type": "object", "description": "API-format graph: node id -> {class_type, inputs}.",
+                    "type": "object", "minProperties": 1,
+                    "description":
+                        "API-format graph: node id -> {class_type, inputs}; links ([node_id, output]) must name nodes of the graph.",
                     "additionalProperties": object(
-                        ["class_type": string, "inputs": anyObject], required: ["class_type", "inputs"]),
+                        ["class_type": ["type": "string", "minLength": 1], "inputs": anyObject],
+                        required: ["class_type", "inputs"]),
                 ],
                 "client_id": ["type": "string", "minLength": 1, "maxLength": 256],
                 "extra_data": anyObject, "front": ["type": "boolean", "default": false],
@@ -82,7 +85,7 @@ enum OpenAPISchemas {
         "WorkflowImages": object(
             ["prompt_id": string, "status": status, "images": ["type": "array", "items": reference("ImageEntry")]],
             required: ["prompt_id", "status", "images"]),
-        "InterruptRequest": object(["prompt_id": nullable(string)], required: []),
+        "InterruptRequest": object(["prompt_id": nullable(["type": "string", "minLength": 1])], required: []),
         "InterruptResult": object(
             [
                 "prompt_id": nullable(string),
@@ -97,15 +100,23 @@ enum OpenAPISchemas {
                 "pending": ["type": "array", "items": reference("QueueEntry")],
                 "running_count": integer, "pending_count": integer,
             ], required: ["running", "pending", "running_count", "pending_count"]),
-        "QueueClearRequest": object(
-            ["clear": ["type": "boolean"], "delete": ["type": "array", "items": string]], required: [],
-            description: "`clear: true`, or `delete`, or both."),
+        "QueueClearRequest": [
+            "type": "object", "description": "`clear: true`, or `delete`, or both.",
+            "properties": [
+                "clear": nullable(["type": "boolean"]), "delete": nullable(["type": "array", "items": string]),
+            ],
+            "anyOf": [
+                ["required": ["clear"], "properties": ["clear": ["const": true]]],
+                ["required": ["delete"], "properties": ["delete": ["type": "array"]]],
+            ],
+        ],
         "QueueClearResult": object(
             ["cleared": ["type": "boolean"], "removed": integer], required: ["cleared", "removed"]),
         "UploadForm": object(
             [
                 "file": ["type": "string", "format": "binary", "description": "PNG, JPEG, WebP or GIF."],
-                "overwrite": ["type": "boolean", "default": false], "subfolder": string,
+                "overwrite": ["type": "boolean", "default": false],
+                "subfolder": ["type": "string", "pattern": .string(ImageRoutes.subfolderPattern)],
                 "type": ["type": "string", "enum": ["input", "temp"], "default": "input"],
             ], required: ["file"]),
         "UploadResult": object(

@@ -99,7 +99,7 @@ struct RequestDecoding {
         var decoding = RequestDecoding()
         let filename = query["filename"] ?? ""
         if filename.isEmpty { decoding.fail("filename", "is required") }
-        let typeText = query["type"].flatMap { $0.isEmpty ? nil : $0 } ?? "output"
+        let typeText = query["type"] ?? "output"
         let type = FileType(rawValue: typeText)
         if type == nil { decoding.fail("type", "must be output, input or temp") }
         try decoding.check()

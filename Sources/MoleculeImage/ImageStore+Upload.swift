@@ -82,7 +82,7 @@ extension ImageStore {
             }
         }
         options.subfolder = fields["subfolder"] ?? ""
-        if let type = fields["type"], !type.isEmpty {
+        if let type = fields["type"] {
             guard let fileType = FileType(rawValue: type), fileType != .output else {
                 throw invalidField("type", "must be input or temp")
             }

@@ -44,7 +44,9 @@ struct WorkflowGraphCheckTests {
     }
 
     @Test func theUIFormatIsRecognisedAndExplained() {
-        let ui: JSONValue = ["last_node_id": 2, "nodes": [["id": 1, "type": "EmptyImage"]], "links": [], "version": 0.4]
+        let ui: JSONValue = [
+            "last_node_id": 2, "nodes": [["id": 1, "type": "EmptyImage"]], "links": [], "version": 0.4,
+        ]
         let error = #expect(throws: GatewayError.self) { try WorkflowGraphCheck.check(ui) }
         #expect(error?.message.contains("API format") == true)
         #expect(error?.details["node_errors"] == [:])
