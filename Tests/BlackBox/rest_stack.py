@@ -21,7 +21,6 @@ import io
 import itertools
 import os
 import random
-import select
 import signal
 import socket
 import subprocess
@@ -35,7 +34,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("COMFY_GATEWAY_BINARY", ROOT / ".build" / "debug" / "comfy-gateway"))
-EMULATOR_SCRIPT = ROOT / "Tests" / "ComfyEmulator" / "emulator.py"
+sys.path.insert(0, str(ROOT / "Tests" / "ComfyEmulator"))
+
+from emulator_process import EmulatorProcess  # noqa: E402
 
 # Generous: CI machines are loaded and the gateway is a debug build.
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -269,24 +270,12 @@ def field_names(error: dict) -> list:
 # --------------------------------------------------------------------------------------------
 # processes
 
-class Emulator:
-    """The ComfyUI emulator (Tests/ComfyEmulator/emulator.py) on a free loopback port."""
+class Emulator(EmulatorProcess):
+    """The ComfyUI emulator on a free loopback port, with an httpx client and helpers."""
 
     def __init__(self, root: Path, log_path: Path):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.log_path = Path(log_path)
-        self._log = self.log_path.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(EMULATOR_SCRIPT), "--port", "0", "--root", str(self.root), "--exit-with-parent"],
-            stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL, text=True)
-        ready, _, _ = select.select([self.proc.stdout], [], [], START_TIMEOUT)
-        line = self.proc.stdout.readline() if ready else ""
-        if not line.startswith("listening "):
-            self.stop()
-            raise RuntimeError(f"emulator did not start: {line!r}; log: {self.log_path.read_text()}")
-        self.port = int(line.split()[1])
-        self.base = f"http://127.0.0.1:{self.port}"
+        Path(root).mkdir(parents=True, exist_ok=True)
+        super().__init__(root, log_path=log_path, start_timeout=START_TIMEOUT, stop_timeout=STOP_TIMEOUT)
         self.http = httpx.Client(base_url=self.base, timeout=HTTP_TIMEOUT)
 
     @property
@@ -376,18 +365,9 @@ class Emulator:
         self.pause(False)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        super().stop()
         if getattr(self, "http", None) is not None:
             self.http.close()
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        self._log.close()
 
 
 class GatewayProcess:
