@@ -82,6 +82,7 @@ bench: deps
 	Tests/Bench/ws-bench.sh .build/release/websocket-echo .build/release/websocket-load
 	$(MAKE) .build-venv/installed
 	Tests/Bench/proxy-bench.sh .build/release/comfy-gateway
+	.build-venv/bin/python Tests/Bench/ws_gateway_bench.py .build/release/comfy-gateway .build/release/websocket-load
 	$(SWIFT) build -c release --product upstream-bench
 	.build/release/upstream-bench
 

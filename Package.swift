@@ -74,9 +74,17 @@ let package = Package(
             dependencies: ["AtomComfyHTTP", "Core", "Models", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings),
         .target(
+            name: "MoleculeEvents",
+            dependencies: [
+                "AtomComfyHTTP", "AtomComfySocket", "Core", "Models", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings),
+        .target(name: "MoleculeSessions", dependencies: ["Models"], swiftSettings: strictSettings),
+        .target(
             name: "Coordinators",
             dependencies: [
-                "MoleculeHealth", "MoleculeImage", "MoleculeQueue", "MoleculeWorkflow", "Core", "Models",
+                "MoleculeEvents", "MoleculeHealth", "MoleculeImage", "MoleculeQueue", "MoleculeSessions",
+                "MoleculeWorkflow", "Core", "Models",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings),
@@ -174,8 +182,8 @@ let package = Package(
         .testTarget(
             name: "MoleculeTests",
             dependencies: [
-                "MoleculeImage", "MoleculeQueue", "MoleculeWorkflow", "ComfyEmulatorSupport", "Client", "Codecs",
-                "Core", "Models", "Reactor",
+                "MoleculeEvents", "MoleculeImage", "MoleculeQueue", "MoleculeSessions", "MoleculeWorkflow",
+                "AtomComfySocket", "ComfyEmulatorSupport", "Client", "Codecs", "Core", "Models", "Reactor",
             ],
             swiftSettings: strictSettings),
     ]

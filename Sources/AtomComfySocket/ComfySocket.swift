@@ -4,17 +4,23 @@ import FoundationEssentials
 import Models
 package import Reactor
 
-/// The gateway's one WebSocket to ComfyUI's `/ws`: connects with a fresh client id each time
-/// (reusing an id races ComfyUI's session registry, `COMFYUI.md` section 2.1), decodes every
-/// frame into a `ComfyEvent`, and reconnects after any drop with capped exponential backoff
-/// and jitter, reporting each connect, failed attempt and disconnect as an event. Runs on the
-/// loop from `run()` until `stop()`.
+/// The gateway's one WebSocket to ComfyUI's `/ws`: connects as the configured client id (or a
+/// fresh one each time), decodes every frame into a `ComfyEvent`, and reconnects after any drop
+/// with capped exponential backoff and jitter, reporting each connect, failed attempt and
+/// disconnect as an event. Runs on the loop from `run()` until `stop()`.
+///
+/// With a fixed id, prompts submitted with it keep reporting to the new connection after a
+/// reconnect. ComfyUI unregisters an id when its old socket's handler ends, even if a new socket
+/// took the id meanwhile (`COMFYUI.md` section 2.1), so a reconnect after a drop waits one
+/// backoff step first, long after ComfyUI has let go of the old socket.
 package final class ComfySocket: @unchecked Sendable {
     /// Where ComfyUI is and how to reconnect.
     package struct Configuration: Sendable {
         package var host: String
         package var port: Int
         package var path = "/ws"
+        /// The client id of every connection; nil picks a fresh one per connection.
+        package var clientID: String?
         /// The first retry delay; each failed attempt doubles it, up to `maxBackoff`.
         package var initialBackoff: Duration = .milliseconds(250)
         package var maxBackoff: Duration = .seconds(30)
@@ -83,7 +89,7 @@ package final class ComfySocket: @unchecked Sendable {
         loop.assertInLoop()
         var failures = 0
         while !stopped {
-            let id = Self.newClientID()
+            let id = configuration.clientID ?? Self.newClientID()
             let url = "ws://\(configuration.host):\(configuration.port)\(configuration.path)?clientId=\(id)"
             var options = WebSocketClient.Options()
             options.connectTimeout = configuration.connectTimeout
@@ -97,6 +103,7 @@ package final class ComfySocket: @unchecked Sendable {
                 }
                 failures = 0
                 await serve(client, as: id)
+                await sleep(backoff(after: 0))
             } catch {
                 guard !stopped else { break }
                 let delay = backoff(after: failures)
@@ -106,6 +113,11 @@ package final class ComfySocket: @unchecked Sendable {
             }
         }
         events.finish()
+    }
+
+    /// Calls `body` with each event, in order, until the events end (after `stop()`).
+    package func forEachEvent(_ body: (Event) -> Void) async {
+        for await event in events { body(event) }
     }
 
     /// Stops: closes the connection (code 1000; dropped if ComfyUI does not answer within 2 s),
@@ -149,7 +161,8 @@ package final class ComfySocket: @unchecked Sendable {
         self.client = nil
         clientID = nil
         let close = client.peerClose ?? (1006, "")
-        await emit(.disconnected(clientID: id, reason: "closed with \(close.code) \(close.reason)"))
+        let reason = close.reason.isEmpty ? "closed with \(close.code)" : "closed with \(close.code) \(close.reason)"
+        await emit(.disconnected(clientID: id, reason: reason))
     }
 
     /// Hands an event over, waiting while the consumer is too far behind.

@@ -1,12 +1,16 @@
 package import Models
-package import MoleculeQueue
+import MoleculeEvents
+import MoleculeQueue
 
-/// The queue API of the service: status and clearing.
+/// The queue API of the service: status and clearing. Prompts it removes end for their
+/// WebSockets as interrupted (`MoleculeEvents`).
 package struct QueueCoordinator: Sendable {
     let queue: QueueControl
+    let events: UpstreamEvents
 
-    package init(queue: QueueControl) {
+    init(queue: QueueControl, events: UpstreamEvents) {
         self.queue = queue
+        self.events = events
     }
 
     package func status() async throws(GatewayError) -> QueueStatus {
@@ -14,6 +18,10 @@ package struct QueueCoordinator: Sendable {
     }
 
     package func clear(_ request: QueueClearRequest) async throws(GatewayError) -> QueueClearResult {
-        try await queue.clear(request)
+        let result = try await queue.clear(request)
+        for promptID in result.removedPromptIDs {
+            events.withdraw(promptID: promptID, reason: "removed from ComfyUI's queue before it ran")
+        }
+        return result
     }
 }

@@ -4,26 +4,30 @@
 package import Core
 package import Logging
 package import Models
+import MoleculeEvents
 import MoleculeHealth
 import MoleculeImage
 import MoleculeQueue
+import MoleculeSessions
 package import MoleculeWorkflow
 
 /// The event loop everything below Entry runs on, named for Entry.
 package typealias ServicesEventLoop = MoleculeEventLoop
 
 /// Every coordinator of the service, built from the configuration on one event loop, and the
-/// background work they need (the upstream monitor). Loop-bound.
+/// background work they need (the upstream monitor, the upstream event socket). Loop-bound.
 package final class Services: @unchecked Sendable {
     package let workflows: WorkflowCoordinator
     package let queue: QueueCoordinator
     package let images: ImageCoordinator
+    package let webSockets: WebSocketCoordinator
     /// The client id of the gateway's own upstream WebSocket; every prompt is submitted with it.
     package let upstreamClientID: String
     private let monitor: UpstreamMonitor
     private let workflowsMolecule: Workflows
     private let queueMolecule: QueueControl
     private let imageMolecule: ImageStore
+    private let events: UpstreamEvents
     private var monitoring: Task<Void, Never>?
     private let loop: ServicesEventLoop
 
@@ -34,8 +38,13 @@ package final class Services: @unchecked Sendable {
         workflowsMolecule = Workflows(configuration: configuration, upstreamClientID: upstreamClientID, loop: loop)
         queueMolecule = QueueControl(configuration: configuration, loop: loop)
         imageMolecule = ImageStore(configuration: configuration, loop: loop)
-        workflows = WorkflowCoordinator(workflows: workflowsMolecule)
-        queue = QueueCoordinator(queue: queueMolecule)
+        events = UpstreamEvents(
+            configuration: configuration, upstreamClientID: upstreamClientID, loop: loop, logger: logger)
+        workflows = WorkflowCoordinator(workflows: workflowsMolecule, events: events)
+        queue = QueueCoordinator(queue: queueMolecule, events: events)
+        var policy = Sessions.Policy()
+        policy.maxQueuedBytes = configuration.wsSendQueueBytes
+        webSockets = WebSocketCoordinator(sessions: Sessions(policy: policy), events: events, workflows: workflows)
         images = ImageCoordinator(store: imageMolecule)
         monitor = UpstreamMonitor(configuration: configuration, loop: loop, logger: logger)
     }
@@ -54,6 +63,7 @@ package final class Services: @unchecked Sendable {
         await Task(executorPreference: loop) {
             let monitor = self.monitor
             self.monitoring = Task(executorPreference: self.loop) { await monitor.run() }
+            self.events.start()
         }.value
     }
 
@@ -63,6 +73,7 @@ package final class Services: @unchecked Sendable {
             self.monitoring?.cancel()
             self.monitoring = nil
             self.monitor.shutdown()
+            self.events.stop()
             self.workflowsMolecule.shutdown()
             self.queueMolecule.shutdown()
             self.imageMolecule.shutdown()

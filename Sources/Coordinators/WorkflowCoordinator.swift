@@ -1,18 +1,29 @@
 package import Models
+import MoleculeEvents
 import MoleculeImage
-package import MoleculeWorkflow
+import MoleculeWorkflow
 
 /// The workflow API of the service: submit, follow, list images, interrupt. Composes
-/// `MoleculeWorkflow` (ComfyUI's view of prompts) with `MoleculeImage` (download URLs).
+/// `MoleculeWorkflow` (ComfyUI's view of prompts) with `MoleculeImage` (download URLs) and
+/// `MoleculeEvents` (every submitted prompt is followed for the caller's WebSockets).
 package struct WorkflowCoordinator: Sendable {
     let workflows: Workflows
+    let events: UpstreamEvents
 
-    package init(workflows: Workflows) {
+    init(workflows: Workflows, events: UpstreamEvents) {
         self.workflows = workflows
+        self.events = events
     }
 
-    package func submit(_ request: WorkflowSubmitRequest) async throws(GatewayError) -> WorkflowSubmission {
-        try await workflows.submit(request)
+    /// Queues a workflow and follows it for the sockets of its client id. `beforeFollowing` runs
+    /// once ComfyUI has queued it and before any of its events are passed on.
+    package func submit(
+        _ request: WorkflowSubmitRequest, beforeFollowing: (WorkflowSubmission) -> Void = { _ in }
+    ) async throws(GatewayError) -> WorkflowSubmission {
+        let submission = try await workflows.submit(request)
+        beforeFollowing(submission)
+        events.track(promptID: submission.promptID, clientID: submission.clientID)
+        return submission
     }
 
     package func history(promptID: String) async throws(GatewayError) -> WorkflowHistory {
@@ -22,13 +33,24 @@ package struct WorkflowCoordinator: Sendable {
     /// The files of a prompt, each with its gateway download URL under `base`.
     package func images(promptID: String, base: String) async throws(GatewayError) -> WorkflowImages {
         let history = try await workflows.history(promptID: promptID)
-        let files = workflows.outputFiles(of: history)
-        return WorkflowImages(
-            promptID: promptID, status: history.status,
-            images: files.map { ($0, ImageStore.downloadURL($0.location, base: base)) })
+        return Self.images(of: history, base: base)
+    }
+
+    /// The files of a finished prompt's history, each with its gateway download URL under `base`.
+    static func images(of history: WorkflowHistory, base: String) -> WorkflowImages {
+        WorkflowImages(
+            promptID: history.promptID, status: history.status,
+            images: HistoryReading.outputFiles(history.outputs).map {
+                ($0, ImageStore.downloadURL($0.location, base: base))
+            }
+        )
     }
 
     package func interrupt(promptID: String?) async throws(GatewayError) -> InterruptResult {
-        try await workflows.interrupt(promptID: promptID)
+        let result = try await workflows.interrupt(promptID: promptID)
+        if result.action == .removedFromQueue, let promptID {
+            events.withdraw(promptID: promptID, reason: "withdrawn from ComfyUI's queue before it ran")
+        }
+        return result
     }
 }

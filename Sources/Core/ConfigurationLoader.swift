@@ -113,7 +113,8 @@ package enum ConfigurationLoader {
             outputDirectory: text(.outputDir), publicBaseURL: publicBaseURL,
             maxUploadBytes: try integer(.maxUploadBytes, in: 1...(1 << 40)), apiKeys: list(.apiKeys),
             corsOrigins: list(.corsOrigins), logLevel: logLevel, logFormat: logFormat,
-            maxConnections: try integer(.maxConnections, in: 1...1_000_000))
+            maxConnections: try integer(.maxConnections, in: 1...1_000_000),
+            wsSendQueueBytes: try integer(.wsSendQueueBytes, in: 1024...(1 << 32)))
     }
 
     /// Removes one pair of matching surrounding quotes.

@@ -23,4 +23,6 @@ package struct GatewayConfiguration: Sendable, Equatable {
     package var logLevel: String
     package var logFormat: LogFormat
     package var maxConnections: Int
+    /// Bytes a gateway WebSocket may have queued unsent before the slow-consumer policy applies.
+    package var wsSendQueueBytes: Int
 }

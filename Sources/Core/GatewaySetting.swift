@@ -57,11 +57,15 @@ package struct GatewaySetting: Sendable, Hashable {
     package static let maxConnections = GatewaySetting(
         variable: "MAX_CONNECTIONS", defaultValue: "10000",
         help: "Most simultaneous client connections; more are answered 503.")
+    package static let wsSendQueueBytes = GatewaySetting(
+        variable: "WS_SEND_QUEUE_BYTES", defaultValue: "1048576",
+        help: "Bytes a gateway WebSocket may have waiting unsent; a socket over it for 2 s is closed with 1008.")
 
     /// Every setting, in the order they are documented.
     package static let all: [GatewaySetting] = [
         appName, appVersion, host, port, debug, comfyHost, comfyPort, comfyTimeout, comfyURL, inputDir, outputDir,
         publicBaseURL, maxUploadBytes, apiKeys, corsOrigins, logLevel, logFormat, maxConnections,
+        wsSendQueueBytes,
     ]
 }
 

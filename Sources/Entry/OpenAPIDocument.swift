@@ -33,7 +33,8 @@ enum OpenAPIDocument {
             "paths": .object(paths.mapValues(JSONValue.object)),
             "components": ["schemas": .object(OpenAPISchemas.all)],
             "tags": [
-                ["name": "workflows"], ["name": "queue"], ["name": "images"], ["name": "operations"],
+                ["name": "workflows"], ["name": "queue"], ["name": "images"], ["name": "websocket"],
+                ["name": "operations"],
             ],
         ]
     }

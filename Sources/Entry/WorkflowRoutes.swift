@@ -7,6 +7,24 @@ enum WorkflowRoutes {
     /// The largest workflow accepted (graphs may embed base64 inputs; ComfyUI takes 100 MB).
     static let maxWorkflowBytes = 32 * 1024 * 1024
 
+    /// The submit request in `object` (the REST body, or a WebSocket `submit`'s `data`).
+    static func submitRequest(_ object: [String: JSONValue]) throws(GatewayError) -> WorkflowSubmitRequest {
+        var decoding = RequestDecoding()
+        let workflow = decoding.required(object, "workflow")
+        let clientID = decoding.optionalString(object, "client_id")
+        let extraData = decoding.optionalObject(object, "extra_data")
+        let front = decoding.optionalBool(object, "front")
+        if let clientID, !isValidClientID(clientID) { decoding.fail("client_id", "must be 1 to 256 bytes of UTF-8") }
+        try decoding.check()
+        return WorkflowSubmitRequest(
+            workflow: workflow ?? .null, clientID: clientID, extraData: extraData, front: front ?? false)
+    }
+
+    /// Whether `clientID` is acceptable: 1 to 256 bytes.
+    static func isValidClientID(_ clientID: String) -> Bool {
+        !clientID.isEmpty && clientID.utf8.count <= 256
+    }
+
     static func operations(_ coordinator: WorkflowCoordinator, base: PublicBase) -> [APIOperation] {
         let promptID = APIOperation.pathParameter("prompt_id", "The prompt id `submit` returned.")
         return [
@@ -30,19 +48,7 @@ enum WorkflowRoutes {
                 maxBodyBytes: maxWorkflowBytes
             ) { request, _ in
                 let object = try await RequestDecoding.jsonObject(request, limit: maxWorkflowBytes)
-                var decoding = RequestDecoding()
-                let workflow = decoding.required(object, "workflow")
-                let clientID = decoding.optionalString(object, "client_id")
-                let extraData = decoding.optionalObject(object, "extra_data")
-                let front = decoding.optionalBool(object, "front")
-                if let clientID, clientID.isEmpty || clientID.utf8.count > 256 {
-                    decoding.fail("client_id", "must be 1-256 characters")
-                }
-                try decoding.check()
-                let submission = try await coordinator.submit(
-                    WorkflowSubmitRequest(
-                        workflow: workflow ?? .null, clientID: clientID, extraData: extraData, front: front ?? false))
-                return await .api(submission)
+                return await .api(try await coordinator.submit(try submitRequest(object)))
             },
             APIOperation(
                 method: .get, path: "/api/v1/workflows/{prompt_id}/history", operationID: "getWorkflowHistory",

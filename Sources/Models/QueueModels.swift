@@ -49,10 +49,13 @@ package struct QueueClearRequest: Sendable, Equatable {
 package struct QueueClearResult: APIResponse, Equatable {
     package var cleared: Bool
     package var removed: Int
+    /// The prompts removed (not part of the answer: the event tracker reports their end).
+    package var removedPromptIDs: [String]
 
-    package init(cleared: Bool, removed: Int) {
+    package init(cleared: Bool, removed: Int, removedPromptIDs: [String] = []) {
         self.cleared = cleared
         self.removed = removed
+        self.removedPromptIDs = removedPromptIDs
     }
 
     package var json: JSONValue { ["cleared": .bool(cleared), "removed": .int(Int64(removed))] }

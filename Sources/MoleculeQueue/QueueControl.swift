@@ -34,7 +34,8 @@ package struct QueueControl: Sendable {
         guard !targets.isEmpty else { return QueueClearResult(cleared: request.clear, removed: 0) }
         let after = try await api.queue()
         let remaining = Set((after.pending + after.running).map(\.promptID))
-        return QueueClearResult(cleared: request.clear, removed: targets.subtracting(remaining).count)
+        let removed = targets.subtracting(remaining).sorted()
+        return QueueClearResult(cleared: request.clear, removed: removed.count, removedPromptIDs: removed)
     }
 
     static func entry(_ entry: ComfyQueueEntry) -> QueueEntry {

@@ -11,7 +11,7 @@ import Testing
 struct ComfySocketTests {
     /// Runs `body` with a running socket and an HTTP atom for a fresh emulator, then stops all.
     static func withSocket(
-        negotiate: Bool = true, maxUnreadEventBytes: Int = 4 << 20,
+        negotiate: Bool = true, maxUnreadEventBytes: Int = 4 << 20, clientID: String? = nil,
         _ body:
             @escaping @Sendable (ComfySocket, EventIterator, ComfyAPI, ComfyEmulator, EventLoop) async throws -> Void
     ) async throws {
@@ -25,6 +25,7 @@ struct ComfySocketTests {
             configuration.negotiatePreviewMetadata = negotiate
             configuration.initialBackoff = .milliseconds(50)
             configuration.maxUnreadEventBytes = maxUnreadEventBytes
+            configuration.clientID = clientID
             let socket = ComfySocket(loop: loop, configuration: configuration)
             let runner = Task(executorPreference: loop) { await socket.run() }
             let client = HTTPClient(loop: loop, configuration: emulator.clientConfiguration)
@@ -170,6 +171,29 @@ struct ComfySocketTests {
             #expect(between.contains { if case .disconnected(first ?? "", _) = $0 { true } else { false } })
             let second = Self.connectedID(reconnected)
             #expect(second != nil && second != first)
+        }
+    }
+
+    /// With a fixed id, a prompt submitted before a drop keeps reporting to the new connection.
+    @Test func aFixedClientIDSurvivesADropAndTheRunKeepsReporting() async throws {
+        try await Self.withSocket(clientID: "gateway-fixed") { _, events, api, emulator, loop in
+            #expect(Self.connectedID(await events.next()) == "gateway-fixed")
+            let workflow: JSONValue = [
+                "1": ["class_type": "EmptyImage", "inputs": ["width": 8, "height": 8, "batch_size": 1, "color": 7]],
+                "2": ["class_type": "SlowProgress", "inputs": ["image": ["1", 0], "steps": 6, "delay_ms": 100]],
+                "3": ["class_type": "SaveImage", "inputs": ["images": ["2", 0], "filename_prefix": "fixed"]],
+            ]
+            let submitted = try await api.submit(workflow: workflow, clientID: "gateway-fixed")
+            _ = await events.until {
+                if case .message(.progress(submitted.promptID, _, _, _, _)) = $0 { true } else { false }
+            }
+            try await emulator.control("drop_sockets", json: [:], loop: loop)
+            let (reconnected, _) = await events.until { Self.connectedID($0) != nil }
+            #expect(Self.connectedID(reconnected) == "gateway-fixed")
+            let (done, _) = await events.until {
+                if case .message(.executing(submitted.promptID, nil, _, _)) = $0 { true } else { false }
+            }
+            #expect(done != nil)
         }
     }
 

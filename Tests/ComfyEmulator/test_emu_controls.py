@@ -1,5 +1,6 @@
 """The /__emulator/ controls: drop_sockets, pause, restart, stats (real TCP connection
-counting with keep-alive vs new connections) and faults (hang, reset, status)."""
+counting with keep-alive vs new connections), faults (hang, reset, status) and emit_progress
+(paced progress fan-out to the prompts' client sockets)."""
 import http.client
 import socket
 import time
@@ -7,10 +8,11 @@ import time
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from conftest import wait_until
-from emu_helpers import (EMPTY_SAVE, collect_until, history, is_done, recv_frame, slow_prompt,
-                         stats, submit, types, wait_history, ws_connect)
+from emu_helpers import (EMPTY_SAVE, collect_until, drain, history, is_done, recv_frame,
+                         slow_prompt, stats, submit, types, wait_history, ws_connect)
 
 
 def control(emu, name, body=None):
@@ -213,3 +215,81 @@ def _up(emu):
         return httpx.get(emu.base + "/system_stats", timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_emit_progress_fans_out_to_the_prompts_client_only(emulator):
+    control(emulator, "pause", {"paused": True})
+    ws_a, ws_b = ws_connect(emulator, "A"), ws_connect(emulator, "B")
+    recv_frame(ws_a), recv_frame(ws_b)
+    pids = [submit(emulator, EMPTY_SAVE, client_id="A").json()["prompt_id"] for _ in range(2)]
+    assert control(emulator, "emit_progress", {"rate": 100, "seconds": 0.2}) == {"prompts": 2, "messages": 40}
+
+    got = {pid: [] for pid in pids}
+    deadline = time.monotonic() + 10
+    while sum(len(v) for v in got.values()) < 40:
+        f = recv_frame(ws_a, max(deadline - time.monotonic(), 0.01))
+        received_ns = time.monotonic_ns()
+        if f.get("type") != "progress":
+            continue
+        d = f["data"]
+        assert d["node"] == "1" and d["max"] == 20
+        assert isinstance(d["sent_ns"], int) and not isinstance(d["sent_ns"], bool)
+        assert d["sent_ns"] <= received_ns and received_ns - d["sent_ns"] < 1_000_000_000
+        got[d["prompt_id"]].append(d["value"])
+    assert got == {pid: list(range(1, 21)) for pid in pids}
+    assert "progress" not in types(drain(ws_a, 0.3))  # exactly 20 per prompt, nothing more
+    assert "progress" not in types(drain(ws_b, 0.3))
+
+    control(emulator, "pause", {"paused": False})
+    for pid in pids:  # read A's frames (an unread backlog would stall the client's close)
+        assert "execution_success" in types(collect_until(ws_a, is_done(pid)))
+    ws_a.close(), ws_b.close()
+
+
+def test_emit_progress_rejects_bad_parameters(emulator):
+    for body in ({"rate": 0}, {"rate": 1001}, {"seconds": 0}, {"seconds": 601}, {"rate": "50"}):
+        r = httpx.post(emulator.base + "/__emulator/emit_progress", json=body)
+        assert r.status_code == 400, body
+        assert r.headers["content-type"].startswith("application/json") and "error" in r.json()
+    # no client_id, nothing to send
+    assert control(emulator, "emit_progress") == {"prompts": 0, "messages": 0}
+
+
+def test_emit_progress_is_cancelled_by_restart(emulator):
+    control(emulator, "pause", {"paused": True})
+    ws = ws_connect(emulator, "A")
+    recv_frame(ws)
+    submit(emulator, EMPTY_SAVE, client_id="A")
+    assert control(emulator, "emit_progress", {"rate": 50, "seconds": 60}) == {"prompts": 1, "messages": 3000}
+    collect_until(ws, lambda f: f.get("type") == "progress")
+    assert control(emulator, "restart") == {"restarted": True}
+    with pytest.raises(ConnectionClosed):
+        while True:
+            recv_frame(ws)
+    ws = ws_connect(emulator, "A")  # same client id: a task that survived would write here
+    assert "progress" not in types(drain(ws, 0.3))
+    ws.close()
+
+
+def test_emit_progress_is_cancelled_on_shutdown(tmp_path):
+    # In process, since asyncio.run (the subprocess) would cancel leftover tasks by itself.
+    from comfy_emulator.app import start_in_thread
+    emu, port, stop = start_in_thread(str(tmp_path / "inproc"))
+    base = f"http://127.0.0.1:{port}"
+    stopped = False
+    try:
+        httpx.post(base + "/__emulator/pause", json={"paused": True})
+        with connect(f"ws://127.0.0.1:{port}/ws?clientId=A", max_size=None) as ws:
+            recv_frame(ws)
+            httpx.post(base + "/prompt", json={"prompt": EMPTY_SAVE, "client_id": "A"})
+            r = httpx.post(base + "/__emulator/emit_progress", json={"rate": 50, "seconds": 60})
+            assert r.json() == {"prompts": 1, "messages": 3000}
+            collect_until(ws, lambda f: f.get("type") == "progress")
+            tasks = list(emu.background_tasks)
+            assert len(tasks) == 1 and not tasks[0].done()
+            stop()  # while the task is sending to this socket
+            stopped = True
+    finally:
+        if not stopped:
+            stop()
+    assert tasks[0].cancelled() and not emu.background_tasks

@@ -138,9 +138,13 @@ struct WorkflowsTests {
             #expect(status.pending.map(\.promptID) == [front.promptID] + ids)
             #expect(status.pending.dropFirst().map(\.clientID) == ["a", "b", "c"])
             let removed = try await queue.clear(QueueClearRequest(clear: false, delete: [ids[1], "unknown"]))
-            #expect(removed == QueueClearResult(cleared: false, removed: 1))
+            #expect(removed == QueueClearResult(cleared: false, removed: 1, removedPromptIDs: [ids[1]]))
             let cleared = try await queue.clear(QueueClearRequest(clear: true, delete: nil))
-            #expect(cleared == QueueClearResult(cleared: true, removed: 3))
+            #expect(
+                cleared
+                    == QueueClearResult(
+                        cleared: true, removed: 3,
+                        removedPromptIDs: ([front.promptID] + ids).filter { $0 != ids[1] }.sorted()))
             #expect(try await queue.status().pending.isEmpty)
             try await harness.pause(false)
         }

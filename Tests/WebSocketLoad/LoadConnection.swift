@@ -14,6 +14,14 @@ final class LoadConnection: TCPConnectionDelegate, @unchecked Sendable {
     /// Delivery latencies in nanoseconds, one in every `sampleEvery` messages.
     private(set) var latencies: [Int] = []
     private let sampleEvery: Int
+    /// When set, only text messages containing `stampKey` count, and their stamp is the number
+    /// after it (a gateway message such as `..."sent_ns":123...`); others count in `otherMessages`.
+    var stampKey: [UInt8]?
+    /// With `stampKey`: the text messages without it.
+    private(set) var otherMessages: [[UInt8]] = []
+    /// With `stampKey`: when the first and the last stamped message arrived (CLOCK_MONOTONIC ns).
+    private(set) var firstStampedAt = 0
+    private(set) var lastStampedAt = 0
     private var buffer: [UInt8] = []
     private var handshaking = true
     private var onHandshake: ((Bool) -> Void)?
@@ -83,7 +91,18 @@ final class LoadConnection: TCPConnectionDelegate, @unchecked Sendable {
                 offset = 10
             }
             guard end - index >= offset + length else { break }
-            if buffer[index] & 0x0F == 0x1 {
+            if buffer[index] & 0x0F == 0x1, let key = stampKey {
+                let payload = buffer[(index + offset)..<(index + offset + length)]
+                if let stamp = Self.number(after: key, in: payload) {
+                    if received == 0 { firstStampedAt = now }
+                    lastStampedAt = now
+                    received += 1
+                    latencies.append(now - stamp)
+                    if received == expected { finish() }
+                } else {
+                    otherMessages.append(Array(payload))
+                }
+            } else if buffer[index] & 0x0F == 0x1 {
                 received += 1
                 if received % sampleEvery == 1, length >= 20 {
                     let stamp = (0..<20).reduce(0) { $0 * 10 + Int(buffer[index + offset + $1]) - 48 }
@@ -94,6 +113,25 @@ final class LoadConnection: TCPConnectionDelegate, @unchecked Sendable {
             index += offset + length
         }
         buffer.removeSubrange(0..<index)
+    }
+
+    /// The decimal number right after `key` in `payload`.
+    private static func number(after key: [UInt8], in payload: ArraySlice<UInt8>) -> Int? {
+        guard payload.count >= key.count else { return nil }
+        var start = payload.startIndex
+        while start <= payload.endIndex - key.count {
+            if payload[start] == key[0] && payload[start..<(start + key.count)].elementsEqual(key) {
+                var value = 0
+                var index = start + key.count
+                while index < payload.endIndex, payload[index] >= 48, payload[index] <= 57 {
+                    value = value * 10 + Int(payload[index] - 48)
+                    index += 1
+                }
+                return value
+            }
+            start += 1
+        }
+        return nil
     }
 
     private func finish() {

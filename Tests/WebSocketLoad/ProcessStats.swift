@@ -2,10 +2,10 @@ import Glibc
 
 /// What the benchmark reads about a process from /proc, and about itself from getrusage.
 enum ProcessStats {
-    /// Resident set size of `pid` in KiB.
-    static func residentKiB(pid: Int32) -> Int {
+    /// Resident set size of `pid` in KiB (`VmHWM:`, the peak, with `field`).
+    static func residentKiB(pid: Int32, field: String = "VmRSS:") -> Int {
         guard let status = read("/proc/\(pid)/status") else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        for line in status.split(separator: "\n") where line.hasPrefix(field) {
             return Int(line.split(separator: " ")[1]) ?? 0
         }
         return 0

@@ -5,8 +5,23 @@
 // connection, asks for COUNT broadcasts of SIZE bytes (back to back with "start", the default;
 // one per server loop turn with "paced"), and prints messages delivered per second, delivery
 // latency (p50, p99), the server's CPU and this client's own CPU.
+// `websocket-load gateway ...` is the gateway benchmark's client instead (GatewayLoad.swift).
 import Glibc
 import Reactor
+
+if CommandLine.arguments.dropFirst().first == "gateway" {
+    let numbers = CommandLine.arguments.dropFirst(2).compactMap { Int($0) }
+    guard numbers.count == 5 else {
+        print("usage: websocket-load gateway PORT GATEWAY_PID CLIENTS CLIENT_IDS EXPECTED")
+        exit(2)
+    }
+    raiseFileLimit()
+    let loop = try EventLoop()
+    loop.start()
+    print(try await GatewayLoad.run(numbers, loop: loop))
+    loop.shutdown()
+    exit(0)
+}
 
 let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
 let mode = CommandLine.arguments.last == "paced" ? "paced" : "start"
@@ -18,10 +33,7 @@ let (port, serverPID) = (arguments[0], Int32(arguments[1]))
 let clients = arguments.count > 2 ? arguments[2] : 1000
 let count = arguments.count > 3 ? arguments[3] : 200
 let size = arguments.count > 4 ? arguments[4] : 200
-var limit = rlimit()
-getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-limit.rlim_cur = limit.rlim_max
-setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+raiseFileLimit()
 
 let loop = try EventLoop()
 loop.start()
@@ -99,4 +111,12 @@ loop.shutdown()
 /// Why the benchmark could not start.
 enum LoadError: Error {
     case handshakeRefused
+}
+
+/// Raises the open-file limit to its hard maximum (a thousand sockets and more).
+func raiseFileLimit() {
+    var limit = rlimit()
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    limit.rlim_cur = limit.rlim_max
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 }

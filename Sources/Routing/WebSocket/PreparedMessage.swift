@@ -11,6 +11,11 @@ package struct PreparedMessage: Sendable {
         self.init(WebSocketFrame(opcode: .text, payload: Array(text.utf8)))
     }
 
+    /// A text message already encoded as UTF-8 (the caller guarantees it is valid UTF-8).
+    package init(utf8Text: [UInt8]) {
+        self.init(WebSocketFrame(opcode: .text, payload: utf8Text))
+    }
+
     /// A binary message.
     package init(binary: [UInt8]) {
         self.init(WebSocketFrame(opcode: .binary, payload: binary))

@@ -49,6 +49,11 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
     /// The close code and reason the peer sent (1006 when the connection dropped without one).
     package var peerClose: (code: UInt16, reason: String)? { receiver.closing.peerClose }
 
+    /// Calls `body` with each incoming message, in order, until the connection closes.
+    package func forEachMessage(_ body: (Message) async -> Void) async {
+        for await message in messages { await body(message) }
+    }
+
     /// Sends a text message.
     package func send(text: String) async throws {
         try await send(WebSocketFrame(opcode: .text, payload: Array(text.utf8)))
@@ -66,6 +71,17 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
         tcp.write(message.bytes)
         try await tcp.waitUntilWritable()
     }
+
+    /// Queues a prepared message without waiting, however backed up the socket is; false when
+    /// the socket is closing or closed. The caller bounds the queue with `queuedBytes`.
+    package func enqueue(_ message: PreparedMessage) -> Bool {
+        guard receiver.closing.canSendData, !tcp.isClosed else { return false }
+        tcp.write(message.bytes)
+        return true
+    }
+
+    /// Bytes written to this socket and not yet taken by the kernel.
+    package var queuedBytes: Int { tcp.pendingWriteBytes }
 
     private func send(_ frame: WebSocketFrame) async throws {
         guard receiver.closing.canSendData, !tcp.isClosed else { throw SendError.closed }
@@ -162,5 +178,12 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
         let onClosed = self.onClosed
         self.onClosed = nil
         onClosed?()
+    }
+}
+
+extension WebSocketMessage {
+    /// The text of a text message; nil for a binary one.
+    package var text: String? {
+        if case .text(let text) = self { text } else { nil }
     }
 }

@@ -3,6 +3,8 @@
 ``Emulator.start()`` binds host:port (port 0 = any free port), ``stop()`` shuts down, and
 ``restart()`` simulates a ComfyUI restart: sockets closed, queue/running prompt/history/caches/
 sessions/feature flags/priority counter lost, temp emptied, other HTTP connections closed.
+Background tasks of the test controls (emit_progress) are tracked here and cancelled by
+``restart()`` and ``stop()``.
 ``start_in_thread()`` runs an emulator on a background event loop for in-process use.
 """
 import asyncio
@@ -41,6 +43,7 @@ class Emulator:
         self.paused = False
         self.runner = None
         self.worker_task = None
+        self.background_tasks = set()
 
     # -- state shared with handlers / executor ---------------------------------------------
     def _reset_state(self):
@@ -79,6 +82,21 @@ class Emulator:
             if t is not None:
                 t.abort()
         return len(transports)
+
+    def spawn_background(self, coro):
+        """Run a control's background coroutine; restart() and stop() cancel it."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.background_tasks.add(task)
+        task.add_done_callback(self.background_tasks.discard)
+        return task
+
+    async def stop_background(self):
+        tasks = list(self.background_tasks)
+        self.background_tasks.clear()
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- lifecycle -------------------------------------------------------------------------
     def build_app(self):
@@ -126,6 +144,7 @@ class Emulator:
             self.worker_task = None
 
     async def stop(self):
+        await self.stop_background()
         await self._stop_worker()
         self.drop_sockets()
         await self.hub.stop()
@@ -136,6 +155,7 @@ class Emulator:
 
     async def restart(self, keep=None, down_ms=0):
         """Simulate a ComfyUI restart (no terminal messages for lost prompts)."""
+        await self.stop_background()
         transports = list(self.open_websockets.values())
         self.hub.reset()
         for t in transports:

@@ -1,0 +1,163 @@
+package import Models
+import MoleculeEvents
+package import MoleculeSessions
+import MoleculeWorkflow
+
+/// One registered gateway WebSocket.
+package typealias GatewaySession = Sessions.Session
+
+/// The WebSocket API of the service: registers sockets by client id, answers their `submit`,
+/// and turns the job tracker's notices into the messages of API.md, each to the sockets of the
+/// prompt's client id (or to every socket for `status` and upstream events). A prompt's end is
+/// one `result` (success or interrupted, with its files and download URLs as the REST `/images`
+/// route lists them) or one `execution_error`. Composes `MoleculeEvents` (what ComfyUI
+/// reports), `MoleculeSessions` (the sockets), `MoleculeWorkflow` (history reading) and the
+/// workflow coordinator (submit). Loop-bound.
+package final class WebSocketCoordinator: @unchecked Sendable {
+    let sessions: Sessions
+    let events: UpstreamEvents
+    let workflows: WorkflowCoordinator
+
+    init(sessions: Sessions, events: UpstreamEvents, workflows: WorkflowCoordinator) {
+        self.sessions = sessions
+        self.events = events
+        self.workflows = workflows
+        events.onNotice = { [unowned self] notice in deliver(notice) }
+    }
+
+    /// Sockets open now.
+    package var subscriberCount: Int { sessions.count }
+    /// Sockets closed with 1008 for reading too slowly, since start.
+    package var slowSocketsClosed: Int { sessions.slowSocketsClosed }
+    /// Messages not delivered because their socket was closing, since start.
+    package var messagesDropped: Int { sessions.messagesDropped }
+    /// Messages handed to sockets, since start.
+    package var messagesSent: Int { sessions.messagesSent }
+
+    /// Registers a socket that just connected as `clientID`, and greets it: `system connected`,
+    /// then ComfyUI's last queue status.
+    package func open(_ socket: any GatewaySocket, clientID: String, publicBase: String) -> GatewaySession {
+        let session = sessions.add(socket, clientID: clientID, publicBase: publicBase)
+        send(
+            .system(
+                "connected",
+                [
+                    "client_id": .string(clientID),
+                    "upstream": .string(events.isUpstreamConnected ? "connected" : "disconnected"),
+                ]), to: session)
+        if let status = events.lastStatus { send(SocketMessage(type: "status", data: status), to: session) }
+        return session
+    }
+
+    /// Forgets a socket that closed.
+    package func close(_ session: GatewaySession) {
+        sessions.remove(session)
+    }
+
+    /// Sends `message` to one socket.
+    package func send(_ message: SocketMessage, to session: GatewaySession) {
+        sessions.send(OutboundMessage(text: message.serialized()), to: session)
+    }
+
+    /// Queues a workflow for the socket's client id and answers `system submitted` (before any
+    /// of the prompt's events), or `system error` with the error object.
+    package func submit(_ request: WorkflowSubmitRequest, from session: GatewaySession, requestID: String) async {
+        var request = request
+        request.clientID = session.clientID
+        do {
+            _ = try await workflows.submit(request) { submission in
+                var fields: [String: JSONValue] = [
+                    "prompt_id": .string(submission.promptID), "number": .int(Int64(submission.number)),
+                    "client_id": .string(submission.clientID),
+                ]
+                if let errors = submission.nodeErrors.objectValue, !errors.isEmpty {
+                    fields["node_errors"] = submission.nodeErrors
+                }
+                send(.system("submitted", fields), to: session)
+            }
+        } catch {
+            send(.error(error, requestID: requestID), to: session)
+        }
+    }
+
+    /// Closes every socket with 1001 (the gateway is going away).
+    package func closeAll() {
+        sessions.closeAll(code: 1001, reason: "gateway shutting down")
+    }
+
+    // MARK: Notices
+
+    private func deliver(_ notice: TrackerNotice) {
+        switch notice {
+        case .status(let data):
+            sessions.broadcast(OutboundMessage(text: SocketMessage(type: "status", data: data).serialized()))
+        case .message(let clientID, let type, let data):
+            guard sessions.hasSessions(clientID) else { return }
+            sessions.send(
+                OutboundMessage(text: SocketMessage(type: type, data: data).serialized()), toClient: clientID)
+        case .binary(let clientID, let frame):
+            sessions.send(OutboundMessage(binary: frame), toClient: clientID)
+        case .finished(let clientID, let promptID, let entry, _):
+            finished(HistoryReading.finished(promptID: promptID, entry: entry), clientID: clientID)
+        case .lost(let clientID, let promptID, let reason):
+            let error = Self.executionError(
+                promptID: promptID,
+                error: [
+                    "code": .string(ErrorCode.workflowExecutionError.rawValue), "message": .string(reason),
+                    "details": [
+                        "node_id": .null, "node_type": .null, "exception_type": "comfy_gateway.PromptLost",
+                        "exception_message": .string(reason), "traceback": [], "reason": "lost",
+                    ],
+                ])
+            sessions.send(OutboundMessage(text: error.serialized()), toClient: clientID)
+        case .upstreamDisconnected(let reason):
+            sessions.broadcast(
+                OutboundMessage(
+                    text: SocketMessage.system("upstream_disconnected", ["reason": .string(reason)]).serialized()))
+        case .upstreamReconnected:
+            sessions.broadcast(OutboundMessage(text: SocketMessage.system("upstream_reconnected").serialized()))
+        }
+    }
+
+    /// `result`, or `execution_error` for a failed run.
+    private func finished(_ history: WorkflowHistory, clientID: String) {
+        let targets = sessions.sessions(of: clientID)
+        guard !targets.isEmpty else { return }
+        if history.status == .error {
+            let message = Self.executionError(promptID: history.promptID, error: history.error)
+            sessions.send(OutboundMessage(text: message.serialized()), toClient: clientID)
+            return
+        }
+        // Download URLs depend on the base each socket reached the gateway at.
+        var byBase: [String: OutboundMessage] = [:]
+        for session in targets {
+            let message =
+                byBase[session.publicBase]
+                ?? {
+                    let images = WorkflowCoordinator.images(of: history, base: session.publicBase)
+                    let result = SocketMessage(
+                        type: "result",
+                        data: [
+                            "prompt_id": .string(history.promptID), "status": .string(history.status.rawValue),
+                            "outputs": history.outputs, "images": images.json["images"] ?? [],
+                        ])
+                    return OutboundMessage(text: result.serialized())
+                }()
+            byBase[session.publicBase] = message
+            sessions.send(message, to: session)
+        }
+    }
+
+    /// `execution_error` from the `WORKFLOW_EXECUTION_ERROR` object of a failed or lost run.
+    static func executionError(promptID: String, error: JSONValue) -> SocketMessage {
+        let details = error["details"] ?? [:]
+        return SocketMessage(
+            type: "execution_error",
+            data: [
+                "prompt_id": .string(promptID), "node_id": details["node_id"] ?? .null,
+                "node_type": details["node_type"] ?? .null, "exception_type": details["exception_type"] ?? .null,
+                "exception_message": details["exception_message"] ?? .null,
+                "traceback": details["traceback"] ?? [], "error": error,
+            ])
+    }
+}

@@ -1,0 +1,282 @@
+package import AtomComfySocket
+package import Models
+
+/// The job tracker's state, without I/O: which prompt belongs to which caller's client id, what
+/// each tracked prompt has reported so far, and which ComfyUI events become which gateway
+/// notices. `UpstreamEvents` feeds it ComfyUI's events and the answers of its history reads.
+///
+/// - Events overtaking the HTTP answer: an event for a prompt id not tracked (yet) is held for
+///   `Limits.holdUnknownFor`, and replayed when the prompt is tracked.
+/// - Completion (`COMFYUI.md` section 3.2): the terminal message, then `executing` with a null
+///   node; only then is the history read (`Action.readHistory`).
+/// - One end per prompt: `finished` or `lost`, once; the prompt is then forgotten, and later
+///   events for it are ignored.
+package struct JobTracker {
+    /// How long and how much the tracker holds.
+    package struct Limits: Sendable {
+        /// How long events for an unknown prompt id are held.
+        package var holdUnknownFor: Duration = .seconds(10)
+        /// The most events held for unknown prompt ids; the oldest go first.
+        package var maxHeldEvents = 10_000
+        /// How many ended prompt ids are remembered, to ignore their late events.
+        package var rememberEnded = 4096
+
+        package init() {}
+    }
+
+    /// What the driver must do.
+    package enum Action: Sendable, Equatable {
+        case notice(TrackerNotice)
+        /// Read the history of the prompt, then call `finish(promptID:entry:)`.
+        case readHistory(promptID: String)
+    }
+
+    private struct Job {
+        let clientID: String
+        var finishing = false
+        /// The last terminal message (`execution_success`, `_error` or `_interrupted`) and its data.
+        var terminal: (type: String, data: JSONValue)?
+        /// The UI outputs `executed` reported, by node id.
+        var outputs: [String: JSONValue] = [:]
+        var lastActivity: ContinuousClock.Instant
+    }
+
+    private struct Held {
+        let promptID: String
+        let event: ComfyEvent
+        let at: ContinuousClock.Instant
+    }
+
+    package let limits: Limits
+    private var jobs: [String: Job] = [:]
+    private var held: [Held] = []
+    private var heldStart = 0
+    private var ended: Set<String> = []
+    private var endedOrder: [String] = []
+    private var endedStart = 0
+    /// The tracked prompt ComfyUI runs now, as far as its events tell.
+    package private(set) var runningPromptID: String?
+    /// The last queue status ComfyUI sent (without its `sid`).
+    package private(set) var lastStatus: JSONValue?
+
+    package init(limits: Limits = Limits()) {
+        self.limits = limits
+    }
+
+    /// The prompt ids being tracked.
+    package var trackedPromptIDs: [String] { Array(jobs.keys) }
+
+    /// The client id `promptID` was submitted with, while it is tracked.
+    package func clientID(of promptID: String) -> String? { jobs[promptID]?.clientID }
+
+    /// Starts tracking `promptID` for `clientID`, replaying the events held for it.
+    package mutating func track(promptID: String, clientID: String, now: ContinuousClock.Instant) -> [Action] {
+        guard jobs[promptID] == nil, !ended.contains(promptID) else { return [] }
+        jobs[promptID] = Job(clientID: clientID, lastActivity: now)
+        var actions: [Action] = []
+        let replay = held[heldStart...].filter { $0.promptID == promptID }
+        if !replay.isEmpty {
+            held = held[heldStart...].filter { $0.promptID != promptID }
+            heldStart = 0
+            for item in replay { actions += receive(item.event, now: now) }
+        }
+        return actions
+    }
+
+    /// Turns one ComfyUI event into actions.
+    package mutating func receive(_ event: ComfyEvent, now: ContinuousClock.Instant) -> [Action] {
+        expireHeld(now: now)
+        switch event {
+        case .status(_, _, let data):
+            var status = data
+            if case .object(var members) = data {
+                members["sid"] = nil
+                status = .object(members)
+            }
+            lastStatus = status
+            return [.notice(.status(status))]
+        case .executionStart(let promptID, _):
+            guard track(event, for: promptID, now: now) else { return [] }
+            runningPromptID = promptID
+            return []
+        case .executionCached(let promptID, _, _):
+            _ = track(event, for: promptID, now: now)
+            return []
+        case .executing(let promptID?, let node, _, let data):
+            guard track(event, for: promptID, now: now), let job = jobs[promptID], !job.finishing else { return [] }
+            guard node != nil else {
+                jobs[promptID]?.finishing = true
+                if runningPromptID == promptID { runningPromptID = nil }
+                return [
+                    .notice(.message(clientID: job.clientID, type: "executing", data: data)),
+                    .readHistory(promptID: promptID),
+                ]
+            }
+            runningPromptID = promptID
+            return [.notice(.message(clientID: job.clientID, type: "executing", data: data))]
+        case .executing(nil, let node?, let displayNode, _):
+            // After a reconnect ComfyUI names the running node without its prompt.
+            guard let promptID = runningPromptID, let job = jobs[promptID], !job.finishing else { return [] }
+            var data: JSONValue = ["node": .string(node), "prompt_id": .string(promptID)]
+            if let displayNode { data = data.setting("display_node", .string(displayNode)) }
+            return [.notice(.message(clientID: job.clientID, type: "executing", data: data))]
+        case .executing(nil, nil, _, _):
+            return []
+        case .progress(let promptID, _, _, _, let data):
+            guard let promptID = promptID ?? runningPromptID, track(event, for: promptID, now: now),
+                let job = jobs[promptID], !job.finishing
+            else { return [] }
+            return [
+                .notice(
+                    .message(
+                        clientID: job.clientID, type: "progress", data: data.setting("prompt_id", .string(promptID))))
+            ]
+        case .executed(let promptID, let node, let output, let data):
+            guard track(event, for: promptID, now: now), let job = jobs[promptID], !job.finishing else { return [] }
+            if !output.isNull { jobs[promptID]?.outputs[node] = output }
+            return [.notice(.message(clientID: job.clientID, type: "executed", data: data))]
+        case .executionSuccess(let promptID, let data):
+            return terminal("execution_success", promptID: promptID, data: data, event: event, now: now)
+        case .executionError(let promptID, _, let data):
+            // ComfyUI's "execution blocked" variant does not end the prompt.
+            if data["exception_type"]?.stringValue == "ExecutionBlocked" { return [] }
+            return terminal("execution_error", promptID: promptID, data: data, event: event, now: now)
+        case .executionInterrupted(let promptID, _, _, let data):
+            return terminal("execution_interrupted", promptID: promptID, data: data, event: event, now: now)
+        case .previewWithMetadata(let metadata, _):
+            guard let promptID = metadata["prompt_id"]?.stringValue ?? runningPromptID,
+                track(event, for: promptID, now: now), let job = jobs[promptID], !job.finishing,
+                let frame = BinaryFrame.encode(event)
+            else { return [] }
+            return [.notice(.binary(clientID: job.clientID, frame: frame))]
+        case .preview, .text, .binary:
+            // No prompt id in these: they belong to the prompt running now, if it is one of ours.
+            guard let promptID = runningPromptID, let job = jobs[promptID], !job.finishing,
+                let frame = BinaryFrame.encode(event)
+            else { return [] }
+            return [.notice(.binary(clientID: job.clientID, frame: frame))]
+        case .progressState, .featureFlags, .other:
+            return []
+        }
+    }
+
+    /// Marks `promptID` as being finished by the caller (a history read after a reconnect);
+    /// false when it is not tracked or already being finished.
+    package mutating func beginFinishing(_ promptID: String) -> Bool {
+        guard let job = jobs[promptID], !job.finishing else { return false }
+        jobs[promptID]?.finishing = true
+        return true
+    }
+
+    /// Undoes `beginFinishing` when the history could not be read; the prompt is checked again later.
+    package mutating func cancelFinishing(_ promptID: String) {
+        jobs[promptID]?.finishing = false
+    }
+
+    /// Notes that ComfyUI still has `promptID` queued or running.
+    package mutating func touch(_ promptID: String, now: ContinuousClock.Instant) {
+        jobs[promptID]?.lastActivity = now
+    }
+
+    /// Ends `promptID` with its history `entry`. Without one (ComfyUI dropped it, or could not
+    /// be asked), the end the tracker saw is used; when it saw none, the prompt is lost.
+    package mutating func finish(promptID: String, entry: JSONValue?, lostReason: String) -> [Action] {
+        guard let job = jobs.removeValue(forKey: promptID) else { return [] }
+        remember(promptID)
+        if runningPromptID == promptID { runningPromptID = nil }
+        if let entry {
+            return [.notice(.finished(clientID: job.clientID, promptID: promptID, entry: entry, fromHistory: true))]
+        }
+        guard let terminal = job.terminal else {
+            return [.notice(.lost(clientID: job.clientID, promptID: promptID, reason: lostReason))]
+        }
+        let success = terminal.type == "execution_success"
+        let entry: JSONValue = [
+            "outputs": .object(job.outputs),
+            "status": [
+                "status_str": .string(success ? "success" : "error"), "completed": .bool(success),
+                "messages": [[.string(terminal.type), terminal.data]],
+            ],
+        ]
+        return [.notice(.finished(clientID: job.clientID, promptID: promptID, entry: entry, fromHistory: false))]
+    }
+
+    /// Ends `promptID`, removed from the queue before it ran, as interrupted.
+    package mutating func withdraw(promptID: String, reason: String) -> [Action] {
+        guard let job = jobs[promptID], !job.finishing else { return [] }
+        jobs[promptID]?.terminal = (
+            "execution_interrupted", ["prompt_id": .string(promptID), "reason": .string(reason)]
+        )
+        return finish(promptID: promptID, entry: nil, lostReason: reason)
+    }
+
+    /// Tracked prompts not being finished that have reported nothing for `quiet`.
+    package func quietPrompts(for quiet: Duration, now: ContinuousClock.Instant) -> [String] {
+        jobs.compactMap { id, job in !job.finishing && now - job.lastActivity >= quiet ? id : nil }
+    }
+
+    // MARK: Helpers
+
+    private mutating func terminal(
+        _ type: String, promptID: String, data: JSONValue, event: ComfyEvent, now: ContinuousClock.Instant
+    ) -> [Action] {
+        guard track(event, for: promptID, now: now), jobs[promptID]?.finishing == false else { return [] }
+        jobs[promptID]?.terminal = (type, data)
+        if runningPromptID == promptID { runningPromptID = nil }
+        return []
+    }
+
+    /// Whether the event's prompt is tracked (its activity noted); holds it when the prompt is
+    /// not known yet.
+    private mutating func track(_ event: ComfyEvent, for promptID: String, now: ContinuousClock.Instant) -> Bool {
+        if jobs[promptID] != nil {
+            jobs[promptID]?.lastActivity = now
+            return true
+        }
+        if !ended.contains(promptID) { hold(event, for: promptID, now: now) }
+        return false
+    }
+
+    private mutating func hold(_ event: ComfyEvent, for promptID: String, now: ContinuousClock.Instant) {
+        if held.count - heldStart >= limits.maxHeldEvents { heldStart += 1 }
+        held.append(Held(promptID: promptID, event: event, at: now))
+        compactHeld()
+    }
+
+    private mutating func expireHeld(now: ContinuousClock.Instant) {
+        while heldStart < held.count, now - held[heldStart].at > limits.holdUnknownFor { heldStart += 1 }
+        compactHeld()
+    }
+
+    private mutating func compactHeld() {
+        if heldStart == held.count {
+            held.removeAll(keepingCapacity: true)
+            heldStart = 0
+        } else if heldStart > 1024 && heldStart * 2 > held.count {
+            held.removeFirst(heldStart)
+            heldStart = 0
+        }
+    }
+
+    private mutating func remember(_ promptID: String) {
+        ended.insert(promptID)
+        endedOrder.append(promptID)
+        if endedOrder.count - endedStart > limits.rememberEnded {
+            ended.remove(endedOrder[endedStart])
+            endedStart += 1
+            if endedStart > limits.rememberEnded {
+                endedOrder.removeFirst(endedStart)
+                endedStart = 0
+            }
+        }
+    }
+}
+
+extension JSONValue {
+    /// This object with `key` set to `value` (other values are returned unchanged).
+    fileprivate func setting(_ key: String, _ value: JSONValue) -> JSONValue {
+        guard case .object(var members) = self else { return self }
+        members[key] = value
+        return .object(members)
+    }
+}

@@ -1,0 +1,193 @@
+// MoleculeEvents (L3): the job tracker over the gateway's one upstream socket, composed from
+// AtomComfySocket (the socket) and AtomComfyHTTP (queue and history reads). Never imports
+// another molecule; the coordinators compose molecules.
+
+package import AtomComfyHTTP
+package import AtomComfySocket
+package import Core
+package import Logging
+package import Models
+
+/// The gateway's view of ComfyUI's events: one upstream WebSocket (as `upstreamClientID`, the
+/// id every prompt is submitted with), fed to a `JobTracker`, whose notices go to `onNotice` in
+/// order, on the loop.
+///
+/// A prompt's end is never missed: after its `executing` null the history is read; after a
+/// reconnect (and for any prompt quiet for `quietCheckAfter`) ComfyUI's queue is read, then the
+/// history of every tracked prompt no longer in it, and the end is reported from there; a
+/// prompt ComfyUI no longer knows at all is reported lost. Loop-bound.
+package final class UpstreamEvents: @unchecked Sendable {
+    /// Receives every notice, in order, on the loop.
+    package var onNotice: ((TrackerNotice) -> Void)?
+    /// How long a tracked prompt may report nothing before ComfyUI is asked about it.
+    package var quietCheckAfter: Duration = .seconds(10)
+    /// How often quiet prompts are looked for.
+    package var watchInterval: Duration = .seconds(5)
+    private var tracker: JobTracker
+    private let socket: ComfySocket
+    private let api: ComfyAPI
+    private let logger: Logger
+    private var upstreamUp: Bool?
+    private var running: [Task<Void, Never>] = []
+    private var reconciling = false
+    private var stopping = false
+
+    package init(socket: ComfySocket, api: ComfyAPI, logger: Logger, limits: JobTracker.Limits = JobTracker.Limits()) {
+        self.socket = socket
+        self.api = api
+        self.logger = logger
+        tracker = JobTracker(limits: limits)
+    }
+
+    /// Whether the upstream socket is connected now.
+    package var isUpstreamConnected: Bool { upstreamUp == true }
+
+    /// The last queue status ComfyUI sent.
+    package var lastStatus: JSONValue? { tracker.lastStatus }
+
+    /// The prompts being followed.
+    package var trackedPromptIDs: [String] { tracker.trackedPromptIDs }
+
+    /// Follows `promptID` (just queued for `clientID`): its events go to `clientID` from now on,
+    /// including those that arrived before this call.
+    package func track(promptID: String, clientID: String) {
+        perform(tracker.track(promptID: promptID, clientID: clientID, now: .now))
+    }
+
+    /// Ends `promptID`, which the gateway removed from ComfyUI's queue, as interrupted (`reason`
+    /// says how); ComfyUI itself reports nothing for removed prompts.
+    package func withdraw(promptID: String, reason: String) {
+        perform(tracker.withdraw(promptID: promptID, reason: reason))
+    }
+
+    /// Connects and follows ComfyUI until `stop()`.
+    package func start() {
+        let socket = socket
+        let loop = api.loop
+        running.append(Task(executorPreference: loop) { await socket.run() })
+        running.append(
+            Task(executorPreference: loop) { [self] in
+                await socket.forEachEvent { handle($0) }
+            })
+        running.append(
+            Task(executorPreference: loop) { [self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: watchInterval)
+                    guard !Task.isCancelled else { break }
+                    checkQuietPrompts()
+                }
+            })
+    }
+
+    /// Closes the upstream socket and connections. Call on the loop.
+    package func stop() {
+        stopping = true
+        socket.stop()
+        running.last?.cancel()
+        running = []
+        api.shutdown()
+    }
+
+    private func handle(_ event: ComfySocket.Event) {
+        switch event {
+        case .connected(let clientID):
+            logger.info("Connected to ComfyUI's WebSocket", metadata: ["client_id": "\(clientID)"])
+            let wasDown = upstreamUp == false
+            upstreamUp = true
+            if wasDown {
+                onNotice?(.upstreamReconnected)
+                reconcile(tracker.trackedPromptIDs)
+            }
+        case .connectFailed(let reason, let retryIn):
+            logger.debug(
+                "ComfyUI's WebSocket did not connect", metadata: ["reason": "\(reason)", "retry_in": "\(retryIn)"])
+            upstreamDown(reason: reason)
+        case .disconnected(_, let reason):
+            guard !stopping else { return }
+            logger.warning("ComfyUI's WebSocket dropped", metadata: ["reason": "\(reason)"])
+            upstreamDown(reason: reason)
+        case .message(let message):
+            perform(tracker.receive(message, now: .now))
+        }
+    }
+
+    private func upstreamDown(reason: String) {
+        guard upstreamUp != false else { return }
+        upstreamUp = false
+        onNotice?(.upstreamDisconnected(reason: reason))
+    }
+
+    private func perform(_ actions: [JobTracker.Action]) {
+        for action in actions {
+            switch action {
+            case .notice(let notice): onNotice?(notice)
+            case .readHistory(let promptID):
+                Task(executorPreference: api.loop) { [self] in await readHistory(of: promptID) }
+            }
+        }
+    }
+
+    /// Ends a prompt that reported its `executing` null: from its history, or, if ComfyUI has
+    /// none or cannot be asked, from what the tracker saw.
+    private func readHistory(of promptID: String) async {
+        let entry = try? await api.history(promptID: promptID)
+        perform(
+            tracker.finish(
+                promptID: promptID, entry: entry ?? nil,
+                lostReason: "ComfyUI reported prompt '\(promptID)' done but has no history of it."))
+    }
+
+    private func checkQuietPrompts() {
+        guard upstreamUp == true, !reconciling else { return }
+        let quiet = tracker.quietPrompts(for: quietCheckAfter, now: .now)
+        if !quiet.isEmpty { reconcile(quiet) }
+    }
+
+    /// Reads the queue, then the history of each of `promptIDs` not in it, and ends those.
+    private func reconcile(_ promptIDs: [String]) {
+        guard !promptIDs.isEmpty else { return }
+        reconciling = true
+        Task(executorPreference: api.loop) { [self] in
+            defer { reconciling = false }
+            guard let queue = try? await api.queue() else { return }
+            let alive = Set(queue.running.map(\.promptID) + queue.pending.map(\.promptID))
+            for promptID in promptIDs {
+                if alive.contains(promptID) {
+                    tracker.touch(promptID, now: .now)
+                    continue
+                }
+                guard tracker.beginFinishing(promptID) else { continue }
+                do {
+                    let entry = try await api.history(promptID: promptID)
+                    perform(tracker.finish(promptID: promptID, entry: entry, lostReason: Self.lostReason(promptID)))
+                } catch {
+                    tracker.cancelFinishing(promptID)
+                }
+            }
+        }
+    }
+
+    static func lostReason(_ promptID: String) -> String {
+        "ComfyUI no longer knows prompt '\(promptID)': it is not queued, not running and has no history, "
+            + "so it will never finish. ComfyUI was probably restarted, or the prompt was deleted from its queue."
+    }
+}
+
+extension UpstreamEvents {
+    /// The tracker for the configured ComfyUI, with its own upstream socket (as `upstreamClientID`)
+    /// and a small connection pool for its queue and history reads.
+    package convenience init(
+        configuration: GatewayConfiguration, upstreamClientID: String, loop: ComfyEventLoop, logger: Logger
+    ) {
+        let (host, port, path) = ComfyAPI.parts(of: configuration.comfyURL)
+        var socketConfiguration = ComfySocket.Configuration(host: host, port: port)
+        socketConfiguration.path = path + "/ws"
+        socketConfiguration.clientID = upstreamClientID
+        self.init(
+            socket: ComfySocket(loop: loop, configuration: socketConfiguration),
+            api: ComfyAPI(
+                baseURL: configuration.comfyURL, timeoutSeconds: configuration.comfyTimeoutSeconds, maxConnections: 4,
+                loop: loop),
+            logger: logger)
+    }
+}

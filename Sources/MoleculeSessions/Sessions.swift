@@ -1,0 +1,141 @@
+// MoleculeSessions (L3): the gateway's own WebSocket sessions, their send queues and the slow
+// consumer policy, over the `GatewaySocket` of Models. Never imports another molecule.
+
+package import Models
+
+/// The gateway's WebSocket sessions by client id (several sockets may share one), and the
+/// delivery of messages to them.
+///
+/// Each socket's queue is bounded: a socket whose queue stays over `Policy.maxQueuedBytes` for
+/// `Policy.grace`, or passes `Policy.hardLimitFactor` times it at any moment, is closed with
+/// 1008 and counted in `slowSocketsClosed`. Delivery never waits, so a slow socket never delays
+/// the others. Loop-bound.
+package final class Sessions: @unchecked Sendable {
+    /// The slow consumer policy.
+    package struct Policy: Sendable {
+        /// Bytes a socket may have queued and unsent.
+        package var maxQueuedBytes = 1024 * 1024
+        /// How long a socket may stay over `maxQueuedBytes` before it is closed.
+        package var grace: Duration = .seconds(2)
+        /// A socket past this multiple of `maxQueuedBytes` is closed at once.
+        package var hardLimitFactor = 4
+
+        package init() {}
+    }
+
+    /// One socket of a client id.
+    package final class Session: @unchecked Sendable {
+        /// The client id the socket connected with.
+        package let clientID: String
+        /// The base URL the socket's client reached the gateway at, for links in its messages.
+        package let publicBase: String
+        let socket: any GatewaySocket
+        var overSince: ContinuousClock.Instant?
+        /// Closed, or being closed, by the gateway.
+        package fileprivate(set) var isClosing = false
+
+        init(clientID: String, publicBase: String, socket: any GatewaySocket) {
+            self.clientID = clientID
+            self.publicBase = publicBase
+            self.socket = socket
+        }
+    }
+
+    package let policy: Policy
+    private var byClient: [String: [Session]] = [:]
+    /// Sockets open now.
+    package private(set) var count = 0
+    /// Sockets closed with 1008 because they read too slowly.
+    package private(set) var slowSocketsClosed = 0
+    /// Messages not delivered because their socket was closing.
+    package private(set) var messagesDropped = 0
+    /// Messages handed to sockets.
+    package private(set) var messagesSent = 0
+
+    package init(policy: Policy = Policy()) {
+        self.policy = policy
+    }
+
+    /// Registers `socket` under `clientID`.
+    package func add(_ socket: any GatewaySocket, clientID: String, publicBase: String) -> Session {
+        let session = Session(clientID: clientID, publicBase: publicBase, socket: socket)
+        byClient[clientID, default: []].append(session)
+        count += 1
+        return session
+    }
+
+    /// Forgets a socket that has closed.
+    package func remove(_ session: Session) {
+        guard var sessions = byClient[session.clientID],
+            let index = sessions.firstIndex(where: { $0 === session })
+        else { return }
+        sessions.remove(at: index)
+        byClient[session.clientID] = sessions.isEmpty ? nil : sessions
+        count -= 1
+    }
+
+    /// The open sockets of `clientID`.
+    package func sessions(of clientID: String) -> [Session] {
+        byClient[clientID] ?? []
+    }
+
+    /// Whether any socket of `clientID` is open.
+    package func hasSessions(_ clientID: String) -> Bool {
+        byClient[clientID] != nil
+    }
+
+    /// Sends `message` to every socket of `clientID`.
+    package func send(_ message: OutboundMessage, toClient clientID: String) {
+        guard let sessions = byClient[clientID] else { return }
+        for session in sessions { deliver(message, to: session) }
+    }
+
+    /// Sends `message` to every socket.
+    package func broadcast(_ message: OutboundMessage) {
+        for sessions in byClient.values {
+            for session in sessions { deliver(message, to: session) }
+        }
+    }
+
+    /// Sends `message` to one socket.
+    package func send(_ message: OutboundMessage, to session: Session) {
+        deliver(message, to: session)
+    }
+
+    /// Closes every socket with `code` (1001 at shutdown).
+    package func closeAll(code: UInt16, reason: String) {
+        for sessions in byClient.values {
+            for session in sessions where !session.isClosing {
+                session.isClosing = true
+                session.socket.close(code: code, reason: reason)
+            }
+        }
+    }
+
+    private func deliver(_ message: OutboundMessage, to session: Session) {
+        guard !session.isClosing, session.socket.enqueue(message) else {
+            messagesDropped += 1
+            return
+        }
+        messagesSent += 1
+        let queued = session.socket.queuedBytes
+        guard queued > policy.maxQueuedBytes else {
+            session.overSince = nil
+            return
+        }
+        let now = ContinuousClock.now
+        if queued > policy.maxQueuedBytes * policy.hardLimitFactor {
+            closeSlow(session)
+        } else if let since = session.overSince {
+            if now - since >= policy.grace { closeSlow(session) }
+        } else {
+            session.overSince = now
+        }
+    }
+
+    private func closeSlow(_ session: Session) {
+        session.isClosing = true
+        slowSocketsClosed += 1
+        session.socket.close(code: 1008, reason: "send queue over its bound: the client reads too slowly")
+    }
+}

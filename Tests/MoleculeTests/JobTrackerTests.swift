@@ -1,0 +1,166 @@
+import AtomComfySocket
+import Models
+import MoleculeEvents
+import Testing
+
+/// The job tracker without I/O: held events, completion, one end per prompt, attribution of
+/// events that carry no prompt id, and the ends it puts together when ComfyUI lost the history.
+struct JobTrackerTests {
+    let start = ContinuousClock.now
+
+    static func progress(_ promptID: String, _ value: Int) -> ComfyEvent {
+        .progress(
+            promptID: promptID, node: "2", value: Double(value), max: 5,
+            data: ["value": .int(Int64(value)), "max": 5, "prompt_id": .string(promptID), "node": "2"])
+    }
+
+    static func executing(_ promptID: String?, _ node: String?) -> ComfyEvent {
+        var data: [String: JSONValue] = ["node": node.map(JSONValue.string) ?? .null]
+        if let promptID { data["prompt_id"] = .string(promptID) }
+        return .executing(promptID: promptID, node: node, displayNode: nil, data: .object(data))
+    }
+
+    static func notices(_ actions: [JobTracker.Action]) -> [TrackerNotice] {
+        actions.compactMap { if case .notice(let notice) = $0 { notice } else { nil } }
+    }
+
+    @Test func eventsBeforeTheSubmitAnswerAreHeldAndReplayedInOrder() {
+        var tracker = JobTracker()
+        #expect(tracker.receive(Self.progress("p", 1), now: start).isEmpty)
+        #expect(tracker.receive(Self.progress("p", 2), now: start).isEmpty)
+        let replayed = Self.notices(tracker.track(promptID: "p", clientID: "alice", now: start))
+        let values = replayed.map { notice -> JSONValue? in
+            if case .message("alice", "progress", let data) = notice { data["value"] } else { nil }
+        }
+        #expect(values == [.int(1), .int(2)])
+        // Replayed once only.
+        #expect(tracker.track(promptID: "p", clientID: "alice", now: start).isEmpty)
+    }
+
+    @Test func heldEventsExpire() {
+        var tracker = JobTracker()
+        _ = tracker.receive(Self.progress("p", 1), now: start)
+        _ = tracker.receive(.status(queueRemaining: 0, sid: nil, data: [:]), now: start + .seconds(11))
+        #expect(tracker.track(promptID: "p", clientID: "alice", now: start + .seconds(11)).isEmpty)
+    }
+
+    @Test func completionWaitsForExecutingNullThenEndsOnce() {
+        var tracker = JobTracker()
+        _ = tracker.track(promptID: "p", clientID: "alice", now: start)
+        #expect(tracker.receive(.executionSuccess(promptID: "p", data: ["prompt_id": "p"]), now: start).isEmpty)
+        let done = tracker.receive(Self.executing("p", nil), now: start)
+        #expect(done.count == 2)
+        #expect(done.last == .readHistory(promptID: "p"))
+        // A second executing null, or a reconcile, does not start another read.
+        #expect(tracker.receive(Self.executing("p", nil), now: start).isEmpty)
+        let began = tracker.beginFinishing("p")
+        #expect(!began)
+        let entry: JSONValue = ["outputs": [:], "status": ["status_str": "success"]]
+        #expect(
+            Self.notices(tracker.finish(promptID: "p", entry: entry, lostReason: ""))
+                == [.finished(clientID: "alice", promptID: "p", entry: entry, fromHistory: true)])
+        #expect(tracker.finish(promptID: "p", entry: entry, lostReason: "").isEmpty)
+        // Late events of an ended prompt are dropped, not held for a later track.
+        #expect(tracker.receive(Self.progress("p", 3), now: start).isEmpty)
+        #expect(tracker.track(promptID: "p", clientID: "alice", now: start).isEmpty)
+        #expect(tracker.trackedPromptIDs.isEmpty)
+    }
+
+    @Test func withoutHistoryTheEndSeenIsUsedWithTheOutputsSeen() {
+        var tracker = JobTracker()
+        _ = tracker.track(promptID: "p", clientID: "alice", now: start)
+        let output: JSONValue = ["images": [["filename": "a.png", "subfolder": "", "type": "output"]]]
+        _ = tracker.receive(
+            .executed(
+                promptID: "p", node: "9", output: output, data: ["node": "9", "prompt_id": "p", "output": output]),
+            now: start)
+        _ = tracker.receive(.executionInterrupted(promptID: "p", nodeID: "3", nodeType: "X", data: [:]), now: start)
+        let notices = Self.notices(tracker.finish(promptID: "p", entry: nil, lostReason: "gone"))
+        guard case .finished("alice", "p", let entry, false)? = notices.first else {
+            Issue.record("expected an end put together from the events, got \(notices)")
+            return
+        }
+        #expect(entry["outputs"]?["9"] == output)
+        #expect(entry["status"]?["messages"]?[0]?[0] == "execution_interrupted")
+    }
+
+    @Test func aPromptWithNoEndSeenAndNoHistoryIsLost() {
+        var tracker = JobTracker()
+        _ = tracker.track(promptID: "p", clientID: "alice", now: start)
+        let began = tracker.beginFinishing("p")
+        #expect(began)
+        #expect(
+            Self.notices(tracker.finish(promptID: "p", entry: nil, lostReason: "restarted"))
+                == [.lost(clientID: "alice", promptID: "p", reason: "restarted")])
+    }
+
+    @Test func aWithdrawnPromptEndsInterrupted() {
+        var tracker = JobTracker()
+        _ = tracker.track(promptID: "p", clientID: "alice", now: start)
+        let notices = Self.notices(tracker.withdraw(promptID: "p", reason: "removed"))
+        guard case .finished(_, _, let entry, false)? = notices.first else {
+            Issue.record("expected an end, got \(notices)")
+            return
+        }
+        #expect(entry["status"]?["messages"]?[0]?[0] == "execution_interrupted")
+        #expect(tracker.withdraw(promptID: "p", reason: "again").isEmpty)
+    }
+
+    @Test func eventsWithoutPromptIDBelongToTheRunningPrompt() {
+        var tracker = JobTracker()
+        _ = tracker.track(promptID: "p", clientID: "alice", now: start)
+        _ = tracker.receive(.executionStart(promptID: "p", data: [:]), now: start)
+        // After a reconnect ComfyUI sends `executing` with only the node.
+        let executing = Self.notices(tracker.receive(Self.executing(nil, "4"), now: start))
+        #expect(
+            executing == [.message(clientID: "alice", type: "executing", data: ["node": "4", "prompt_id": "p"])])
+        let preview = Self.notices(tracker.receive(.preview(format: 1, image: [0xFF, 0xD8]), now: start))
+        #expect(preview == [.binary(clientID: "alice", frame: [0, 0, 0, 1, 0, 0, 0, 1, 0xFF, 0xD8])])
+        // Once the prompt ended, nothing is attributed to it.
+        _ = tracker.receive(.executionSuccess(promptID: "p", data: [:]), now: start)
+        #expect(tracker.receive(.preview(format: 1, image: [1]), now: start).isEmpty)
+    }
+
+    @Test func previewsWithMetadataGoToTheirPromptFramedAsComfyUIFramedThem() {
+        var tracker = JobTracker()
+        _ = tracker.track(promptID: "p", clientID: "alice", now: start)
+        _ = tracker.track(promptID: "q", clientID: "bob", now: start)
+        let metadata: JSONValue = ["prompt_id": "q", "node_id": "2"]
+        let event = ComfyEvent.previewWithMetadata(metadata: metadata, image: [0xFF, 0xD8, 0xFF])
+        guard case .binary("bob", let frame)? = Self.notices(tracker.receive(event, now: start)).first else {
+            Issue.record("expected a frame for bob")
+            return
+        }
+        #expect(ComfyMessageDecoder.decode(binary: frame) == event)
+    }
+
+    @Test func statusLosesTheUpstreamSessionID() {
+        var tracker = JobTracker()
+        let notices = Self.notices(
+            tracker.receive(
+                .status(
+                    queueRemaining: 1, sid: "x", data: ["status": ["exec_info": ["queue_remaining": 1]], "sid": "x"]),
+                now: start))
+        #expect(notices == [.status(["status": ["exec_info": ["queue_remaining": 1]]])])
+        #expect(tracker.lastStatus == ["status": ["exec_info": ["queue_remaining": 1]]])
+    }
+
+    @Test func anExecutionBlockedErrorDoesNotEndThePrompt() {
+        var tracker = JobTracker()
+        _ = tracker.track(promptID: "p", clientID: "alice", now: start)
+        let blocked = ComfyExecutionFailure(
+            nodeID: "1", nodeType: "X", exceptionType: "ExecutionBlocked", exceptionMessage: "", traceback: [])
+        _ = tracker.receive(
+            .executionError(promptID: "p", failure: blocked, data: ["exception_type": "ExecutionBlocked"]), now: start)
+        let notices = Self.notices(tracker.finish(promptID: "p", entry: nil, lostReason: "lost"))
+        #expect(notices == [.lost(clientID: "alice", promptID: "p", reason: "lost")])
+    }
+
+    @Test func quietPromptsAreThoseWithoutRecentEvents() {
+        var tracker = JobTracker()
+        _ = tracker.track(promptID: "old", clientID: "a", now: start)
+        _ = tracker.track(promptID: "new", clientID: "a", now: start)
+        _ = tracker.receive(Self.progress("new", 1), now: start + .seconds(9))
+        #expect(tracker.quietPrompts(for: .seconds(10), now: start + .seconds(12)) == ["old"])
+    }
+}

@@ -1,0 +1,96 @@
+import Models
+import MoleculeSessions
+import Testing
+
+/// Delivery to gateway sockets by client id and the slow-consumer policy, over sockets that
+/// record what they get and report whatever queue size a test sets.
+struct SessionsTests {
+    final class RecordingSocket: GatewaySocket, @unchecked Sendable {
+        var received: [[UInt8]] = []
+        var queuedBytes = 0
+        var closedWith: UInt16?
+
+        func enqueue(_ message: OutboundMessage) -> Bool {
+            guard closedWith == nil else { return false }
+            received.append(message.payload)
+            return true
+        }
+
+        func close(code: UInt16, reason: String) {
+            closedWith = code
+        }
+    }
+
+    static func text(_ text: String) -> OutboundMessage { OutboundMessage(text: Array(text.utf8)) }
+
+    @Test func messagesReachEverySocketOfTheirClientIDAndNoOther() {
+        let sessions = Sessions()
+        let (a1, a2, b) = (RecordingSocket(), RecordingSocket(), RecordingSocket())
+        _ = sessions.add(a1, clientID: "a", publicBase: "")
+        _ = sessions.add(a2, clientID: "a", publicBase: "")
+        let bSession = sessions.add(b, clientID: "b", publicBase: "")
+        sessions.send(Self.text("for a"), toClient: "a")
+        sessions.broadcast(Self.text("for all"))
+        #expect(a1.received == [Array("for a".utf8), Array("for all".utf8)])
+        #expect(a2.received == a1.received)
+        #expect(b.received == [Array("for all".utf8)])
+        sessions.remove(bSession)
+        #expect(sessions.count == 2 && !sessions.hasSessions("b"))
+        sessions.send(Self.text("gone"), toClient: "b")
+        #expect(b.received.count == 1)
+    }
+
+    @Test func aSocketThatStaysOverItsBoundIsClosedWith1008AndCounted() {
+        var policy = Sessions.Policy()
+        policy.maxQueuedBytes = 100
+        policy.grace = .zero
+        let sessions = Sessions(policy: policy)
+        let (slow, fast) = (RecordingSocket(), RecordingSocket())
+        _ = sessions.add(slow, clientID: "a", publicBase: "")
+        _ = sessions.add(fast, clientID: "a", publicBase: "")
+        slow.queuedBytes = 150
+        sessions.send(Self.text("1"), toClient: "a")
+        #expect(slow.closedWith == nil)
+        sessions.send(Self.text("2"), toClient: "a")
+        #expect(slow.closedWith == 1008)
+        #expect(sessions.slowSocketsClosed == 1)
+        sessions.send(Self.text("3"), toClient: "a")
+        #expect(fast.received.count == 3 && slow.received.count == 2)
+        #expect(sessions.messagesDropped == 1)
+    }
+
+    @Test func aSocketBackUnderItsBoundStartsItsGraceAgain() {
+        var policy = Sessions.Policy()
+        policy.maxQueuedBytes = 100
+        policy.grace = .seconds(60)
+        let sessions = Sessions(policy: policy)
+        let socket = RecordingSocket()
+        _ = sessions.add(socket, clientID: "a", publicBase: "")
+        socket.queuedBytes = 150
+        sessions.send(Self.text("1"), toClient: "a")
+        socket.queuedBytes = 50
+        sessions.send(Self.text("2"), toClient: "a")
+        socket.queuedBytes = 150
+        sessions.send(Self.text("3"), toClient: "a")
+        #expect(socket.closedWith == nil)
+    }
+
+    @Test func aSocketFarOverItsBoundIsClosedAtOnce() {
+        var policy = Sessions.Policy()
+        policy.maxQueuedBytes = 100
+        let sessions = Sessions(policy: policy)
+        let socket = RecordingSocket()
+        _ = sessions.add(socket, clientID: "a", publicBase: "")
+        socket.queuedBytes = 401
+        sessions.send(Self.text("1"), toClient: "a")
+        #expect(socket.closedWith == 1008)
+    }
+
+    @Test func closeAllClosesEverySocketWithTheCode() {
+        let sessions = Sessions()
+        let sockets = [RecordingSocket(), RecordingSocket()]
+        for (index, socket) in sockets.enumerated() { _ = sessions.add(socket, clientID: "\(index)", publicBase: "") }
+        sessions.closeAll(code: 1001, reason: "bye")
+        #expect(sockets.allSatisfy { $0.closedWith == 1001 })
+    }
+}
