@@ -62,7 +62,7 @@ emulator: .build-venv/installed
 ## timing tests (timeouts, pings) starve each other.
 tsan: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
-	$(SWIFT) test --skip-build --no-parallel --sanitize=thread --scratch-path .build-tsan --filter 'ReactorTests|RoutingTests|ClientTests'
+	$(SWIFT) test --skip-build --no-parallel --sanitize=thread --scratch-path .build-tsan --filter 'ReactorTests|RoutingTests|ClientTests|GatewayTests|JobTrackerTests|SessionsTests'
 
 lint:
 	$(SWIFT) format lint --strict -r $(FORMATTED)

@@ -180,6 +180,13 @@ let package = Package(
         .testTarget(
             name: "AtomValidationTests", dependencies: ["AtomValidation", "Models"], swiftSettings: strictSettings),
         .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Entry", "ComfyEmulatorSupport", "Client", "Codecs", "Core", "Models", "Reactor",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings),
+        .testTarget(
             name: "MoleculeTests",
             dependencies: [
                 "MoleculeEvents", "MoleculeImage", "MoleculeQueue", "MoleculeSessions", "MoleculeWorkflow",
