@@ -42,9 +42,7 @@ struct APIOperation: Sendable {
     var replies: [Reply]
     /// The body limit of the route (the server's default when nil).
     var maxBodyBytes: Int?
-    /// Answers the route; nil for an operation served by a route of its own (the WebSocket
-    /// endpoint), which is only documented from here.
-    let handler: Responder?
+    let handler: Responder
 
     /// The path as a router pattern (`/api/v1/workflows/:prompt_id/history`).
     var routerPattern: String {

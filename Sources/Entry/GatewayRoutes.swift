@@ -43,16 +43,15 @@ enum GatewayRoutes {
         router.add(middleware: ErrorMiddleware())
         let operations = operations(services: services, configuration: configuration)
         for operation in operations {
-            guard let handler = operation.handler else { continue }
             switch operation.method {
-            case .get: router.get(operation.routerPattern, handler: handler)
-            case .post: router.post(operation.routerPattern, maxBodyBytes: operation.maxBodyBytes, handler: handler)
+            case .get: router.get(operation.routerPattern, handler: operation.handler)
+            case .post:
+                router.post(operation.routerPattern, maxBodyBytes: operation.maxBodyBytes, handler: operation.handler)
             }
         }
         WebSocketRoutes.add(
             to: router, coordinator: services.webSockets, base: PublicBase(configuration: configuration))
-        let document = OpenAPIDocument.build(operations + [WebSocketRoutes.documentation], configuration: configuration)
-            .serialized()
+        let document = OpenAPIDocument.build(operations, configuration: configuration).serialized()
         router.get("/openapi.json") { _, _ in
             var response = Response(body: .bytes(document))
             response.setHeader("Content-Type", "application/json; charset=utf-8")

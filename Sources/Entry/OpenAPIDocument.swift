@@ -27,8 +27,9 @@ enum OpenAPIDocument {
             "openapi": "3.1.0",
             "info": [
                 "title": .string(configuration.appName), "version": .string(configuration.appVersion),
-                "description":
-                    "HTTP + WebSocket gateway in front of ComfyUI. Every error has the shape of ErrorResponse.",
+                "description": .string(
+                    "HTTP + WebSocket gateway in front of ComfyUI. Every error has the shape of ErrorResponse.\n"
+                        + WebSocketRoutes.documentation),
             ],
             "paths": .object(paths.mapValues(JSONValue.object)),
             "components": ["schemas": .object(OpenAPISchemas.all)],

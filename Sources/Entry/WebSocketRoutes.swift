@@ -10,42 +10,32 @@ import Routing
 enum WebSocketRoutes {
     static let path = "/api/v1/ws/:client_id"
 
-    /// The endpoint in the OpenAPI document (which cannot describe WebSocket messages, so the
-    /// description lists them).
-    static let documentation = APIOperation(
-        method: .get, path: "/api/v1/ws/{client_id}", operationID: "workflowWebSocket", tag: "websocket",
-        summary: "WebSocket: submit workflows and follow the client id's prompts",
-        description: """
-            Upgrade to a WebSocket (RFC 6455). Text frames carry `{"type": ..., "data": {...}}`.
+    /// The endpoint as the OpenAPI document describes it. OpenAPI has no way to describe a
+    /// WebSocket (FastAPI leaves them out), so it is a section of the document's description.
+    static let documentation = """
 
-            Client to server: `submit` `{"workflow", "extra_data"?, "front"?}` (as the REST submit, with this \
-            socket's client id; answered by `system` `{"event": "submitted", "prompt_id", "number", "client_id"}` \
-            or `system` `{"event": "error", "error": {...}}`), `ping` (answered by `pong` with the same data). \
-            Anything else is answered by a `system` error with `WEBSOCKET_ERROR` and the socket stays open; \
-            a binary message is refused with close code 1003.
+        ## WebSocket `GET /api/v1/ws/{client_id}`
 
-            Server to client: `system` (`connected`, `submitted`, `error`, `upstream_disconnected`, \
-            `upstream_reconnected`), `status` (ComfyUI's queue, to every socket), and for the prompts submitted \
-            with this client id (over REST or WebSocket): `executing` `{node, prompt_id}` (node null when the \
-            prompt is done), `progress` `{value, max, prompt_id, node}`, `executed` `{node, prompt_id, output}`, \
-            ComfyUI's binary preview frames as they are, then exactly one `result` `{prompt_id, status: \
-            "success"|"interrupted", outputs, images}` (images as `/images` lists them) or `execution_error` \
-            `{prompt_id, node_id, node_type, exception_type, exception_message, traceback, error}`; a prompt \
-            ComfyUI lost (restart) ends with `execution_error` of type `comfy_gateway.PromptLost`.
+        Upgrade to a WebSocket (RFC 6455). Text frames carry `{"type": ..., "data": {...}}`.
 
-            Every socket of a client id gets every message. A socket whose unsent messages stay over \
-            WS_SEND_QUEUE_BYTES for 2 s (or pass 4 times it) is closed with 1008.
-            """,
-        parameters: [
-            APIOperation.pathParameter(
-                "client_id", "The caller's client id (1 to 256 bytes); prompts submitted with it are followed here.")
-        ],
-        replies: [
-            APIOperation.Reply(
-                status: 101, description: "Switched to the WebSocket protocol.", content: nil, headers: nil),
-            .error(426, "WEBSOCKET_ERROR: the request was not a WebSocket upgrade."),
-        ],
-        handler: nil)
+        Client to server: `submit` `{"workflow", "extra_data"?, "front"?}` (as the REST submit, with this \
+        socket's client id; answered by `system` `{"event": "submitted", "prompt_id", "number", "client_id"}` \
+        or `system` `{"event": "error", "error": {...}}`), `ping` (answered by `pong` with the same data). \
+        Anything else is answered by a `system` error with `WEBSOCKET_ERROR` and the socket stays open; \
+        a binary message is refused with close code 1003.
+
+        Server to client: `system` (`connected`, `submitted`, `error`, `upstream_disconnected`, \
+        `upstream_reconnected`), `status` (ComfyUI's queue, to every socket), and for the prompts submitted \
+        with this client id (over REST or WebSocket): `executing` `{node, prompt_id}` (node null when the \
+        prompt is done), `progress` `{value, max, prompt_id, node}`, `executed` `{node, prompt_id, output}`, \
+        ComfyUI's binary preview frames as they are, then exactly one `result` `{prompt_id, status: \
+        "success"|"interrupted", outputs, images}` (images as `/images` lists them) or `execution_error` \
+        `{prompt_id, node_id, node_type, exception_type, exception_message, traceback, error}`; a prompt \
+        ComfyUI lost (restart) ends with `execution_error` of type `comfy_gateway.PromptLost`.
+
+        Every socket of a client id gets every message. A socket whose unsent messages stay over \
+        WS_SEND_QUEUE_BYTES for 2 s (or pass 4 times it) is closed with 1008.
+        """
 
     static func add(to router: RouterBuilder, coordinator: WebSocketCoordinator, base: PublicBase) {
         let configuration = WebSocketConfiguration(
