@@ -123,11 +123,11 @@ final class SocketOutlet: GatewaySocket, @unchecked Sendable {
     }
 
     func enqueue(_ message: OutboundMessage) -> Bool {
-        if let prepared = message.encoded as? PreparedMessage { return socket.enqueue(prepared) }
-        let prepared =
-            message.isText ? PreparedMessage(utf8Text: message.payload) : PreparedMessage(binary: message.payload)
-        message.encoded = prepared
-        return socket.enqueue(prepared)
+        if let frame = message.encoded as? EncodedFrame { return socket.enqueue(frame.message) }
+        let frame = EncodedFrame(
+            message.isText ? PreparedMessage(utf8Text: message.payload) : PreparedMessage(binary: message.payload))
+        message.encoded = frame
+        return socket.enqueue(frame.message)
     }
 
     var queuedBytes: Int { socket.queuedBytes }
@@ -139,5 +139,14 @@ final class SocketOutlet: GatewaySocket, @unchecked Sendable {
     /// Sends one message to this socket alone (before it is registered).
     func send(_ message: SocketMessage) {
         _ = enqueue(OutboundMessage(text: message.serialized()))
+    }
+}
+
+/// A message's frame, kept on the `OutboundMessage` for the next socket of a broadcast.
+final class EncodedFrame {
+    let message: PreparedMessage
+
+    init(_ message: PreparedMessage) {
+        self.message = message
     }
 }

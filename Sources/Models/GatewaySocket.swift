@@ -18,7 +18,7 @@ package final class OutboundMessage: @unchecked Sendable {
     package let isText: Bool
     package let payload: [UInt8]
     /// The frame a socket encoded for this message, for the next socket to reuse.
-    package var encoded: (any Sendable)?
+    package var encoded: AnyObject?
 
     package init(text: [UInt8]) {
         isText = true

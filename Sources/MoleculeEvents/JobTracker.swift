@@ -18,6 +18,8 @@ package struct JobTracker {
         package var holdUnknownFor: Duration = .seconds(10)
         /// The most events held for unknown prompt ids; the oldest go first.
         package var maxHeldEvents = 10_000
+        /// The most bytes of preview images held for unknown prompt ids; the oldest go first.
+        package var maxHeldBytes = 16 * 1024 * 1024
         /// How many ended prompt ids are remembered, to ignore their late events.
         package var rememberEnded = 4096
 
@@ -45,12 +47,22 @@ package struct JobTracker {
         let promptID: String
         let event: ComfyEvent
         let at: ContinuousClock.Instant
+
+        /// What the held event costs: its image bytes, plus a fixed overhead.
+        var size: Int {
+            switch event {
+            case .preview(_, let image), .previewWithMetadata(_, let image): image.count + 256
+            case .binary(_, let payload): payload.count + 256
+            default: 256
+            }
+        }
     }
 
     package let limits: Limits
     private var jobs: [String: Job] = [:]
     private var held: [Held] = []
     private var heldStart = 0
+    private var heldBytes = 0
     private var ended: Set<String> = []
     private var endedOrder: [String] = []
     private var endedStart = 0
@@ -78,6 +90,7 @@ package struct JobTracker {
         if !replay.isEmpty {
             held = held[heldStart...].filter { $0.promptID != promptID }
             heldStart = 0
+            heldBytes = held.reduce(0) { $0 + $1.size }
             for item in replay { actions += receive(item.event, now: now) }
         }
         return actions
@@ -238,20 +251,28 @@ package struct JobTracker {
     }
 
     private mutating func hold(_ event: ComfyEvent, for promptID: String, now: ContinuousClock.Instant) {
-        if held.count - heldStart >= limits.maxHeldEvents { heldStart += 1 }
-        held.append(Held(promptID: promptID, event: event, at: now))
+        let item = Held(promptID: promptID, event: event, at: now)
+        held.append(item)
+        heldBytes += item.size
+        while held.count - heldStart > limits.maxHeldEvents || heldBytes > limits.maxHeldBytes { dropOldestHeld() }
         compactHeld()
     }
 
     private mutating func expireHeld(now: ContinuousClock.Instant) {
-        while heldStart < held.count, now - held[heldStart].at > limits.holdUnknownFor { heldStart += 1 }
+        while heldStart < held.count, now - held[heldStart].at > limits.holdUnknownFor { dropOldestHeld() }
         compactHeld()
+    }
+
+    private mutating func dropOldestHeld() {
+        heldBytes -= held[heldStart].size
+        heldStart += 1
     }
 
     private mutating func compactHeld() {
         if heldStart == held.count {
             held.removeAll(keepingCapacity: true)
             heldStart = 0
+            heldBytes = 0
         } else if heldStart > 1024 && heldStart * 2 > held.count {
             held.removeFirst(heldStart)
             heldStart = 0

@@ -44,6 +44,26 @@ struct JobTrackerTests {
         #expect(tracker.track(promptID: "p", clientID: "alice", now: start + .seconds(11)).isEmpty)
     }
 
+    @Test func heldPreviewsAreBoundedByBytesOldestFirst() {
+        var limits = JobTracker.Limits()
+        limits.maxHeldBytes = 3 * (1000 + 256)
+        var tracker = JobTracker(limits: limits)
+        for index in 0..<5 {
+            let metadata: JSONValue = ["prompt_id": "p", "node_id": .string(String(index))]
+            _ = tracker.receive(
+                .previewWithMetadata(metadata: metadata, image: [UInt8](repeating: 0, count: 1000)), now: start)
+        }
+        let replayed = Self.notices(tracker.track(promptID: "p", clientID: "alice", now: start))
+        let nodes = replayed.compactMap { notice -> JSONValue? in
+            guard case .binary(_, let frame) = notice,
+                case .previewWithMetadata(let metadata, _)? =
+                    ComfyMessageDecoder.decode(binary: frame)
+            else { return nil }
+            return metadata["node_id"]
+        }
+        #expect(nodes == ["2", "3", "4"])
+    }
+
     @Test func completionWaitsForExecutingNullThenEndsOnce() {
         var tracker = JobTracker()
         _ = tracker.track(promptID: "p", clientID: "alice", now: start)
