@@ -14,27 +14,11 @@ enum GatewayLoad {
         )
         return try await Task(executorPreference: loop) { () throws -> String in
             let rssBefore = ProcessStats.residentKiB(pid: gatewayPID)
-            var connections: [LoadConnection] = []
-            for batchStart in stride(from: 0, to: clients, by: 100) {
-                try await withThrowingTaskGroup(of: LoadConnection.self) { group in
-                    for index in batchStart..<min(batchStart + 100, clients) {
-                        group.addTask(executorPreference: loop) {
-                            let tcp = try await TCPConnector.connect(
-                                loop: loop, host: "127.0.0.1", port: port, timeoutMilliseconds: 10_000)
-                            let connection = LoadConnection(tcp: tcp, sampleEvery: 1)
-                            connection.stampKey = Array(#""sent_ns":"#.utf8)
-                            connection.expected = expected
-                            let accepted = await withCheckedContinuation { continuation in
-                                connection.handshake(
-                                    path: "/api/v1/ws/bench-\(index % clientIDs)", host: "127.0.0.1:\(port)"
-                                ) { continuation.resume(returning: $0) }
-                            }
-                            guard accepted else { throw LoadError.handshakeRefused }
-                            return connection
-                        }
-                    }
-                    for try await connection in group { connections.append(connection) }
-                }
+            let connections = try await LoadConnection.connectAll(
+                count: clients, port: port, loop: loop, sampleEvery: 1, path: { "/api/v1/ws/bench-\($0 % clientIDs)" }
+            ) { connection in
+                connection.stampKey = Array(#""sent_ns":"#.utf8)
+                connection.expected = expected
             }
             await loop.sleep(milliseconds: 1000)
             let rssIdle = ProcessStats.residentKiB(pid: gatewayPID)

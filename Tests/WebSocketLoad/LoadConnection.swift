@@ -150,6 +150,38 @@ final class LoadConnection: TCPConnectionDelegate, @unchecked Sendable {
     }
 }
 
+extension LoadConnection {
+    /// Opens `count` connections to 127.0.0.1:`port`, 100 at a time, each set up by `configure`
+    /// and then upgraded to a WebSocket at `path(index)`.
+    static func connectAll(
+        count: Int, port: Int, loop: EventLoop, sampleEvery: Int, path: @escaping @Sendable (Int) -> String,
+        configure: @escaping @Sendable (LoadConnection) -> Void = { _ in }
+    ) async throws -> [LoadConnection] {
+        var connections: [LoadConnection] = []
+        for batchStart in stride(from: 0, to: count, by: 100) {
+            try await withThrowingTaskGroup(of: LoadConnection.self) { group in
+                for index in batchStart..<min(batchStart + 100, count) {
+                    group.addTask(executorPreference: loop) {
+                        let tcp = try await TCPConnector.connect(
+                            loop: loop, host: "127.0.0.1", port: port, timeoutMilliseconds: 10_000)
+                        let connection = LoadConnection(tcp: tcp, sampleEvery: sampleEvery)
+                        configure(connection)
+                        let accepted = await withCheckedContinuation { continuation in
+                            connection.handshake(path: path(index), host: "127.0.0.1:\(port)") {
+                                continuation.resume(returning: $0)
+                            }
+                        }
+                        guard accepted else { throw LoadError.handshakeRefused }
+                        return connection
+                    }
+                }
+                for try await connection in group { connections.append(connection) }
+            }
+        }
+        return connections
+    }
+}
+
 /// CLOCK_MONOTONIC in nanoseconds (the clock the benchmark servers stamp messages with).
 func monotonicNanoseconds() -> Int {
     var now = timespec()

@@ -39,26 +39,8 @@ let loop = try EventLoop()
 loop.start()
 let report = try await Task(executorPreference: loop) { () throws -> String in
     let rssBefore = ProcessStats.residentKiB(pid: serverPID)
-    var connections: [LoadConnection] = []
-    for batchStart in stride(from: 0, to: clients, by: 100) {
-        try await withThrowingTaskGroup(of: LoadConnection.self) { group in
-            for _ in batchStart..<min(batchStart + 100, clients) {
-                group.addTask(executorPreference: loop) {
-                    let tcp = try await TCPConnector.connect(
-                        loop: loop, host: "127.0.0.1", port: port, timeoutMilliseconds: 10_000)
-                    let connection = LoadConnection(tcp: tcp, sampleEvery: 10)
-                    let accepted = await withCheckedContinuation { continuation in
-                        connection.handshake(path: "/broadcast", host: "127.0.0.1:\(port)") {
-                            continuation.resume(returning: $0)
-                        }
-                    }
-                    guard accepted else { throw LoadError.handshakeRefused }
-                    return connection
-                }
-            }
-            for try await connection in group { connections.append(connection) }
-        }
-    }
+    let connections = try await LoadConnection.connectAll(
+        count: clients, port: port, loop: loop, sampleEvery: 10, path: { _ in "/broadcast" })
     await loop.sleep(milliseconds: 1000)
     let rssIdle = ProcessStats.residentKiB(pid: serverPID)
     let serverCPU = ProcessStats.cpuSeconds(pid: serverPID)
