@@ -73,7 +73,8 @@ format:
 ## Benchmarks (not part of CI): the gateway's HTTP against a Node.js http hello world with wrk,
 ## the WebSocket broadcast (Tests/Bench/ws-bench.sh) against node-ws, then a 100 MB download from
 ## the ComfyUI emulator through the upstream atom (MB/s and RSS growth), and the REST proxy
-## overhead (Tests/Bench/proxy-bench.sh: GET /api/v1/queue/status versus the emulator's /queue).
+## overhead (Tests/Bench/proxy-bench.sh: GET /api/v1/queue/status versus the emulator's /queue),
+## and the WebSocket gateway (Tests/Bench/ws_gateway_bench.py: 1,000 subscribers, 100 client ids).
 bench: deps
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	for product in comfy-gateway websocket-echo websocket-load; do \

@@ -25,15 +25,6 @@ package final class WebSocketCoordinator: @unchecked Sendable {
         events.onNotice = { [unowned self] notice in deliver(notice) }
     }
 
-    /// Sockets open now.
-    package var subscriberCount: Int { sessions.count }
-    /// Sockets closed with 1008 for reading too slowly, since start.
-    package var slowSocketsClosed: Int { sessions.slowSocketsClosed }
-    /// Messages not delivered because their socket was closing, since start.
-    package var messagesDropped: Int { sessions.messagesDropped }
-    /// Messages handed to sockets, since start.
-    package var messagesSent: Int { sessions.messagesSent }
-
     /// Registers a socket that just connected as `clientID`, and greets it: `system connected`,
     /// then ComfyUI's last queue status.
     package func open(_ socket: any GatewaySocket, clientID: String, publicBase: String) -> GatewaySession {
@@ -78,11 +69,6 @@ package final class WebSocketCoordinator: @unchecked Sendable {
         } catch {
             send(.error(error, requestID: requestID), to: session)
         }
-    }
-
-    /// Closes every socket with 1001 (the gateway is going away).
-    package func closeAll() {
-        sessions.closeAll(code: 1001, reason: "gateway shutting down")
     }
 
     // MARK: Notices

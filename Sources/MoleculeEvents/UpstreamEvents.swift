@@ -28,7 +28,7 @@ package final class UpstreamEvents: @unchecked Sendable {
     private let api: ComfyAPI
     private let logger: Logger
     private var upstreamUp: Bool?
-    private var running: [Task<Void, Never>] = []
+    private var watch: Task<Void, Never>?
     private var reconciling = false
     private var stopping = false
 
@@ -44,9 +44,6 @@ package final class UpstreamEvents: @unchecked Sendable {
 
     /// The last queue status ComfyUI sent.
     package var lastStatus: JSONValue? { tracker.lastStatus }
-
-    /// The prompts being followed.
-    package var trackedPromptIDs: [String] { tracker.trackedPromptIDs }
 
     /// Follows `promptID` (just queued for `clientID`): its events go to `clientID` from now on,
     /// including those that arrived before this call.
@@ -64,27 +61,24 @@ package final class UpstreamEvents: @unchecked Sendable {
     package func start() {
         let socket = socket
         let loop = api.loop
-        running.append(Task(executorPreference: loop) { await socket.run() })
-        running.append(
-            Task(executorPreference: loop) { [self] in
-                await socket.forEachEvent { handle($0) }
-            })
-        running.append(
-            Task(executorPreference: loop) { [self] in
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: watchInterval)
-                    guard !Task.isCancelled else { break }
-                    checkQuietPrompts()
-                }
-            })
+        // Both end after `socket.stop()`.
+        Task(executorPreference: loop) { await socket.run() }
+        Task(executorPreference: loop) { [self] in await socket.forEachEvent { handle($0) } }
+        watch = Task(executorPreference: loop) { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: watchInterval)
+                guard !Task.isCancelled else { break }
+                checkQuietPrompts()
+            }
+        }
     }
 
     /// Closes the upstream socket and connections. Call on the loop.
     package func stop() {
         stopping = true
         socket.stop()
-        running.last?.cancel()
-        running = []
+        watch?.cancel()
+        watch = nil
         api.shutdown()
     }
 
@@ -92,7 +86,8 @@ package final class UpstreamEvents: @unchecked Sendable {
         switch event {
         case .connected(let clientID):
             logger.info("Connected to ComfyUI's WebSocket", metadata: ["client_id": "\(clientID)"])
-            let wasDown = upstreamUp == false
+            // Sockets greeted while the upstream was not connected yet hear it too.
+            let wasDown = upstreamUp != true
             upstreamUp = true
             if wasDown {
                 onNotice?(.upstreamReconnected)

@@ -49,8 +49,6 @@ package final class Sessions: @unchecked Sendable {
     package private(set) var slowSocketsClosed = 0
     /// Messages not delivered because their socket was closing.
     package private(set) var messagesDropped = 0
-    /// Messages handed to sockets.
-    package private(set) var messagesSent = 0
 
     package init(policy: Policy = Policy()) {
         self.policy = policy
@@ -102,22 +100,11 @@ package final class Sessions: @unchecked Sendable {
         deliver(message, to: session)
     }
 
-    /// Closes every socket with `code` (1001 at shutdown).
-    package func closeAll(code: UInt16, reason: String) {
-        for sessions in byClient.values {
-            for session in sessions where !session.isClosing {
-                session.isClosing = true
-                session.socket.close(code: code, reason: reason)
-            }
-        }
-    }
-
     private func deliver(_ message: OutboundMessage, to session: Session) {
         guard !session.isClosing, session.socket.enqueue(message) else {
             messagesDropped += 1
             return
         }
-        messagesSent += 1
         let queued = session.socket.queuedBytes
         guard queued > policy.maxQueuedBytes else {
             session.overSince = nil

@@ -85,12 +85,4 @@ struct SessionsTests {
         sessions.send(Self.text("1"), toClient: "a")
         #expect(socket.closedWith == 1008)
     }
-
-    @Test func closeAllClosesEverySocketWithTheCode() {
-        let sessions = Sessions()
-        let sockets = [RecordingSocket(), RecordingSocket()]
-        for (index, socket) in sockets.enumerated() { _ = sessions.add(socket, clientID: "\(index)", publicBase: "") }
-        sessions.closeAll(code: 1001, reason: "bye")
-        #expect(sockets.allSatisfy { $0.closedWith == 1001 })
-    }
 }
