@@ -1,3 +1,4 @@
+import Reactor
 import Synchronization
 import Testing
 
@@ -15,16 +16,23 @@ struct RequestBodyTests {
         #expect(collected == [[1, 2], [3]])
     }
 
+    /// On a loop, as in the server: the body is loop-bound, so the reader (a child task, which
+    /// inherits the loop preference) and the writer take turns on one thread.
     @Test func aWaitingReaderIsResumedByPushAndFinish() async throws {
-        let body = RequestBody(expectedLength: nil)
-        async let first = body.next()
-        await Task.yield()
-        body.push([9])
-        #expect(try await first == [9])
-        async let end = body.next()
-        await Task.yield()
-        body.finish()
-        #expect(try await end == nil)
+        let loop = try EventLoop()
+        loop.start()
+        defer { loop.shutdown() }
+        try await Task(executorPreference: loop) { () async throws in
+            let body = RequestBody(expectedLength: nil)
+            async let first = body.next()
+            await Task.yield()
+            body.push([9])
+            #expect(try await first == [9])
+            async let end = body.next()
+            await Task.yield()
+            body.finish()
+            #expect(try await end == nil)
+        }.value
     }
 
     @Test func aReaderThatKeepsPaceDoesNotMakeTheQueueKeepConsumedChunks() async throws {
