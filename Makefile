@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_FLAGS := --explicit-target-dependency-import-check error
 FORMATTED := Sources Tests Package.swift
 
-.PHONY: run demo test build deps bench fuzz format lint tsan blackbox emulator autobahn
+.PHONY: run demo test build deps bench fuzz format lint tsan asan sanitize blackbox emulator autobahn install
 
 deps:
 	@{ [ -f /usr/include/uv.h ] && command -v pkg-config >/dev/null; } || \
@@ -63,6 +63,45 @@ emulator: .build-venv/installed
 tsan: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
 	$(SWIFT) test --skip-build --no-parallel --sanitize=thread --scratch-path .build-tsan --filter 'ReactorTests|RoutingTests|ClientTests|GatewayTests|JobTrackerTests|SessionsTests'
+
+## Every Swift suite under ThreadSanitizer, then every Swift suite and the black-box clients
+## against the gateway built with AddressSanitizer (also LeakSanitizer's leak check at exit).
+## Not part of `make test` (about 15 minutes); run before resolving work on the loop or the server.
+sanitize: deps .build-venv/installed
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	$(SWIFT) test --skip-build --no-parallel --sanitize=thread --scratch-path .build-tsan
+	$(MAKE) asan
+
+asan: deps .build-venv/installed
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+	COMFY_GATEWAY_BINARY=$(CURDIR)/.build-asan/debug/comfy-gateway \
+		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 .build-venv/bin/pytest -q Tests/BlackBox
+
+## Installs the gateway as a systemd service: the release binary to $(PREFIX)/bin, the units to
+## $(UNITDIR), a sysusers.d entry for the group that may read the settings, and the env file to
+## /etc/comfy-gateway (kept if it exists: it is the operator's), with the image directories in
+## the service's state directory. Then `systemctl enable --now comfy-gateway` (or the .socket).
+PREFIX ?= /usr/local
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+ENVFILE := $(DESTDIR)/etc/comfy-gateway/comfy-gateway.env
+STATEDIR := /var/lib/comfy-gateway
+ISUDO := $(if $(DESTDIR),,$(SUDO))
+install: deps
+	$(SWIFT) build -c release --static-swift-stdlib --product comfy-gateway
+	sed 's#/usr/local/bin/comfy-gateway#$(PREFIX)/bin/comfy-gateway#' config/comfy-gateway.service \
+		> .build/comfy-gateway.service
+	sed -e 's#^INPUT_DIR=.*#INPUT_DIR=$(STATEDIR)/input#' -e 's#^OUTPUT_DIR=.*#OUTPUT_DIR=$(STATEDIR)/output#' \
+		config/comfy-gateway.env > .build/comfy-gateway.env
+	echo 'g comfy-gateway -' > .build/comfy-gateway.sysusers
+	$(ISUDO) install -D -m 0755 .build/release/comfy-gateway $(DESTDIR)$(PREFIX)/bin/comfy-gateway
+	$(ISUDO) install -D -m 0644 -t $(DESTDIR)$(UNITDIR) .build/comfy-gateway.service config/comfy-gateway.socket
+	$(ISUDO) install -D -m 0644 .build/comfy-gateway.sysusers $(DESTDIR)$(SYSUSERSDIR)/comfy-gateway.conf
+	[ -n "$(DESTDIR)" ] || getent group comfy-gateway >/dev/null || $(ISUDO) groupadd --system comfy-gateway
+	[ -e $(ENVFILE) ] && echo "keeping existing $(ENVFILE)" || \
+		$(ISUDO) install -D -m 0640 $(if $(DESTDIR),,-g comfy-gateway) .build/comfy-gateway.env $(ENVFILE)
+	[ -n "$(DESTDIR)" ] || [ ! -d /run/systemd/system ] || $(ISUDO) systemctl daemon-reload
 
 lint:
 	$(SWIFT) format lint --strict -r $(FORMATTED)

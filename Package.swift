@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: []),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
@@ -39,7 +41,10 @@ let package = Package(
         ),
         .target(
             name: "Routing",
-            dependencies: ["Reactor", "Codecs", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Reactor", "Codecs", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(name: "Client", dependencies: ["Reactor", "Codecs"], swiftSettings: strictSettings),
@@ -92,6 +97,7 @@ let package = Package(
             name: "Entry",
             dependencies: [
                 "Coordinators", "Routing", "Models", "Core", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSettings
         ),
@@ -151,6 +157,7 @@ let package = Package(
             name: "RoutingTests",
             dependencies: [
                 "Routing", "Reactor", "Codecs", "LoopbackTestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),

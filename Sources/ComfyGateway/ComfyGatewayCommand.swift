@@ -5,10 +5,11 @@ import FoundationEssentials
 import Glibc
 import Logging
 import Reactor
-import SystemPackage
 
 /// `comfy-gateway`: parses the command line, loads the configuration, and runs the gateway
-/// until SIGTERM or SIGINT, then shuts it down gracefully and exits 0.
+/// until SIGTERM or SIGINT, then shuts it down gracefully and exits 0. SIGHUP reloads the
+/// configuration (API keys, CORS origins, log level). Under systemd it speaks the notify
+/// protocol and accepts a socket-activated listener.
 @main
 struct ComfyGatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +18,8 @@ struct ComfyGatewayCommand: AsyncParsableCommand {
         discussion: """
             Every option can also be set by its environment variable (shown in capitals) or in an env \
             file. Precedence: option > environment > env file (--env-file, else .env in the working \
-            directory if present) > default.
+            directory if present) > default. SIGTERM or SIGINT drains and stops the gateway; SIGHUP \
+            reloads API_KEYS, CORS_ORIGINS and LOG_LEVEL from the same sources.
             """,
         version: GatewayVersion.current)
 
@@ -27,35 +29,98 @@ struct ComfyGatewayCommand: AsyncParsableCommand {
     var envFile: String?
 
     func run() async throws {
-        let configuration: GatewayConfiguration
+        let environment = ProcessInfo.processInfo.environment
+        var configuration: GatewayConfiguration
         do {
             configuration = try await ConfigurationLoader.load(
-                flags: settings.values, environment: ProcessInfo.processInfo.environment, envFile: envFile)
+                flags: settings.values, environment: environment, envFile: envFile)
         } catch {
             StandardError.write("comfy-gateway: \(error)\n")
             throw ExitCode(2)
         }
-        GatewayLogging.bootstrap(configuration)
+        let fileValuesAtStart = await ConfigurationLoader.fileValues(envFile: envFile)
+        GatewayLogging.bootstrap(configuration, environment: environment)
         let logger = Logger(label: "comfy-gateway")
+        let fileLimit = FileDescriptorLimit.raiseToHardLimit()
+        // Past the open-files limit libuv can only reset new clients; below it, a client over
+        // the connection limit is answered 503. 64 descriptors stay for upstream and files.
+        let affordable = max(16, Int(clamping: fileLimit) - 64)
+        if configuration.maxConnections > affordable {
+            logger.warning(
+                "MAX_CONNECTIONS \(configuration.maxConnections) is above what the open-files limit \(fileLimit) allows; serving at most \(affordable) connections (raise LimitNOFILE / ulimit -n)"
+            )
+            configuration.maxConnections = affordable
+        }
+        let inherited = SystemdEnvironment.listenDescriptors(environment, processID: SystemdEnvironment.processID)
+        SystemdEnvironment.closeOnExec(inherited)
+        if inherited.count > 1 {
+            logger.warning("systemd passed \(inherited.count) sockets; serving the first (fd 3) only")
+        }
+
         let loop = try EventLoop()
         loop.start()
-        let shutdown = try await ShutdownSignal.install(on: loop)
-        let application = GatewayApplication(configuration: configuration, loop: loop, logger: logger)
-        let port: Int
+        let signals = try await ProcessSignals.install(on: loop)
+        let systemd = SystemdIntegration(environment: environment, loop: loop)
+        let application = GatewayApplication(
+            configuration: configuration, loop: loop, logger: logger, listenDescriptor: inherited.first)
+        let address: String
         do {
-            port = try await application.start()
+            address = try await application.start()
         } catch {
-            logger.critical("cannot listen on \(configuration.host):\(configuration.port): \(error)")
+            let target = inherited.isEmpty ? "\(configuration.host):\(configuration.port)" : "the socket systemd passed"
+            logger.critical("cannot listen on \(target): \(error)")
+            systemd.failed(
+                status: "Cannot listen on \(target): \(error)", errno: (error as? UVError).map { -$0.code })
             loop.shutdown()
             throw ExitCode(1)
         }
+        let activation = inherited.isEmpty ? "" : " (socket activation)"
         logger.info(
-            "\(configuration.appName) \(configuration.appVersion) listening on \(configuration.host):\(port)",
-            metadata: ["comfyui": "\(configuration.comfyURL)"])
-        let signal = await shutdown.wait()
-        logger.info("received signal \(signal); shutting down")
+            "\(configuration.appName) \(configuration.appVersion) listening on \(address)\(activation)",
+            metadata: [
+                "comfyui": "\(configuration.comfyURL)", "api_keys": "\(configuration.apiKeys.count)",
+                "cors_origins": "\(configuration.corsOrigins.count)", "max_open_files": "\(fileLimit)",
+                "watchdog": "\(systemd.watchdog.map { "\($0)" } ?? "off")",
+            ])
+        await systemd.ready(application, status: "Listening on \(address); ComfyUI at \(configuration.comfyURL)")
+
+        let signal = await signals.waitForStop {
+            systemd.reloading()
+            await reload(application, environment: environment, fileValuesAtStart: fileValuesAtStart, logger: logger)
+            systemd.reloaded(status: await application.statusLine())
+        }
+        let open = await application.connectionCount()
+        logger.info(
+            "received signal \(signal); draining \(open) connections for up to \(configuration.shutdownDrainSeconds) s")
+        systemd.stopping(status: "Draining \(open) connections")
         await application.shutdown()
         await Task.detached { loop.shutdown() }.value
         logger.info("stopped")
+    }
+
+    /// Loads the configuration again and applies what can change while running.
+    private func reload(
+        _ application: GatewayApplication, environment: [String: String], fileValuesAtStart: [String: String],
+        logger: Logger
+    ) async {
+        do {
+            let reloaded = try await ConfigurationLoader.reload(
+                flags: settings.values, environment: environment, envFile: envFile,
+                fileValuesAtStart: fileValuesAtStart)
+            let needRestart = application.apply(reloaded)
+            GatewayLogging.setLevel(reloaded.logLevel)
+            logger.notice(
+                "configuration reloaded",
+                metadata: [
+                    "api_keys": "\(reloaded.apiKeys.count)", "cors_origins": "\(reloaded.corsOrigins.count)",
+                    "log_level": "\(reloaded.logLevel)",
+                ])
+            if !needRestart.isEmpty {
+                logger.warning(
+                    "changed settings that only apply after a restart: \(needRestart.joined(separator: ", "))")
+            }
+        } catch {
+            logger.error("reload failed; the running configuration stays: \(error)")
+        }
     }
 }

@@ -55,6 +55,14 @@ package final class Services: @unchecked Sendable {
         monitor.readiness()
     }
 
+    /// What the service is doing now, for metrics. Call on the loop.
+    package func stats() -> GatewayStats {
+        var stats = GatewayStats()
+        webSockets.recordStats(into: &stats)
+        stats.upstreamReachable = monitor.readiness() == nil
+        return stats
+    }
+
     /// The configured ComfyUI's base URL.
     package var upstream: String { monitor.upstream }
 
@@ -63,6 +71,11 @@ package final class Services: @unchecked Sendable {
         await Task(executorPreference: loop) {
             let monitor = self.monitor
             self.monitoring = Task(executorPreference: self.loop) { await monitor.run() }
+            // Readiness follows the upstream socket at once: a drop or a reconnect is probed
+            // now rather than at the next scheduled probe (up to 10 s later).
+            self.events.onConnectionChange = { [loop = self.loop] _ in
+                Task(executorPreference: loop) { await monitor.probe() }
+            }
             self.events.start()
         }.value
     }

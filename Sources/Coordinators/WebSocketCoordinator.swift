@@ -17,6 +17,8 @@ package final class WebSocketCoordinator: @unchecked Sendable {
     let sessions: Sessions
     let events: UpstreamEvents
     let workflows: WorkflowCoordinator
+    /// Followed prompts that ended, by outcome (`success`, `error`, `interrupted`, `lost`).
+    private(set) var endedJobs: [String: Int] = [:]
 
     init(sessions: Sessions, events: UpstreamEvents, workflows: WorkflowCoordinator) {
         self.sessions = sessions
@@ -43,6 +45,16 @@ package final class WebSocketCoordinator: @unchecked Sendable {
     /// Forgets a socket that closed.
     package func close(_ session: GatewaySession) {
         sessions.remove(session)
+    }
+
+    /// The sockets' part of the service's stats.
+    func recordStats(into stats: inout GatewayStats) {
+        stats.webSocketSubscribers = sessions.count
+        stats.slowSocketsClosed = sessions.slowSocketsClosed
+        stats.messagesDropped = sessions.messagesDropped
+        stats.upstreamSocketConnected = events.isUpstreamConnected
+        (stats.jobsPending, stats.jobsRunning) = events.followedPrompts
+        stats.jobsEnded = endedJobs
     }
 
     /// Sends `message` to one socket.
@@ -84,8 +96,11 @@ package final class WebSocketCoordinator: @unchecked Sendable {
         case .binary(let clientID, let frame):
             sessions.send(OutboundMessage(binary: frame), toClient: clientID)
         case .finished(let clientID, let promptID, let entry, _):
-            finished(HistoryReading.finished(promptID: promptID, entry: entry), clientID: clientID)
+            let history = HistoryReading.finished(promptID: promptID, entry: entry)
+            endedJobs[history.status.rawValue, default: 0] += 1
+            finished(history, clientID: clientID)
         case .lost(let clientID, let promptID, let reason):
+            endedJobs["lost", default: 0] += 1
             let error = Self.executionError(
                 promptID: promptID,
                 error: [

@@ -37,6 +37,36 @@ package enum ConfigurationLoader {
         }
     }
 
+    /// The values the env file sets, by variable name (quotes removed); empty when there is no
+    /// file. A reload compares them with the environment: systemd's `EnvironmentFile=` copies the
+    /// file into the environment at start, and such copies must not hide a later edit of the file.
+    package static func fileValues(envFile: String?) async -> [String: String] {
+        guard
+            let provider = try? await EnvironmentVariablesProvider(
+                environmentFilePath: FilePath(envFile ?? ".env"), allowMissing: true)
+        else { return [:] }
+        let reader = ConfigReader(provider: provider)
+        var values: [String: String] = [:]
+        for setting in GatewaySetting.all {
+            if let value = reader.string(forKey: ConfigKey(setting.key)) { values[setting.variable] = unquote(value) }
+        }
+        return values
+    }
+
+    /// Loads the configuration again for a reload (SIGHUP): as `load`, except that an environment
+    /// variable whose value is the one the env file had at start (`fileValuesAtStart`) is taken
+    /// to be a copy of the file, and the file as it is now is read instead.
+    package static func reload(
+        flags: [String: String], environment: [String: String], envFile: String?,
+        fileValuesAtStart: [String: String]
+    ) async throws -> GatewayConfiguration {
+        let ownEnvironment = environment.filter { name, value in
+            guard let fileValue = fileValuesAtStart[name] else { return true }
+            return unquote(value) != fileValue
+        }
+        return try await load(flags: flags, environment: ownEnvironment, envFile: envFile)
+    }
+
     /// Builds the configuration from raw values (`value(setting)` is nil when unset).
     package static func validate(_ value: (GatewaySetting) -> String?) throws -> GatewayConfiguration {
         func text(_ setting: GatewaySetting) -> String { value(setting) ?? setting.defaultValue ?? "" }
@@ -102,6 +132,10 @@ package enum ConfigurationLoader {
         guard let logFormat = GatewayConfiguration.LogFormat(rawValue: text(.logFormat).lowercased()) else {
             throw ConfigurationError("LOG_FORMAT must be text or json, got '\(text(.logFormat))'")
         }
+        let drainText = text(.shutdownDrain)
+        guard let drain = Double(drainText), drain >= 0, drain <= 3600 else {
+            throw ConfigurationError("SHUTDOWN_DRAIN_SECONDS must be 0-3600 seconds, got '\(drainText)'")
+        }
         let host = text(.host)
         guard !host.isEmpty else { throw ConfigurationError("HOST must not be empty") }
         for directory in [GatewaySetting.inputDir, .outputDir] where text(directory).isEmpty {
@@ -114,7 +148,7 @@ package enum ConfigurationLoader {
             maxUploadBytes: try integer(.maxUploadBytes, in: 1...(1 << 40)), apiKeys: list(.apiKeys),
             corsOrigins: list(.corsOrigins), logLevel: logLevel, logFormat: logFormat,
             maxConnections: try integer(.maxConnections, in: 1...1_000_000),
-            wsSendQueueBytes: try integer(.wsSendQueueBytes, in: 1024...(1 << 32)))
+            wsSendQueueBytes: try integer(.wsSendQueueBytes, in: 1024...(1 << 32)), shutdownDrainSeconds: drain)
     }
 
     /// Removes one pair of matching surrounding quotes.

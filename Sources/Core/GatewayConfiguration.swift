@@ -25,4 +25,30 @@ package struct GatewayConfiguration: Sendable, Equatable {
     package var maxConnections: Int
     /// Bytes a gateway WebSocket may have queued unsent before the slow-consumer policy applies.
     package var wsSendQueueBytes: Int
+    /// How long a graceful shutdown lets in-flight requests and streams finish, in seconds.
+    package var shutdownDrainSeconds: Double
+
+    /// The settings a reload (SIGHUP) cannot apply to the running process, by variable name,
+    /// that differ between `self` and `other`.
+    package func restartOnlyChanges(to other: GatewayConfiguration) -> [String] {
+        var changed: [String] = []
+        func check(_ variable: String, _ keyPath: KeyPath<GatewayConfiguration, some Equatable>) {
+            if self[keyPath: keyPath] != other[keyPath: keyPath] { changed.append(variable) }
+        }
+        check("APP_NAME", \.appName)
+        check("APP_VERSION", \.appVersion)
+        check("HOST", \.host)
+        check("PORT", \.port)
+        check("COMFYUI_URL", \.comfyURL)
+        check("COMFYUI_TIMEOUT", \.comfyTimeoutSeconds)
+        check("INPUT_DIR", \.inputDirectory)
+        check("OUTPUT_DIR", \.outputDirectory)
+        check("PUBLIC_BASE_URL", \.publicBaseURL)
+        check("MAX_UPLOAD_BYTES", \.maxUploadBytes)
+        check("LOG_FORMAT", \.logFormat)
+        check("MAX_CONNECTIONS", \.maxConnections)
+        check("WS_SEND_QUEUE_BYTES", \.wsSendQueueBytes)
+        check("SHUTDOWN_DRAIN_SECONDS", \.shutdownDrainSeconds)
+        return changed
+    }
 }

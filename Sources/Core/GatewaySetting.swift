@@ -60,12 +60,15 @@ package struct GatewaySetting: Sendable, Hashable {
     package static let wsSendQueueBytes = GatewaySetting(
         variable: "WS_SEND_QUEUE_BYTES", defaultValue: "1048576",
         help: "Bytes a gateway WebSocket may have waiting unsent; a socket over it for 2 s is closed with 1008.")
+    package static let shutdownDrain = GatewaySetting(
+        variable: "SHUTDOWN_DRAIN_SECONDS", defaultValue: "10",
+        help: "Seconds a graceful shutdown (SIGTERM) lets in-flight requests and downloads finish.")
 
     /// Every setting, in the order they are documented.
     package static let all: [GatewaySetting] = [
         appName, appVersion, host, port, debug, comfyHost, comfyPort, comfyTimeout, comfyURL, inputDir, outputDir,
         publicBaseURL, maxUploadBytes, apiKeys, corsOrigins, logLevel, logFormat, maxConnections,
-        wsSendQueueBytes,
+        wsSendQueueBytes, shutdownDrain,
     ]
 }
 

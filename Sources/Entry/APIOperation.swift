@@ -42,6 +42,8 @@ struct APIOperation: Sendable {
     var replies: [Reply]
     /// The body limit of the route (the server's default when nil).
     var maxBodyBytes: Int?
+    /// True for the routes that need no API key (`/health`, `/ready`).
+    var isOpen = false
     let handler: Responder
 
     /// The path as a router pattern (`/api/v1/workflows/:prompt_id/history`).

@@ -1,39 +1,98 @@
 import Coordinators
 package import Core
 package import Logging
+import Models
 package import Routing
 
 /// The gateway assembled from its configuration: the route table and middleware, the HTTP server
-/// on the event loop, and its graceful shutdown.
-package final class GatewayApplication: Sendable {
-    package let configuration: GatewayConfiguration
+/// on the event loop, its metrics and access rules, and its graceful shutdown.
+package final class GatewayApplication: @unchecked Sendable {
+    package private(set) var configuration: GatewayConfiguration
     private let server: HTTPServer
     private let services: Services
+    private let access: AccessPolicy
+    private let metrics: GatewayMetrics
 
-    package init(configuration: GatewayConfiguration, loop: ServerEventLoop, logger: Logger) {
+    /// - Parameter listenDescriptor: an inherited listening socket (socket activation) to serve
+    ///   instead of binding `HOST:PORT`.
+    package init(
+        configuration: GatewayConfiguration, loop: ServerEventLoop, logger: Logger, listenDescriptor: Int32? = nil
+    ) {
         self.configuration = configuration
         let services = Services(configuration: configuration, loop: loop, logger: logger)
         self.services = services
-        let router = GatewayRoutes.build(services: services, configuration: configuration)
+        let access = AccessPolicy(Self.rules(configuration))
+        self.access = access
+        let metrics = GatewayMetrics()
+        self.metrics = metrics
+        let reference = ServerReference()
+        let router = GatewayRoutes.build(
+            services: services, configuration: configuration, access: access, metrics: metrics
+        ) {
+            guard let server = reference.server else { return [] }
+            return metrics.scrape(server: server, stats: services.stats())
+        }
         server = HTTPServer(
             loop: loop,
             configuration: HTTPServerConfiguration(
                 host: configuration.host, port: configuration.port, maxConnections: configuration.maxConnections,
-                maxBodyBytes: 1024 * 1024),
+                maxBodyBytes: 1024 * 1024, drainTimeout: .seconds(configuration.shutdownDrainSeconds),
+                listenDescriptor: listenDescriptor),
             router: router, logger: logger)
+        reference.server = server
     }
 
-    /// Binds the listener, starts watching ComfyUI, and returns the bound port.
-    package func start() async throws -> Int {
+    /// Binds the listener (or adopts the inherited one), starts watching ComfyUI, and returns the
+    /// bound address (`0.0.0.0:8000`).
+    package func start() async throws -> String {
         let port = try await server.start()
         await services.start()
-        return port
+        let address = try? await server.onLoop { [server] in server.localAddress }
+        return (address ?? nil) ?? "\(configuration.host):\(port)"
     }
 
-    /// Stops accepting, finishes in-flight requests, closes every connection, then the
-    /// upstream connections.
+    /// Applies what a reload can change while running: API keys and CORS origins. Returns the
+    /// settings that changed but need a restart.
+    package func apply(_ reloaded: GatewayConfiguration) -> [String] {
+        access.replace(with: Self.rules(reloaded))
+        let needRestart = configuration.restartOnlyChanges(to: reloaded)
+        configuration.apiKeys = reloaded.apiKeys
+        configuration.corsOrigins = reloaded.corsOrigins
+        configuration.logLevel = reloaded.logLevel
+        return needRestart
+    }
+
+    /// One line on what the gateway is doing, for systemd's `STATUS=`. Call off the loop.
+    package func statusLine() async -> String {
+        let snapshot = try? await server.onLoop { [server, services] in
+            (server.connectionCount, services.stats())
+        }
+        guard let (connections, stats) = snapshot else { return "Stopping" }
+        let upstream = stats.upstreamReachable ? "ComfyUI ready" : "ComfyUI not answering"
+        return
+            "Serving \(connections) connections, \(stats.webSocketSubscribers) WebSockets, "
+            + "\(stats.jobsPending + stats.jobsRunning) prompts followed; \(upstream)"
+    }
+
+    /// Open client connections now. Call off the loop.
+    package func connectionCount() async -> Int {
+        (try? await server.onLoop { [server] in server.connectionCount }) ?? 0
+    }
+
+    /// Stops accepting, finishes in-flight requests (up to `SHUTDOWN_DRAIN_SECONDS`), closes
+    /// every connection (WebSockets with 1001), then the upstream connections.
     package func shutdown() async {
         await server.shutdown()
         await services.shutdown()
     }
+
+    private static func rules(_ configuration: GatewayConfiguration) -> AccessPolicy.Rules {
+        AccessPolicy.Rules(apiKeys: configuration.apiKeys, corsOrigins: configuration.corsOrigins)
+    }
+}
+
+/// The server, reachable from the `/metrics` handler that the router (built before the server)
+/// holds. Set once, before the server starts.
+private final class ServerReference: @unchecked Sendable {
+    var server: HTTPServer?
 }

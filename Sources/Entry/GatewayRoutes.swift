@@ -10,14 +10,19 @@ import Routing
 /// The route table of the gateway: every API operation (served and documented from one list),
 /// then the documentation routes.
 enum GatewayRoutes {
-    static func operations(services: Services, configuration: GatewayConfiguration) -> [APIOperation] {
+    /// The routes that need no API key.
+    static let openPatterns: Set<String> = ["/health", "/ready"]
+
+    static func operations(
+        services: Services, configuration: GatewayConfiguration, scrape: @escaping @Sendable () -> [UInt8]
+    ) -> [APIOperation] {
         let base = PublicBase(configuration: configuration)
         let health = HealthStatus()
         return [
             APIOperation(
                 method: .get, path: "/health", operationID: "health", tag: "operations",
                 summary: "Liveness: 200 while the process serves",
-                replies: [.json(200, "The gateway is up.", schema: "Health")]
+                replies: [.json(200, "The gateway is up.", schema: "Health")], isOpen: true
             ) { _, _ in try Response.json(health) },
             APIOperation(
                 method: .get, path: "/ready", operationID: "ready", tag: "operations",
@@ -26,22 +31,48 @@ enum GatewayRoutes {
                 replies: [
                     .json(200, "ComfyUI answered the last probe.", schema: "Readiness"),
                     .error(503, "CONNECTION_ERROR: ComfyUI did not answer the last probe (`details.reason`)."),
-                ]
+                ], isOpen: true
             ) { _, _ in
                 if let error = services.readiness() { throw error }
                 return await .api(Readiness(upstream: services.upstream))
+            },
+            APIOperation(
+                method: .get, path: "/metrics", operationID: "metrics", tag: "operations",
+                summary: "Prometheus metrics (text exposition format 0.0.4)",
+                description: """
+                    Requests by route, method and status; request latency histogram; open connections; \
+                    WebSocket subscribers; upstream state; followed prompts by state; WebSocket messages \
+                    dropped and slow sockets closed; bytes streamed. Every name starts with comfy_gateway_.
+                    """,
+                replies: [
+                    APIOperation.Reply(
+                        status: 200, description: "The metrics.",
+                        content: ["text/plain": ["schema": ["type": "string"]]], headers: nil)
+                ]
+            ) { _, _ in
+                var response = Response(body: .bytes(scrape()))
+                response.setHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                return response
             },
         ] + WorkflowRoutes.operations(services.workflows, base: base) + QueueRoutes.operations(services.queue)
             + ImageRoutes.operations(
                 services.images, base: base, maxUploadBytes: configuration.maxUploadBytes)
     }
 
-    static func build(services: Services, configuration: GatewayConfiguration) -> Router {
+    /// The router: request id, metrics, access log, CORS, API keys and error shaping around every
+    /// route (the WebSocket upgrade included), in that order from the outside in.
+    static func build(
+        services: Services, configuration: GatewayConfiguration, access: AccessPolicy, metrics: GatewayMetrics,
+        scrape: @escaping @Sendable () -> [UInt8]
+    ) -> Router {
         let router = RouterBuilder()
         router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: MetricsMiddleware(metrics: metrics.http))
         router.add(middleware: AccessLogMiddleware())
+        router.add(middleware: CORSMiddleware(policy: access))
+        router.add(middleware: APIKeyMiddleware(policy: access, openPatterns: openPatterns))
         router.add(middleware: ErrorMiddleware())
-        let operations = operations(services: services, configuration: configuration)
+        let operations = operations(services: services, configuration: configuration, scrape: scrape)
         for operation in operations {
             switch operation.method {
             case .get: router.get(operation.routerPattern, handler: operation.handler)

@@ -21,9 +21,20 @@ enum OpenAPIDocument {
             if !operation.description.isEmpty { entry["description"] = .string(operation.description) }
             if !operation.parameters.isEmpty { entry["parameters"] = .array(operation.parameters) }
             if let body = operation.requestBody { entry["requestBody"] = body }
+            if !configuration.apiKeys.isEmpty {
+                if operation.isOpen {
+                    entry["security"] = []
+                } else if case .object(var responses) = entry["responses"] {
+                    responses["401"] = [
+                        "description": "UNAUTHORIZED: no API key, or a wrong one (see the security schemes).",
+                        "content": ["application/json": ["schema": OpenAPISchemas.reference("ErrorResponse")]],
+                    ]
+                    entry["responses"] = .object(responses)
+                }
+            }
             paths[operation.path, default: [:]][operation.method.rawValue] = .object(entry)
         }
-        return [
+        var document: [String: JSONValue] = [
             "openapi": "3.1.0",
             "info": [
                 "title": .string(configuration.appName), "version": .string(configuration.appVersion),
@@ -32,11 +43,21 @@ enum OpenAPIDocument {
                         + WebSocketRoutes.documentation),
             ],
             "paths": .object(paths.mapValues(JSONValue.object)),
-            "components": ["schemas": .object(OpenAPISchemas.all)],
+            "components": ["schemas": .object(OpenAPISchemas.all), "securitySchemes": securitySchemes],
             "tags": [
                 ["name": "workflows"], ["name": "queue"], ["name": "images"], ["name": "websocket"],
                 ["name": "operations"],
             ],
         ]
+        if !configuration.apiKeys.isEmpty {
+            document["security"] = [["bearerAuth": []], ["apiKeyHeader": []]]
+        }
+        return .object(document)
     }
+
+    /// The two ways to present an API key (`API_KEYS`); the WebSocket also takes `?token=`.
+    static let securitySchemes: JSONValue = [
+        "bearerAuth": ["type": "http", "scheme": "bearer", "description": "Authorization: Bearer <API key>"],
+        "apiKeyHeader": ["type": "apiKey", "in": "header", "name": "X-API-Key"],
+    ]
 }

@@ -78,6 +78,12 @@ package struct JobTracker {
     /// The prompt ids being tracked.
     package var trackedPromptIDs: [String] { Array(jobs.keys) }
 
+    /// How many prompts are followed.
+    package var trackedCount: Int { jobs.count }
+
+    /// True when the prompt ComfyUI runs now is a followed one.
+    package var isRunningTracked: Bool { runningPromptID.map { jobs[$0] != nil } ?? false }
+
     /// The client id `promptID` was submitted with, while it is tracked.
     package func clientID(of promptID: String) -> String? { jobs[promptID]?.clientID }
 

@@ -19,6 +19,8 @@ package import Models
 package final class UpstreamEvents: @unchecked Sendable {
     /// Receives every notice, in order, on the loop.
     package var onNotice: ((TrackerNotice) -> Void)?
+    /// Called on the loop when the upstream socket connects (true) or drops (false).
+    package var onConnectionChange: ((Bool) -> Void)?
     /// How long a tracked prompt may report nothing before ComfyUI is asked about it.
     package var quietCheckAfter: Duration = .seconds(10)
     /// How often quiet prompts are looked for.
@@ -41,6 +43,12 @@ package final class UpstreamEvents: @unchecked Sendable {
 
     /// Whether the upstream socket is connected now.
     package var isUpstreamConnected: Bool { upstreamUp == true }
+
+    /// Followed prompts: how many are queued, and how many run (0 or 1).
+    package var followedPrompts: (pending: Int, running: Int) {
+        let running = tracker.isRunningTracked ? 1 : 0
+        return (tracker.trackedCount - running, running)
+    }
 
     /// The last queue status ComfyUI sent.
     package var lastStatus: JSONValue? { tracker.lastStatus }
@@ -90,6 +98,7 @@ package final class UpstreamEvents: @unchecked Sendable {
             let wasDown = upstreamUp != true
             upstreamUp = true
             if wasDown {
+                onConnectionChange?(true)
                 onNotice?(.upstreamReconnected)
                 reconcile(tracker.trackedPromptIDs)
             }
@@ -109,6 +118,7 @@ package final class UpstreamEvents: @unchecked Sendable {
     private func upstreamDown(reason: String) {
         guard upstreamUp != false else { return }
         upstreamUp = false
+        onConnectionChange?(false)
         onNotice?(.upstreamDisconnected(reason: reason))
     }
 

@@ -139,6 +139,21 @@ def _die_with_parent():
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
+def _preexec(nofile=None):
+    """preexec_fn: _die_with_parent, and with nofile, the child's soft RLIMIT_NOFILE raised to
+    min(nofile, hard limit)."""
+    def run():
+        _die_with_parent()
+        if nofile:
+            import resource
+            with contextlib.suppress(Exception):
+                soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+                want = nofile if hard == resource.RLIM_INFINITY else min(nofile, hard)
+                if want > soft:
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return run
+
+
 # --------------------------------------------------------------------------------------------
 # images and multipart bodies
 
@@ -273,9 +288,10 @@ def field_names(error: dict) -> list:
 class Emulator(EmulatorProcess):
     """The ComfyUI emulator on a free loopback port, with an httpx client and helpers."""
 
-    def __init__(self, root: Path, log_path: Path):
+    def __init__(self, root: Path, log_path: Path, extra_args=()):
         Path(root).mkdir(parents=True, exist_ok=True)
-        super().__init__(root, log_path=log_path, start_timeout=START_TIMEOUT, stop_timeout=STOP_TIMEOUT)
+        super().__init__(root, extra_args=extra_args, log_path=log_path, start_timeout=START_TIMEOUT,
+                         stop_timeout=STOP_TIMEOUT)
         self.http = httpx.Client(base_url=self.base, timeout=HTTP_TIMEOUT)
 
     @property
@@ -373,7 +389,9 @@ class Emulator(EmulatorProcess):
 class GatewayProcess:
     """The comfy-gateway binary with the flags of the REST tests, on a free loopback port."""
 
-    def __init__(self, workdir: Path, comfyui_url: str, timeout=5, extra_args=(), input_dir=None, output_dir=None):
+    def __init__(self, workdir: Path, comfyui_url: str, timeout=5, extra_args=(), input_dir=None, output_dir=None,
+                 env=None, nofile=None):
+        """env: extra environment variables for the gateway; nofile: its soft RLIMIT_NOFILE."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.input_dir = Path(input_dir or self.workdir / "gw-input")
@@ -389,7 +407,9 @@ class GatewayProcess:
             "--comfyui-timeout", str(timeout), "--log-level", "info", *map(str, extra_args)]
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=self._log,
-                                     stdin=subprocess.DEVNULL, cwd=self.workdir, preexec_fn=_die_with_parent)
+                                     stdin=subprocess.DEVNULL, cwd=self.workdir,
+                                     env={**os.environ, **{k: str(v) for k, v in (env or {}).items()}},
+                                     preexec_fn=_preexec(nofile))
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.proc.poll() is not None:

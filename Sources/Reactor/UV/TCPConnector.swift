@@ -1,4 +1,5 @@
 import CLibUV
+import Glibc
 
 /// Opens outgoing TCP connections: resolves the host with `uv_getaddrinfo`, then tries each
 /// address in turn with `uv_tcp_connect`, all under one deadline.

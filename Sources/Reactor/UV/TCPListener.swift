@@ -1,4 +1,5 @@
 import CLibUV
+import Glibc
 
 /// A listening TCP socket (IPv4 or IPv6) that hands each accepted connection to `onAccept`.
 ///
@@ -10,6 +11,9 @@ package final class TCPListener: HandleOwner, @unchecked Sendable {
     /// the socket until one is accepted); once the queue is full the kernel drops new SYNs, so a
     /// client's connect hangs: the state of a server that is overloaded or frozen.
     package var holdsConnections = false
+    /// Called when accepting failed (`EMFILE` when the process is out of file descriptors: libuv
+    /// then accepts and closes the pending connections, so clients see a reset).
+    package var onAcceptError: ((UVError) -> Void)?
 
     /// Binds `host:port` (port 0 picks a free one) and starts listening with `backlog`.
     package init(
@@ -27,36 +31,78 @@ package final class TCPListener: HandleOwner, @unchecked Sendable {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_bind(tcp, $0, 0) }
             }
             try uvCheck(bound, "uv_tcp_bind")
-            let listening = uv_listen(clibuv_tcp_as_stream(tcp), backlog) { server, status in
-                HandleOwner.owner(of: server, as: TCPListener.self).acceptOne(status: status)
-            }
-            try uvCheck(listening, "uv_listen")
+            try listen(backlog: backlog)
         } catch {
             close()
             throw error
         }
     }
 
+    /// Listens on a TCP socket the process inherited already bound (systemd socket activation
+    /// passes it as file descriptor 3 and up). Fails unless `descriptor` is a TCP socket.
+    package init(
+        loop: EventLoop, adopting descriptor: Int32, backlog: Int32 = 511,
+        onAccept: @escaping (TCPConnection) -> Void
+    ) throws(UVError) {
+        self.onAccept = onAccept
+        super.init(loop: loop, byteCount: MemoryLayout<uv_tcp_t>.size)
+        loop.assertInLoop()
+        try uvCheck(uv_tcp_init(loop.loop, tcp), "uv_tcp_init")
+        adopt()
+        do throws(UVError) {
+            var type: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            guard getsockopt(descriptor, SOL_SOCKET, SO_TYPE, &type, &length) == 0, type == Int32(SOCK_STREAM.rawValue)
+            else { throw UVError(code: -ENOTSOCK, operation: "inherited socket \(descriptor)") }
+            try uvCheck(uv_tcp_open(tcp, uv_os_sock_t(descriptor)), "uv_tcp_open")
+            try listen(backlog: backlog)
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    private func listen(backlog: Int32) throws(UVError) {
+        let listening = uv_listen(clibuv_tcp_as_stream(tcp), backlog) { server, status in
+            HandleOwner.owner(of: server, as: TCPListener.self).acceptOne(status: status)
+        }
+        try uvCheck(listening, "uv_listen")
+    }
+
     private var tcp: UnsafeMutablePointer<uv_tcp_t> {
         UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_tcp_t.self)
     }
 
+    /// The address actually bound, as `host:port` (`[host]:port` for IPv6).
+    package var localAddress: String {
+        SocketAddress.describe(localStorage)
+    }
+
     /// The port actually bound (useful with port 0).
     package var localPort: Int {
+        SocketAddress.port(localStorage)
+    }
+
+    private var localStorage: sockaddr_storage {
         var storage = sockaddr_storage()
         var length = Int32(MemoryLayout<sockaddr_storage>.size)
         _ = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getsockname(tcp, $0, &length) }
         }
-        return SocketAddress.port(storage)
+        return storage
     }
 
     private func acceptOne(status: Int32) {
-        guard status >= 0, !isClosing, !holdsConnections else { return }
+        guard status >= 0 else {
+            onAcceptError?(UVError(code: status, operation: "accept"))
+            return
+        }
+        guard !isClosing, !holdsConnections else { return }
         guard let connection = try? TCPConnection(loop: loop) else { return }
         let accepted = uv_accept(clibuv_tcp_as_stream(tcp), clibuv_tcp_as_stream(connection.tcp))
         guard accepted == 0 else {
             connection.close()
+            onAcceptError?(UVError(code: accepted, operation: "accept"))
             return
         }
         connection.setNoDelay()
@@ -70,5 +116,6 @@ package final class TCPListener: HandleOwner, @unchecked Sendable {
 
     override func didClose() {
         onAccept = nil
+        onAcceptError = nil
     }
 }

@@ -12,11 +12,14 @@ package struct RequestContext: Sendable {
     package var remoteAddress: String
     /// The pattern of the matched route (`/api/v1/workflows/:prompt_id/history`), for metrics.
     package var routePattern: String
+    /// True on a WebSocket route (the upgrade request, or a plain GET that gets 426).
+    package var isWebSocketRoute: Bool
 
     package init(
         requestID: String, logger: Logger, parameters: [String: String] = [:], remoteAddress: String = "",
-        routePattern: String = ""
+        routePattern: String = "", isWebSocketRoute: Bool = false
     ) {
+        self.isWebSocketRoute = isWebSocketRoute
         self.requestID = requestID
         self.logger = logger
         self.parameters = parameters

@@ -1,7 +1,9 @@
 import Codecs
 import Logging
 
-/// Logs one line per request at `info`: method, path, status, duration and peer.
+/// Logs one line per request at `info`: method, target, status, duration and peer. A `token`
+/// query parameter (an API key on the WebSocket route) is written as `token=REDACTED`, and no
+/// header is logged, so keys never reach the logs.
 package struct AccessLogMiddleware: Middleware {
     package init() {}
 
@@ -15,8 +17,18 @@ package struct AccessLogMiddleware: Middleware {
         let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
         let milliseconds = "\(microseconds / 1000).\(String(microseconds % 1000 / 10 + 100).dropFirst())"
         context.logger.info(
-            "\(request.method) \(request.head.target) \(response.status) \(milliseconds)ms",
+            "\(request.method) \(Self.redacted(request.head.target)) \(response.status) \(milliseconds)ms",
             metadata: ["remote": "\(context.remoteAddress)", "request_id": "\(context.requestID)"])
         return response
+    }
+
+    /// `target` with the value of every `token` query parameter replaced by `REDACTED`.
+    package static func redacted(_ target: String) -> String {
+        guard let question = target.firstIndex(of: "?"), target[question...].contains("token=") else { return target }
+        let pairs = target[target.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false)
+        let query = pairs.map { pair in
+            pair.hasPrefix("token=") ? "token=REDACTED" : String(pair)
+        }
+        return target[..<question] + "?" + query.joined(separator: "&")
     }
 }

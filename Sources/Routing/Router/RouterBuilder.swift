@@ -45,7 +45,9 @@ package final class RouterBuilder {
                 message: "This route only speaks WebSocket; send an upgrade request.",
                 headers: ["Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13"])
         }
-        routes[routes.count - 1].webSocket = WebSocketRoute(configuration: configuration, handler: handler)
+        routes[routes.count - 1].webSocket = WebSocketRoute(
+            configuration: configuration, handler: handler,
+            admission: middleware.wrapping { _, _ in Response(status: 101) })
     }
 
     package func post(_ pattern: String, maxBodyBytes: Int? = nil, handler: @escaping Responder) {

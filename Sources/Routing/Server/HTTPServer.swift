@@ -21,6 +21,9 @@ package final class HTTPServer: @unchecked Sendable {
     private var listener: TCPListener?
     private var connections: [ObjectIdentifier: HTTPServerConnection] = [:]
     private var dateCache = HTTPDateCache()
+    private var lastAcceptErrorLog: ContinuousClock.Instant?
+    /// Bytes of streamed response bodies and of WebSocket frames sent, for metrics.
+    package let traffic = ServerTraffic()
 
     package init(loop: EventLoop, configuration: HTTPServerConfiguration, router: Router, logger: Logger) {
         self.loop = loop
@@ -37,16 +40,32 @@ package final class HTTPServer: @unchecked Sendable {
     /// Binds and starts accepting; returns the bound port. Call on the loop thread.
     package func startOnLoop() throws -> Int {
         loop.assertInLoop()
-        let listener = try TCPListener(
-            loop: loop, host: configuration.host, port: configuration.port, backlog: configuration.backlog
-        ) { [unowned self] connection in
-            accept(connection)
-        }
+        let onAccept: (TCPConnection) -> Void = { [unowned self] connection in accept(connection) }
+        let listener =
+            if let descriptor = configuration.listenDescriptor {
+                try TCPListener(loop: loop, adopting: descriptor, backlog: configuration.backlog, onAccept: onAccept)
+            } else {
+                try TCPListener(
+                    loop: loop, host: configuration.host, port: configuration.port, backlog: configuration.backlog,
+                    onAccept: onAccept)
+            }
+        listener.onAcceptError = { [unowned self] error in acceptFailed(error) }
         self.listener = listener
         return listener.localPort
     }
 
-    /// Open client connections.
+    /// The address the listener is bound to (`127.0.0.1:8000`), or nil when not listening.
+    package var localAddress: String? {
+        loop.assertInLoop()
+        return listener?.localAddress
+    }
+
+    /// Runs `body` on the server's loop (for layers that may not import Reactor).
+    package func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws -> T {
+        try await loop.submit(body)
+    }
+
+    /// Open client connections (WebSockets included).
     package var connectionCount: Int {
         loop.assertInLoop()
         return connections.count
@@ -66,6 +85,16 @@ package final class HTTPServer: @unchecked Sendable {
         let connection = HTTPServerConnection(server: self, tcp: tcp)
         connections[ObjectIdentifier(connection)] = connection
         connection.start()
+    }
+
+    /// Logs a failed accept, at most once every 10 s (under `EMFILE` it fails for every client).
+    private func acceptFailed(_ error: UVError) {
+        let now = ContinuousClock.now
+        if let last = lastAcceptErrorLog, now - last < .seconds(10) { return }
+        lastAcceptErrorLog = now
+        logger.error(
+            "cannot accept connections: \(error) (\(connections.count) open; raise the open-files limit or lower MAX_CONNECTIONS)"
+        )
     }
 
     func connectionDidClose(_ connection: HTTPServerConnection) {

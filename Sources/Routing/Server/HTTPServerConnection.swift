@@ -213,7 +213,40 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
     private func upgrade(_ head: HTTPRequestHead, route: WebSocketRoute, match: Router.Match) {
         let context = RequestContext(
             requestID: RequestIDGenerator.make(), logger: server.logger, parameters: match.parameters,
-            remoteAddress: remoteAddress, routePattern: match.pattern)
+            remoteAddress: remoteAddress, routePattern: match.pattern, isWebSocketRoute: true)
+        let request = Request(head: head)
+        Task.immediate(executorPreference: server.loop) { [self] in
+            let verdict: Response
+            do {
+                verdict = try await route.admission(request, context)
+            } catch {
+                verdict = HTTPError.internalError.makeResponse(requestID: context.requestID)
+            }
+            guard !closed else { return }
+            guard verdict.status == 101 else {
+                refuseUpgrade(verdict, version: head.version)
+                return
+            }
+            accept(head, route: route, context: context, admittedHeaders: verdict.headers)
+        }
+    }
+
+    /// Answers an upgrade request the middleware refused (401, 400) and closes.
+    private func refuseUpgrade(_ response: Response, version: HTTPVersion) {
+        closing = true
+        var bytes: [UInt8] = []
+        Self.encode(
+            response, keepAlive: false, headOnly: false, version: version, date: server.currentDate(), into: &bytes)
+        tcp.write(bytes)
+        _ = machine.connectionClosed()
+        tcp.closeGracefully()
+    }
+
+    /// Runs the handshake of an admitted upgrade request: 101 and a `WebSocket` taking over the
+    /// socket (with any bytes that followed the request), or the handshake's error, then close.
+    private func accept(
+        _ head: HTTPRequestHead, route: WebSocketRoute, context: RequestContext, admittedHeaders: HTTPHeaders
+    ) {
         let accepted: HTTPResponseHead
         do {
             accepted = try WebSocketHandshake.accept(head, supportedProtocols: route.configuration.protocols)
@@ -222,18 +255,13 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
             if error == .unsupportedVersion { headers.add(name: "Sec-WebSocket-Version", value: "13") }
             let failure = HTTPError(
                 status: error.status, code: "WEBSOCKET_ERROR", message: error.message, headers: headers)
-            closing = true
-            var bytes: [UInt8] = []
-            Self.encode(
-                Self.errorResponse(failure), keepAlive: false, headOnly: false, version: head.version,
-                date: server.currentDate(), into: &bytes)
-            tcp.write(bytes)
-            _ = machine.connectionClosed()
-            tcp.closeGracefully()
+            refuseUpgrade(failure.makeResponse(requestID: context.requestID), version: head.version)
             return
         }
         var responseHead = accepted
-        responseHead.headers.add(name: "X-Request-Id", value: context.requestID)
+        for field in admittedHeaders where !HTTPHeaders.namesEqual(field.name, "Content-Length") {
+            responseHead.headers.replaceOrAdd(name: field.name, value: field.value)
+        }
         var bytes: [UInt8] = []
         HTTPEncoder.encode(responseHead, date: server.currentDate(), into: &bytes)
         tcp.write(bytes)
@@ -243,7 +271,7 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         let socket = WebSocket(
             tcp: tcp, configuration: route.configuration,
             subprotocol: accepted.headers[first: "Sec-WebSocket-Protocol"],
-            leftover: leftover
+            leftover: leftover, traffic: server.traffic
         ) { [weak self] in
             guard let self else { return }
             closed = true
@@ -301,7 +329,8 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
             HTTPEncoder.encode(responseHead, date: server.currentDate(), into: &headBytes)
             tcp.write(headBytes)
             guard !headOnly else { return }
-            let writer = ConnectionBodyWriter(tcp: tcp, chunked: framing == .chunked, length: length)
+            let writer = ConnectionBodyWriter(
+                tcp: tcp, chunked: framing == .chunked, length: length, traffic: server.traffic)
             do {
                 try await producer(writer)
                 if let length, writer.written != length {
@@ -380,9 +409,11 @@ private final class ConnectionBodyWriter: ResponseBodyWriter, @unchecked Sendabl
     let tcp: TCPConnection
     let chunked: Bool
     let length: Int?
+    let traffic: ServerTraffic
     private(set) var written = 0
 
-    init(tcp: TCPConnection, chunked: Bool, length: Int?) {
+    init(tcp: TCPConnection, chunked: Bool, length: Int?, traffic: ServerTraffic) {
+        self.traffic = traffic
         self.tcp = tcp
         self.chunked = chunked
         self.length = length
@@ -394,6 +425,7 @@ private final class ConnectionBodyWriter: ResponseBodyWriter, @unchecked Sendabl
             throw StreamedBodyError.lengthMismatch(announced: length, written: written + bytes.count)
         }
         written += bytes.count
+        traffic.streamedBodyBytes += bytes.count
         if chunked {
             var framed: [UInt8] = []
             framed.reserveCapacity(bytes.count + 16)

@@ -29,11 +29,13 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
     private var pingSentAt: ContinuousClock.Instant?
     private var closeDeadline: ContinuousClock.Instant?
     private var onClosed: (() -> Void)?
+    private let traffic: ServerTraffic
 
     init(
         tcp: TCPConnection, configuration: WebSocketConfiguration, subprotocol: String?, leftover: [UInt8],
-        onClosed: @escaping () -> Void
+        traffic: ServerTraffic, onClosed: @escaping () -> Void
     ) {
+        self.traffic = traffic
         self.tcp = tcp
         self.configuration = configuration
         self.subprotocol = subprotocol
@@ -69,6 +71,7 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
     package func send(_ message: PreparedMessage) async throws {
         guard receiver.closing.canSendData, !tcp.isClosed else { throw SendError.closed }
         tcp.write(message.bytes)
+        traffic.webSocketBytes += message.bytes.count
         try await tcp.waitUntilWritable()
     }
 
@@ -77,6 +80,7 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
     package func enqueue(_ message: PreparedMessage) -> Bool {
         guard receiver.closing.canSendData, !tcp.isClosed else { return false }
         tcp.write(message.bytes)
+        traffic.webSocketBytes += message.bytes.count
         return true
     }
 
@@ -103,6 +107,7 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
         bytes.reserveCapacity(frame.payload.count + 10)
         WebSocketFrameEncoder.encode(frame, into: &bytes)
         tcp.write(bytes)
+        traffic.webSocketBytes += bytes.count
     }
 
     private func perform(_ action: WebSocketCloseStateMachine.Action) {

@@ -33,4 +33,8 @@ package struct WebSocketConfiguration: Sendable {
 package struct WebSocketRoute: Sendable {
     package let configuration: WebSocketConfiguration
     package let handler: WebSocketHandler
+    /// The route's middleware around a handler that answers 101: an upgrade request runs through
+    /// it first (API keys, CORS, metrics, access log), and is refused with the response it
+    /// gives unless that is 101.
+    package let admission: Responder
 }

@@ -1,0 +1,75 @@
+import Entry
+import Reactor
+
+/// The gateway's side of systemd's service protocol: `READY=1` once listening, `STATUS=` lines
+/// when what it does changes, `WATCHDOG=1` from the event loop at half the watchdog interval
+/// (a stuck loop stops the pings and systemd restarts the service), `RELOADING=1` around a
+/// reload and `STOPPING=1` on shutdown. Does nothing when not started with `Type=notify`.
+final class SystemdIntegration: @unchecked Sendable {
+    private let notifier: SystemdNotifier?
+    private let watchdogInterval: Duration?
+    private let loop: EventLoop
+    private var watchdogTimer: LoopTimer?
+    private var statusTask: Task<Void, Never>?
+    private var lastStatus = ""
+
+    init(environment: [String: String], loop: EventLoop) {
+        notifier = SystemdNotifier(environment: environment)
+        watchdogInterval = SystemdEnvironment.watchdogInterval(environment, processID: SystemdEnvironment.processID)
+        self.loop = loop
+    }
+
+    /// The watchdog interval systemd set, if any (for the start-up log).
+    var watchdog: Duration? { watchdogInterval }
+
+    /// True when systemd listens.
+    var isActive: Bool { notifier != nil }
+
+    /// Tells systemd the service is up, starts the watchdog pings and the status updates.
+    func ready(_ application: GatewayApplication, status: String) async {
+        guard let notifier else { return }
+        lastStatus = status
+        notifier.send("READY=1\nSTATUS=\(status)\nMAINPID=\(SystemdEnvironment.processID)")
+        if let interval = watchdogInterval {
+            let milliseconds = max(1, UInt64(interval / .milliseconds(1)) / 2)
+            watchdogTimer = try? await loop.submit {
+                let timer = LoopTimer(loop: self.loop)
+                timer.start(afterMilliseconds: milliseconds, repeatEvery: milliseconds) { notifier.send("WATCHDOG=1") }
+                timer.unref()
+                return timer
+            }
+        }
+        statusTask = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(5))
+                let status = await application.statusLine()
+                if status != lastStatus, !Task.isCancelled {
+                    lastStatus = status
+                    notifier.send("STATUS=\(status)")
+                }
+            }
+        }
+    }
+
+    /// A reload begins (`RELOADING=1` with the monotonic time systemd requires).
+    func reloading() {
+        notifier?.send(
+            "RELOADING=1\nMONOTONIC_USEC=\(SystemdEnvironment.monotonicMicroseconds())\nSTATUS=Reloading configuration")
+    }
+
+    /// The reload is done, applied or not.
+    func reloaded(status: String) {
+        notifier?.send("READY=1\nSTATUS=\(status)")
+    }
+
+    /// Shutdown begins: no more status updates; the watchdog keeps pinging while the server drains.
+    func stopping(status: String) {
+        statusTask?.cancel()
+        notifier?.send("STOPPING=1\nSTATUS=\(status)")
+    }
+
+    /// Start-up failed: the reason, for `systemctl status`.
+    func failed(status: String, errno: Int32?) {
+        notifier?.send("STATUS=\(status)" + (errno.map { "\nERRNO=\($0)" } ?? ""))
+    }
+}

@@ -1,0 +1,20 @@
+/// Counts every request by route, method and status, and times it, in `HTTPMetrics`. It sits
+/// outside the access checks, so refused requests (401, 400 preflights) are counted too.
+package struct MetricsMiddleware: Middleware {
+    private let metrics: HTTPMetrics
+
+    package init(metrics: HTTPMetrics) {
+        self.metrics = metrics
+    }
+
+    package nonisolated(nonsending) func handle(
+        _ request: Request, context: RequestContext, next: Responder
+    ) async throws -> Response {
+        let start = ContinuousClock.now
+        let response = try await next(request, context)
+        metrics.record(
+            route: context.routePattern, method: request.methodName, status: response.status,
+            duration: ContinuousClock.now - start)
+        return response
+    }
+}
