@@ -28,9 +28,16 @@ struct ComfyGatewayCommand: AsyncParsableCommand {
     @Option(name: .customLong("env-file"), help: "Env file to read (KEY=value lines); default: .env if present.")
     var envFile: String?
 
+    /// True when systemd passed the listening socket (HOST and PORT are then not used).
+    private var isSocketActivated: Bool {
+        !SystemdEnvironment.listenDescriptors(
+            ProcessInfo.processInfo.environment, processID: SystemdEnvironment.processID
+        ).isEmpty
+    }
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        var configuration: GatewayConfiguration
+        let configuration: GatewayConfiguration
         do {
             configuration = try await ConfigurationLoader.load(
                 flags: settings.values, environment: environment, envFile: envFile)
@@ -43,13 +50,14 @@ struct ComfyGatewayCommand: AsyncParsableCommand {
         let logger = Logger(label: "comfy-gateway")
         let fileLimit = FileDescriptorLimit.raiseToHardLimit()
         // Past the open-files limit libuv can only reset new clients; below it, a client over
-        // the connection limit is answered 503. 64 descriptors stay for upstream and files.
-        let affordable = max(16, Int(clamping: fileLimit) - 64)
+        // the connection limit is answered 503. An eighth of the descriptors (at least 64) stay
+        // for upstream connections, files being streamed, and refused clients being closed.
+        let files = Int(clamping: fileLimit)
+        let affordable = max(16, files - max(64, files / 8))
         if configuration.maxConnections > affordable {
             logger.warning(
                 "MAX_CONNECTIONS \(configuration.maxConnections) is above what the open-files limit \(fileLimit) allows; serving at most \(affordable) connections (raise LimitNOFILE / ulimit -n)"
             )
-            configuration.maxConnections = affordable
         }
         let inherited = SystemdEnvironment.listenDescriptors(environment, processID: SystemdEnvironment.processID)
         SystemdEnvironment.closeOnExec(inherited)
@@ -62,7 +70,8 @@ struct ComfyGatewayCommand: AsyncParsableCommand {
         let signals = try await ProcessSignals.install(on: loop)
         let systemd = SystemdIntegration(environment: environment, loop: loop)
         let application = GatewayApplication(
-            configuration: configuration, loop: loop, logger: logger, listenDescriptor: inherited.first)
+            configuration: configuration, loop: loop, logger: logger, listenDescriptor: inherited.first,
+            connectionLimit: affordable)
         let address: String
         do {
             address = try await application.start()
@@ -92,7 +101,7 @@ struct ComfyGatewayCommand: AsyncParsableCommand {
         let open = await application.connectionCount()
         logger.info(
             "received signal \(signal); draining \(open) connections for up to \(configuration.shutdownDrainSeconds) s")
-        systemd.stopping(status: "Draining \(open) connections")
+        await systemd.stopping(status: "Draining \(open) connections")
         await application.shutdown()
         await Task.detached { loop.shutdown() }.value
         logger.info("stopped")
@@ -107,7 +116,8 @@ struct ComfyGatewayCommand: AsyncParsableCommand {
             let reloaded = try await ConfigurationLoader.reload(
                 flags: settings.values, environment: environment, envFile: envFile,
                 fileValuesAtStart: fileValuesAtStart)
-            let needRestart = application.apply(reloaded)
+            var needRestart = application.apply(reloaded)
+            if isSocketActivated { needRestart.removeAll { $0 == "HOST" || $0 == "PORT" } }
             GatewayLogging.setLevel(reloaded.logLevel)
             logger.notice(
                 "configuration reloaded",
@@ -115,6 +125,13 @@ struct ComfyGatewayCommand: AsyncParsableCommand {
                     "api_keys": "\(reloaded.apiKeys.count)", "cors_origins": "\(reloaded.corsOrigins.count)",
                     "log_level": "\(reloaded.logLevel)",
                 ])
+            let fileNow = await ConfigurationLoader.fileValues(envFile: envFile)
+            for variable in ["API_KEYS", "CORS_ORIGINS", "LOG_LEVEL"] {
+                guard let fileValue = fileNow[variable], let own = environment[variable], own != fileValue,
+                    own != fileValuesAtStart[variable]
+                else { continue }
+                logger.warning("\(variable) is set in the environment, which wins over the env file's value")
+            }
             if !needRestart.isEmpty {
                 logger.warning(
                     "changed settings that only apply after a restart: \(needRestart.joined(separator: ", "))")

@@ -62,9 +62,11 @@ final class SystemdIntegration: @unchecked Sendable {
         notifier?.send("READY=1\nSTATUS=\(status)")
     }
 
-    /// Shutdown begins: no more status updates; the watchdog keeps pinging while the server drains.
-    func stopping(status: String) {
+    /// Shutdown begins: status updates end first (none may follow `STOPPING=1`); the watchdog
+    /// keeps pinging while the server drains.
+    func stopping(status: String) async {
         statusTask?.cancel()
+        await statusTask?.value
         notifier?.send("STOPPING=1\nSTATUS=\(status)")
     }
 

@@ -13,10 +13,13 @@ package final class GatewayApplication: @unchecked Sendable {
     private let access: AccessPolicy
     private let metrics: GatewayMetrics
 
-    /// - Parameter listenDescriptor: an inherited listening socket (socket activation) to serve
-    ///   instead of binding `HOST:PORT`.
+    /// - Parameters:
+    ///   - listenDescriptor: an inherited listening socket (socket activation) to serve instead of
+    ///     binding `HOST:PORT`.
+    ///   - connectionLimit: a cap below `MAX_CONNECTIONS` (what the open-files limit allows).
     package init(
-        configuration: GatewayConfiguration, loop: ServerEventLoop, logger: Logger, listenDescriptor: Int32? = nil
+        configuration: GatewayConfiguration, loop: ServerEventLoop, logger: Logger, listenDescriptor: Int32? = nil,
+        connectionLimit: Int? = nil
     ) {
         self.configuration = configuration
         let services = Services(configuration: configuration, loop: loop, logger: logger)
@@ -35,7 +38,8 @@ package final class GatewayApplication: @unchecked Sendable {
         server = HTTPServer(
             loop: loop,
             configuration: HTTPServerConfiguration(
-                host: configuration.host, port: configuration.port, maxConnections: configuration.maxConnections,
+                host: configuration.host, port: configuration.port,
+                maxConnections: min(configuration.maxConnections, connectionLimit ?? .max),
                 maxBodyBytes: 1024 * 1024, drainTimeout: .seconds(configuration.shutdownDrainSeconds),
                 listenDescriptor: listenDescriptor),
             router: router, logger: logger)

@@ -10,9 +10,6 @@ import Routing
 /// The route table of the gateway: every API operation (served and documented from one list),
 /// then the documentation routes.
 enum GatewayRoutes {
-    /// The routes that need no API key.
-    static let openPatterns: Set<String> = ["/health", "/ready"]
-
     static func operations(
         services: Services, configuration: GatewayConfiguration, scrape: @escaping @Sendable () -> [UInt8]
     ) -> [APIOperation] {
@@ -70,9 +67,10 @@ enum GatewayRoutes {
         router.add(middleware: MetricsMiddleware(metrics: metrics.http))
         router.add(middleware: AccessLogMiddleware())
         router.add(middleware: CORSMiddleware(policy: access))
+        let operations = operations(services: services, configuration: configuration, scrape: scrape)
+        let openPatterns = Set(operations.filter(\.isOpen).map(\.routerPattern))
         router.add(middleware: APIKeyMiddleware(policy: access, openPatterns: openPatterns))
         router.add(middleware: ErrorMiddleware())
-        let operations = operations(services: services, configuration: configuration, scrape: scrape)
         for operation in operations {
             switch operation.method {
             case .get: router.get(operation.routerPattern, handler: operation.handler)

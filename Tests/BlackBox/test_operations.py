@@ -142,7 +142,9 @@ def assert_serves_health(port):
 
 def test_socket_activation_with_systemd_socket_activate(emu, tmp_path):
     port, other = free_port(), free_port()
-    argv = ["/usr/bin/systemd-socket-activate", "-l", f"127.0.0.1:{port}",
+    # the launcher passes on only the variables it is told to (a sanitizer build needs its options)
+    passed = [arg for name in ("ASAN_OPTIONS", "TSAN_OPTIONS") if name in os.environ for arg in ("-E", name)]
+    argv = ["/usr/bin/systemd-socket-activate", "-l", f"127.0.0.1:{port}", *passed,
             *gateway_args(other, emu.base, tmp_path)]
     with launched(argv, tmp_path) as p:
         # the launcher listens first; the first connection makes it exec the gateway

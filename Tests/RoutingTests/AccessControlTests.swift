@@ -47,6 +47,7 @@ struct AccessControlTests {
         router.add(middleware: APIKeyMiddleware(policy: policy, openPatterns: ["/health"]))
         router.add(middleware: ErrorMiddleware())
         router.get("/health") { _, _ in Response(body: .bytes(Array("ok".utf8))) }
+        router.get("/cached") { _, _ in Response(headers: ["Cache-Control": "public, max-age=3600"]) }
         router.get("/items/:id") { _, context in Response(body: .bytes(Array((context.parameters["id"] ?? "").utf8))) }
         router.post("/items") { _, _ in Response(status: 201) }
         router.webSocket("/ws/:id") { socket, _, _ in try await socket.send(text: "hello") }
@@ -208,5 +209,50 @@ struct AccessControlTests {
         #expect(AccessLogMiddleware.redacted("/ws/a?x=1&token=secret") == "/ws/a?x=1&token=REDACTED")
         #expect(AccessLogMiddleware.redacted("/ws/a?mytoken=1") == "/ws/a?mytoken=1")
         #expect(AccessLogMiddleware.redacted("/items/1") == "/items/1")
+        #expect(AccessLogMiddleware.redacted("/ws/a?%74oken=secret") == "/ws/a?%74oken=REDACTED")
+        #expect(AccessLogMiddleware.redacted("/ws/a?token") == "/ws/a?token=REDACTED")
+    }
+
+    @Test func protectedResponsesAreNotForSharedCaches() async throws {
+        let keyed = try await Self.start()
+        let response = try await keyed.get("/cached", headers: "X-API-Key: key-one\r\n")
+        #expect(response.head.headers[first: "Cache-Control"] == "private, max-age=3600")
+        await keyed.stop()
+        let open = try await Self.start(keys: [])
+        #expect(try await open.get("/cached").head.headers[first: "Cache-Control"] == "public, max-age=3600")
+        await open.stop()
+    }
+
+    @Test func webSocketHandshakeErrorsAreCountedAndCarryTheRequestID() async throws {
+        let running = try await Self.start(origins: ["https://app.example"])
+        let bad = try await running.get(
+            "/ws/a",
+            headers: "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 8\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-API-Key: key-one\r\nX-Request-Id: ws-1\r\n"
+                + "Origin: https://app.example\r\n")
+        #expect(bad.status == 426)
+        #expect(bad.head.headers[first: "Sec-WebSocket-Version"] == "13")
+        #expect(bad.head.headers[first: "X-Request-Id"] == "ws-1")
+        #expect(bad.head.headers[first: "Access-Control-Allow-Origin"] == "https://app.example")
+        let client = try await LoopbackClient.connect(
+            loop: running.loop, port: running.port,
+            sending: Array("GET /ws/a HTTP/1.1\r\nHost: x\r\n\(Self.upgrade)X-API-Key: key-one\r\n\r\n".utf8))
+        let data = try await client.receive { String(decoding: $0, as: UTF8.self).contains("\r\n\r\n") }
+        #expect(String(decoding: data, as: UTF8.self).contains("X-Request-Id: "))
+        try await client.close()
+        let label = "comfy_gateway_http_requests_total"
+        #expect(
+            try running.metrics.expectCounter(label, [("route", "/ws/:id"), ("method", "GET"), ("status", "426")])
+                .totalValue == 1)
+        #expect(
+            try running.metrics.expectCounter(label, [("route", "/ws/:id"), ("method", "GET"), ("status", "101")])
+                .totalValue == 1)
+        await running.stop()
+    }
+
+    @Test func corsResponsesVaryByOriginEvenWithoutOne() async throws {
+        let running = try await Self.start(keys: [], origins: ["https://app.example"])
+        #expect(try await running.get("/items/1").head.headers[first: "Vary"] == "Origin")
+        await running.stop()
     }
 }

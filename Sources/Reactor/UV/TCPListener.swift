@@ -39,9 +39,11 @@ package final class TCPListener: HandleOwner, @unchecked Sendable {
     }
 
     /// Listens on a TCP socket the process inherited already bound (systemd socket activation
-    /// passes it as file descriptor 3 and up). Fails unless `descriptor` is a TCP socket.
+    /// passes it as file descriptor 3 and up). Fails unless `descriptor` is an IPv4 or IPv6
+    /// stream socket. The backlog is the kernel's maximum, so the owner's (`Backlog=` of a
+    /// socket unit) is not shrunk by listening again.
     package init(
-        loop: EventLoop, adopting descriptor: Int32, backlog: Int32 = 511,
+        loop: EventLoop, adopting descriptor: Int32, backlog: Int32 = SOMAXCONN,
         onAccept: @escaping (TCPConnection) -> Void
     ) throws(UVError) {
         self.onAccept = onAccept
@@ -50,10 +52,14 @@ package final class TCPListener: HandleOwner, @unchecked Sendable {
         try uvCheck(uv_tcp_init(loop.loop, tcp), "uv_tcp_init")
         adopt()
         do throws(UVError) {
-            var type: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            guard getsockopt(descriptor, SOL_SOCKET, SO_TYPE, &type, &length) == 0, type == Int32(SOCK_STREAM.rawValue)
-            else { throw UVError(code: -ENOTSOCK, operation: "inherited socket \(descriptor)") }
+            func option(_ name: Int32) -> Int32? {
+                var value: Int32 = 0
+                var length = socklen_t(MemoryLayout<Int32>.size)
+                return getsockopt(descriptor, SOL_SOCKET, name, &value, &length) == 0 ? value : nil
+            }
+            guard option(SO_TYPE) == Int32(SOCK_STREAM.rawValue), let domain = option(SO_DOMAIN),
+                domain == AF_INET || domain == AF_INET6
+            else { throw UVError(code: -ENOTSOCK, operation: "inherited socket \(descriptor) (not a TCP socket)") }
             try uvCheck(uv_tcp_open(tcp, uv_os_sock_t(descriptor)), "uv_tcp_open")
             try listen(backlog: backlog)
         } catch {

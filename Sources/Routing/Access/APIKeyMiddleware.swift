@@ -38,8 +38,24 @@ package struct APIKeyMiddleware: Middleware {
                     "The API key is not valid.", challenge: #"Bearer realm="comfy-gateway", error="invalid_token""#,
                     requestID: context.requestID)
             }
-            return try await next(request, context)
+            return Self.privately(try await next(request, context))
         }
+    }
+
+    /// A response that needed a key must not be kept by shared caches (a proxy would serve it to
+    /// clients without one): `Cache-Control: public` becomes `private`.
+    static func privately(_ response: Response) -> Response {
+        guard let cacheControl = response.headers[first: "Cache-Control"], cacheControl.contains("public") else {
+            return response
+        }
+        var response = response
+        response.headers.replaceOrAdd(
+            name: "Cache-Control",
+            value: cacheControl.split(separator: ",").map { directive in
+                let trimmed = directive.filter { $0 != " " && $0 != "\t" }
+                return trimmed.lowercased() == "public" ? "private" : trimmed
+            }.joined(separator: ", "))
+        return response
     }
 
     /// What a request presented as its key.

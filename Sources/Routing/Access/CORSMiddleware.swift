@@ -20,8 +20,11 @@ package struct CORSMiddleware: Middleware {
         _ request: Request, context: RequestContext, next: Responder
     ) async throws -> Response {
         let origins = policy.rules.origins
-        guard !origins.isDisabled, let origin = request.headers[first: "Origin"] else {
-            return try await next(request, context)
+        guard !origins.isDisabled else { return try await next(request, context) }
+        guard let origin = request.headers[first: "Origin"] else {
+            var response = try await next(request, context)
+            Self.varyByOrigin(origins, &response.headers)
+            return response
         }
         if request.method == .options, request.headers.contains("Access-Control-Request-Method") {
             guard let methods = context.parameters[Router.allowedMethodsKey] else {
@@ -33,6 +36,7 @@ package struct CORSMiddleware: Middleware {
                 requestID: context.requestID)
         }
         var response = try await next(request, context)
+        Self.varyByOrigin(origins, &response.headers)
         if origins.allows(origin) {
             Self.allow(origin, origins: origins, in: &response.headers)
             response.headers.replaceOrAdd(
@@ -66,6 +70,15 @@ package struct CORSMiddleware: Middleware {
 
     private static func allow(_ origin: String, origins: CORSOrigins, in headers: inout HTTPHeaders) {
         headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: origins.allowsAny ? "*" : origin)
-        if !origins.allowsAny { headers.replaceOrAdd(name: "Vary", value: "Origin") }
+        varyByOrigin(origins, &headers)
+    }
+
+    /// While the answer depends on the origin (a list, not `*`), every response says so, so that a
+    /// cache never hands one origin's answer to another.
+    private static func varyByOrigin(_ origins: CORSOrigins, _ headers: inout HTTPHeaders) {
+        guard !origins.allowsAny else { return }
+        let existing = headers[first: "Vary"]
+        guard !(existing?.lowercased().contains("origin") ?? false) else { return }
+        headers.replaceOrAdd(name: "Vary", value: existing.map { "\($0), Origin" } ?? "Origin")
     }
 }

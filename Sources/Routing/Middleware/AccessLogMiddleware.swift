@@ -22,12 +22,14 @@ package struct AccessLogMiddleware: Middleware {
         return response
     }
 
-    /// `target` with the value of every `token` query parameter replaced by `REDACTED`.
+    /// `target` with the value of every `token` query parameter (however its name is
+    /// percent-encoded) replaced by `REDACTED`.
     package static func redacted(_ target: String) -> String {
-        guard let question = target.firstIndex(of: "?"), target[question...].contains("token=") else { return target }
+        guard let question = target.firstIndex(of: "?") else { return target }
         let pairs = target[target.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false)
         let query = pairs.map { pair in
-            pair.hasPrefix("token=") ? "token=REDACTED" : String(pair)
+            let name = pair.prefix { $0 != "=" }
+            return PercentDecoding.decode(name) == "token" ? name + "=REDACTED" : String(pair)
         }
         return target[..<question] + "?" + query.joined(separator: "&")
     }

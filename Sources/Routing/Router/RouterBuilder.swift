@@ -47,7 +47,18 @@ package final class RouterBuilder {
         }
         routes[routes.count - 1].webSocket = WebSocketRoute(
             configuration: configuration, handler: handler,
-            admission: middleware.wrapping { _, _ in Response(status: 101) })
+            admission: middleware.wrapping { request, _ in
+                do throws(WebSocketHandshake.Rejection) {
+                    let accepted = try WebSocketHandshake.accept(
+                        request.head, supportedProtocols: configuration.protocols)
+                    return Response(status: 101, headers: accepted.headers)
+                } catch {
+                    var headers = HTTPHeaders()
+                    if error == .unsupportedVersion { headers.add(name: "Sec-WebSocket-Version", value: "13") }
+                    throw HTTPError(
+                        status: error.status, code: "WEBSOCKET_ERROR", message: error.message, headers: headers)
+                }
+            })
     }
 
     package func post(_ pattern: String, maxBodyBytes: Int? = nil, handler: @escaping Responder) {

@@ -183,7 +183,7 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         body = requestBody
         let context = RequestContext(
             requestID: RequestIDGenerator.make(), logger: server.logger, parameters: match.parameters,
-            remoteAddress: remoteAddress, routePattern: match.pattern)
+            remoteAddress: remoteAddress, routePattern: match.pattern, isWebSocketRoute: match.webSocket != nil)
         let request = Request(head: head, body: requestBody)
         Task.immediate(executorPreference: server.loop) { [self] in
             let response: Response
@@ -211,7 +211,7 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
     /// Answers a WebSocket upgrade: 101 and a `WebSocket` taking over the socket (with any bytes
     /// that followed the request), or the handshake's error status, then close.
     private func upgrade(_ head: HTTPRequestHead, route: WebSocketRoute, match: Router.Match) {
-        let context = RequestContext(
+        var context = RequestContext(
             requestID: RequestIDGenerator.make(), logger: server.logger, parameters: match.parameters,
             remoteAddress: remoteAddress, routePattern: match.pattern, isWebSocketRoute: true)
         let request = Request(head: head)
@@ -227,11 +227,13 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
                 refuseUpgrade(verdict, version: head.version)
                 return
             }
-            accept(head, route: route, context: context, admittedHeaders: verdict.headers)
+            if let requestID = verdict.headers[first: "X-Request-Id"] { context.requestID = requestID }
+            accept(request, route: route, context: context, verdict: verdict)
         }
     }
 
-    /// Answers an upgrade request the middleware refused (401, 400) and closes.
+    /// Answers an upgrade request the middleware or the handshake refused (401, 400, 426) and
+    /// closes.
     private func refuseUpgrade(_ response: Response, version: HTTPVersion) {
         closing = true
         var bytes: [UInt8] = []
@@ -242,35 +244,20 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         tcp.closeGracefully()
     }
 
-    /// Runs the handshake of an admitted upgrade request: 101 and a `WebSocket` taking over the
-    /// socket (with any bytes that followed the request), or the handshake's error, then close.
-    private func accept(
-        _ head: HTTPRequestHead, route: WebSocketRoute, context: RequestContext, admittedHeaders: HTTPHeaders
-    ) {
-        let accepted: HTTPResponseHead
-        do {
-            accepted = try WebSocketHandshake.accept(head, supportedProtocols: route.configuration.protocols)
-        } catch {
-            var headers = HTTPHeaders()
-            if error == .unsupportedVersion { headers.add(name: "Sec-WebSocket-Version", value: "13") }
-            let failure = HTTPError(
-                status: error.status, code: "WEBSOCKET_ERROR", message: error.message, headers: headers)
-            refuseUpgrade(failure.makeResponse(requestID: context.requestID), version: head.version)
-            return
-        }
-        var responseHead = accepted
-        for field in admittedHeaders where !HTTPHeaders.namesEqual(field.name, "Content-Length") {
-            responseHead.headers.replaceOrAdd(name: field.name, value: field.value)
-        }
+    /// Switches an admitted upgrade request to the WebSocket protocol: 101 with the admission's
+    /// headers, and a `WebSocket` taking over the socket (with any bytes that followed the request).
+    private func accept(_ request: Request, route: WebSocketRoute, context: RequestContext, verdict: Response) {
+        var headers = verdict.headers
+        headers.remove(name: "Content-Length")
         var bytes: [UInt8] = []
-        HTTPEncoder.encode(responseHead, date: server.currentDate(), into: &bytes)
+        HTTPEncoder.encode(
+            HTTPResponseHead(status: 101, headers: headers, framing: .none), date: server.currentDate(), into: &bytes)
         tcp.write(bytes)
         let leftover = machine.upgraded()
         timer?.close()
         timer = nil
         let socket = WebSocket(
-            tcp: tcp, configuration: route.configuration,
-            subprotocol: accepted.headers[first: "Sec-WebSocket-Protocol"],
+            tcp: tcp, configuration: route.configuration, subprotocol: headers[first: "Sec-WebSocket-Protocol"],
             leftover: leftover, traffic: server.traffic
         ) { [weak self] in
             guard let self else { return }
@@ -279,7 +266,6 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
             server.connectionDidClose(self)
         }
         webSocket = socket
-        let request = Request(head: head)
         Task.immediate(executorPreference: server.loop) {
             do {
                 try await route.handler(socket, request, context)

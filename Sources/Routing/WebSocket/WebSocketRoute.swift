@@ -33,8 +33,8 @@ package struct WebSocketConfiguration: Sendable {
 package struct WebSocketRoute: Sendable {
     package let configuration: WebSocketConfiguration
     package let handler: WebSocketHandler
-    /// The route's middleware around a handler that answers 101: an upgrade request runs through
-    /// it first (API keys, CORS, metrics, access log), and is refused with the response it
-    /// gives unless that is 101.
+    /// The route's middleware around the handshake check: an upgrade request runs through it
+    /// first (API keys, CORS, metrics, access log), and is answered with the response it gives:
+    /// 101 with the handshake's headers, or the error (401, 400, 426) and a close.
     package let admission: Responder
 }
