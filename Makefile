@@ -97,7 +97,7 @@ install: deps
 	sed -e 's#^INPUT_DIR=.*#INPUT_DIR=$(STATEDIR)/input#' -e 's#^OUTPUT_DIR=.*#OUTPUT_DIR=$(STATEDIR)/output#' \
 		config/comfy-gateway.env > .build/comfy-gateway.env
 	echo 'g comfy-gateway -' > .build/comfy-gateway.sysusers
-	$(ISUDO) install -D -m 0755 .build/release/comfy-gateway $(DESTDIR)$(PREFIX)/bin/comfy-gateway
+	$(ISUDO) install -D -s -m 0755 .build/release/comfy-gateway $(DESTDIR)$(PREFIX)/bin/comfy-gateway
 	$(ISUDO) install -D -m 0644 -t $(DESTDIR)$(UNITDIR) .build/comfy-gateway.service config/comfy-gateway.socket
 	$(ISUDO) install -D -m 0644 .build/comfy-gateway.sysusers $(DESTDIR)$(SYSUSERSDIR)/comfy-gateway.conf
 	[ -n "$(DESTDIR)" ] || getent group comfy-gateway >/dev/null || $(ISUDO) groupadd --system comfy-gateway

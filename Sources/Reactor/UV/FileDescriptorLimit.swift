@@ -1,3 +1,4 @@
+import CLibUV
 import Glibc
 
 /// The process's limit on open files (`RLIMIT_NOFILE`). Every client connection is a file

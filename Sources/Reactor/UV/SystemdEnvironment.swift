@@ -1,3 +1,4 @@
+import CLibUV
 import Glibc
 
 /// What systemd passes a service in its environment besides `$NOTIFY_SOCKET`: the watchdog

@@ -1,3 +1,4 @@
+import CLibUV
 import Glibc
 
 /// Sends service state to systemd (`sd_notify`): one datagram per message to the `AF_UNIX`
