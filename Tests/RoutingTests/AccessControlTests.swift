@@ -7,7 +7,9 @@ import Routing
 import Testing
 
 /// API keys, CORS and request metrics through a real server: the middleware stack the gateway
-/// uses, over loopback sockets.
+/// uses, over loopback sockets. Serialized: each case starts its own loop and server, and two
+/// dozen at once would crowd the timing tests of the other suites on a 2-core machine.
+@Suite(.serialized)
 struct AccessControlTests {
     struct Running {
         let loop: EventLoop
