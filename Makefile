@@ -28,10 +28,17 @@ demo: deps .build-venv/installed
 build: deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 
+## The suites with timeouts measured in seconds (servers, clients, the loop) run on their own,
+## after the rest: the others start a ComfyUI emulator per test and compile the manifest
+## (ArchitectureTests), and that burst of CPU on 2 cores can hold a test task off its thread for
+## seconds, long enough to miss a 1 s ping deadline it is meant to meet.
+TIMED_SUITES := ReactorTests|RoutingTests|ClientTests
+
 ## Everything CI checks: format, layering (import check + ArchitectureTests), all suites, the
 ## black-box clients, and the Reactor, Routing and Client suites again under ThreadSanitizer.
 test: deps lint build .build-venv/installed
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --skip '$(TIMED_SUITES)'
+	$(SWIFT) test --skip-build --filter '$(TIMED_SUITES)'
 	$(MAKE) blackbox
 	$(MAKE) emulator
 	$(MAKE) autobahn

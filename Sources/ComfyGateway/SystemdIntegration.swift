@@ -22,9 +22,6 @@ final class SystemdIntegration: @unchecked Sendable {
     /// The watchdog interval systemd set, if any (for the start-up log).
     var watchdog: Duration? { watchdogInterval }
 
-    /// True when systemd listens.
-    var isActive: Bool { notifier != nil }
-
     /// Tells systemd the service is up, starts the watchdog pings and the status updates.
     func ready(_ application: GatewayApplication, status: String) async {
         guard let notifier else { return }

@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import threading
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from websockets.sync.client import connect
 
-from rest_stack import BINARY, START_TIMEOUT, STOP_TIMEOUT, _preexec, wait_until
+from rest_stack import BINARY, START_TIMEOUT, _preexec, exits_zero_on_sigterm, terminate, wait_until
 
 
 # --------------------------------------------------------------------------------------------
@@ -122,33 +121,13 @@ class Launched:
         return ""
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-                self._log.close()
-                return -9
-        self._log.close()
-        return self.proc.returncode
+        return terminate(self.proc, self._log)
 
 
-@contextlib.contextmanager
 def launched(argv, workdir, **kw):
     """A Launched process for the block; SIGTERM afterwards must end it with exit code 0."""
-    p = Launched(argv, workdir, **kw)
-    failed = False
-    try:
-        yield p
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        rc = p.stop()
-        if not failed:
-            assert rc == 0, f"{p.argv[0]} exited with {rc} on SIGTERM:\n{p.log_text()}"
+    process = Launched(argv, workdir, **kw)
+    return exits_zero_on_sigterm(process, process.argv[0])
 
 
 def gateway_args(port, comfyui_url, workdir, *extra):

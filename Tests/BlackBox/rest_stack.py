@@ -448,33 +448,43 @@ class GatewayProcess:
         """SIGTERM; returns the exit code (-9 if it had to be killed)."""
         if getattr(self, "client", None) is not None:
             self.client.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-                self._log.close()
-                return -9
-        self._log.close()
-        return self.proc.returncode
+        return terminate(self.proc, self._log)
+
+
+def terminate(proc, log) -> int:
+    """SIGTERM, then the exit code (-9 when it had to be killed after STOP_TIMEOUT); closes log."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+            log.close()
+            return -9
+    log.close()
+    return proc.returncode
 
 
 @contextlib.contextmanager
-def running_gateway(workdir, comfyui_url, **kw):
-    """A gateway for the duration of the block; asserts it exits 0 on SIGTERM afterwards."""
-    gw = GatewayProcess(workdir, comfyui_url, **kw)
+def exits_zero_on_sigterm(process, name):
+    """Yields process (anything with stop() and log_text()); once the block ends without an
+    error, stopping it with SIGTERM must give exit code 0."""
     failed = False
     try:
-        yield gw
+        yield process
     except BaseException:
         failed = True
         raise
     finally:
-        rc = gw.stop()
+        rc = process.stop()
         if not failed:
-            assert rc == 0, f"gateway exited with {rc} on SIGTERM:\n{gw.log_text()}"
+            assert rc == 0, f"{name} exited with {rc} on SIGTERM:\n{process.log_text()}"
+
+
+def running_gateway(workdir, comfyui_url, **kw):
+    """A gateway for the duration of the block; asserts it exits 0 on SIGTERM afterwards."""
+    return exits_zero_on_sigterm(GatewayProcess(workdir, comfyui_url, **kw), "gateway")
 
 
 class Stack:

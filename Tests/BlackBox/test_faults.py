@@ -7,11 +7,9 @@ For every fault: nothing is lost, nothing crashes (the gateway still answers /he
 on SIGTERM), and the client gets the error of API.md in its error shape. Measurements are
 printed with the prefix ``FAULTS`` (run with ``-s`` to see them)."""
 import json
-import os
 import signal
 import socket
 import struct
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +19,7 @@ import pytest
 
 from fault_helpers import (BlackHoleServer, SlowLoris, close_all, count_closed, files_only, open_keepalive_connections,
                            parse_head, percentile, raise_nofile, raw_exchange, timed_requests, tree)
-from rest_stack import (API, HTTP_TIMEOUT, Emulator, GatewayProcess, api, assert_error, empty_save,  # noqa: F401
+from rest_stack import (API, HTTP_TIMEOUT, Emulator, api, assert_error, empty_save,  # noqa: F401
                         multipart, multipart_stream, png, random_png_like, running_gateway, sha256, slow_save, stack,
                         unique, wait_until)
 from test_ws_gateway import (TERMINAL, Socket, cid, event_pred, is_prompt_msg, summarize,

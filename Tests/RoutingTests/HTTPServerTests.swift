@@ -394,7 +394,9 @@ struct HTTPServerTests {
     static let shutdownGate = Gate()
 
     @Test func shutdownFinishesTheRequestInFlight() async throws {
-        let running = try await Self.start()
+        // A drain limit far above what the test needs: an elapsed time under it shows shutdown
+        // ended with the response, not at the limit, even when a busy test run delays this task.
+        let running = try await Self.start(drainTimeout: .seconds(30))
         // The handler is held until the server has begun draining (its listener refuses new
         // connections, which happens in the same loop job as telling every connection), so the
         // response is always in flight at shutdown, however slowly this test task runs.
@@ -416,7 +418,7 @@ struct HTTPServerTests {
         #expect(response?.head.headers[first: "Connection"] == "close")
         #expect(try await idle.waitForClose(timeout: .milliseconds(100)))
         #expect(try await busy.waitForClose(timeout: .milliseconds(100)))
-        #expect(elapsed < .seconds(5))
+        #expect(elapsed < .seconds(20))
         #expect(try await running.loop.submit { running.server.connectionCount } == 0)
         await #expect(throws: (any Error).self) {
             _ = try await LoopbackClient.connect(loop: running.loop, port: running.port)
