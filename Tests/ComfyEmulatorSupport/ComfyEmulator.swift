@@ -69,15 +69,32 @@ package final class ComfyEmulator: @unchecked Sendable {
     }
 
     /// Stops the process (SIGTERM, then SIGKILL after 5 s) and removes the root directory.
+    ///
+    /// The exit is also watched with `waitpid` here, not only through `Process`: Foundation
+    /// learns of a child's exit when a socket the child inherited closes, and a sibling started
+    /// at the same moment (every test starts its own emulator) can inherit that socket too. Then
+    /// `isRunning` stays true for a zombie and `waitUntilExit()` spins forever (seen once in
+    /// about 40 runs, holding two cores).
     package func stop() {
-        if process.isRunning {
+        let pid = process.processIdentifier
+        if !hasExited(pid) {
             process.terminate()
             let deadline = ContinuousClock.now + .seconds(5)
-            while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
+            while !hasExited(pid) && ContinuousClock.now < deadline { usleep(10_000) }
+            if !hasExited(pid) {
+                kill(pid, SIGKILL)
+                while !hasExited(pid) { usleep(10_000) }
+            }
         }
         try? FileManager.default.removeItem(at: root)
+    }
+
+    /// True once the emulator has exited, as `Process` reports it or as `waitpid` finds it.
+    private func hasExited(_ pid: Int32) -> Bool {
+        guard process.isRunning else { return true }
+        var status: Int32 = 0
+        let reaped = waitpid(pid, &status, WNOHANG)
+        return reaped == pid || (reaped == -1 && errno == ECHILD)
     }
 
     /// A client configuration for this emulator.
