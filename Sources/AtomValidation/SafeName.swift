@@ -3,17 +3,20 @@ package import Models
 /// Checks of the file names and subfolders clients give, before any I/O: a name is one path
 /// component; a subfolder is zero or more components separated by `/`. Refused with a 400
 /// `FILE_OPERATION_ERROR`: `.` and `..` components, absolute paths, backslashes, NUL and other
-/// control characters, empty components, names longer than a file system allows, and file names
-/// ending in ComfyUI's folder annotations (` [input]`, ` [output]`, ` [temp]`), with which its
-/// `/view` would serve a file from another folder than the `type` asked for.
+/// control characters, empty components, names longer than a file system allows, hidden
+/// subfolders (a component starting with `.`: the gateway keeps its own files there), and file
+/// names ending in ComfyUI's folder annotations (`[input]`, `[output]`, `[temp]`, with or without
+/// a space before), with which its `/view` would serve a file from another folder than the `type`
+/// asked for.
 package enum SafeName {
     /// Checks a file name.
     package static func checkFilename(_ name: String, field: String = "filename") throws(GatewayError) {
         guard !name.isEmpty else { throw refusal(field, name, "must not be empty") }
         guard !name.contains("/") else { throw refusal(field, name, "must not contain '/'") }
         try checkComponent(name, field: field, value: name)
-        for annotation in [" [input]", " [output]", " [temp]"] where name.hasSuffix(annotation) {
-            throw refusal(field, name, "must not end in ComfyUI's folder annotation '\(annotation.dropFirst())'")
+        // ComfyUI strips the annotation whether or not a space precedes it.
+        for annotation in ["[input]", "[output]", "[temp]"] where name.hasSuffix(annotation) {
+            throw refusal(field, name, "must not end in ComfyUI's folder annotation '\(annotation)'")
         }
     }
 
@@ -30,6 +33,9 @@ package enum SafeName {
                 throw refusal(field, subfolder, "must not contain empty path components")
             }
             try checkComponent(String(component), field: field, value: subfolder)
+            guard !component.hasPrefix(".") else {
+                throw refusal(field, subfolder, "must not contain hidden folders (a component starting with '.')")
+            }
             components.append(String(component))
         }
         return components

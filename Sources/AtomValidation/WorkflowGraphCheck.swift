@@ -26,8 +26,19 @@ package enum WorkflowGraphCheck {
                 nodeErrors: [:])
         }
         var nodeErrors: [String: JSONValue] = [:]
+        var tooDeep: [String] = []
         for (id, node) in nodes.sorted(by: { $0.key < $1.key }) {
-            let problems = problems(of: node, in: nodes)
+            var problems = problems(of: node, in: nodes)
+            if let fields = node.objectValue, let deepest = fields.values.map(inputNesting).max(),
+                deepest > maxNesting
+            {
+                tooDeep.append(id)
+                problems.append(
+                    Problem(
+                        type: "nesting_too_deep",
+                        message: "Node value nested more than \(maxNesting) levels deep",
+                        details: "a value of this node is nested \(deepest) levels deep; the limit is \(maxNesting)"))
+            }
             guard !problems.isEmpty else { continue }
             nodeErrors[id] = [
                 "errors": .array(
@@ -43,9 +54,44 @@ package enum WorkflowGraphCheck {
         }
         guard nodeErrors.isEmpty else {
             let count = nodeErrors.count
+            let nested = tooDeep.isEmpty ? "" : " Values may nest at most \(maxNesting) levels deep."
             throw failure(
-                "The workflow is malformed: \(count) node\(count == 1 ? "" : "s") failed the structural check.",
+                "The workflow is malformed: \(count) node\(count == 1 ? "" : "s") failed the structural check.\(nested)",
                 nodeErrors: nodeErrors)
+        }
+    }
+
+    /// How deep a value inside a node may nest (arrays and objects within arrays and objects).
+    /// ComfyUI deep-copies every prompt with Python recursion when it takes it off the queue; a
+    /// prompt nested a few hundred levels deep kills its worker and stalls the queue for everyone,
+    /// while real workflows nest a handful of levels.
+    package static let maxNesting = 64
+
+    /// Throws when the `extra_data` sent along with a workflow nests deeper than `maxNesting`
+    /// (ComfyUI deep-copies it with the prompt).
+    package static func checkExtraData(_ extraData: [String: JSONValue]) throws(GatewayError) {
+        let deepest = extraData.values.map(nesting).max() ?? 0
+        guard deepest <= maxNesting else {
+            throw GatewayError(
+                .invalidRequest,
+                message: "extra_data is nested \(deepest) levels deep; the limit is \(maxNesting).",
+                details: ["field": "extra_data"])
+        }
+    }
+
+    /// The nesting of a node field: `inputs` counts from its values (the object itself is the
+    /// node's shape, not nesting).
+    private static func inputNesting(_ value: JSONValue) -> Int {
+        guard let members = value.objectValue else { return nesting(value) }
+        return members.values.map(nesting).max() ?? 0
+    }
+
+    /// 0 for a scalar, 1 + the deepest element for an array or object.
+    private static func nesting(_ value: JSONValue) -> Int {
+        switch value {
+        case .array(let elements): 1 + (elements.map(nesting).max() ?? 0)
+        case .object(let members): 1 + (members.values.map(nesting).max() ?? 0)
+        default: 0
         }
     }
 

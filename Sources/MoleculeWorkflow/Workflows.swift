@@ -25,6 +25,7 @@ package struct Workflows: Sendable {
     /// Checks the graph's structure, then queues it.
     package func submit(_ request: WorkflowSubmitRequest) async throws(GatewayError) -> WorkflowSubmission {
         try WorkflowGraphCheck.check(request.workflow)
+        if let extraData = request.extraData { try WorkflowGraphCheck.checkExtraData(extraData) }
         let clientID = request.clientID ?? Self.newClientID()
         var extraData = request.extraData ?? [:]
         extraData[WorkflowSubmitRequest.clientIDKey] = .string(clientID)

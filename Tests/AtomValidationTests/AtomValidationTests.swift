@@ -52,6 +52,33 @@ struct WorkflowGraphCheckTests {
         #expect(error?.details["node_errors"] == [:])
     }
 
+    static func nested(_ levels: Int) -> JSONValue {
+        (0..<levels).reduce(JSONValue.int(1)) { inner, _ in .array([inner]) }
+    }
+
+    @Test func valuesNestedUpToTheLimitPass() throws {
+        var graph = Self.valid.objectValue ?? [:]
+        graph["3"] = ["class_type": "X", "inputs": ["deep": Self.nested(WorkflowGraphCheck.maxNesting)]]
+        try WorkflowGraphCheck.check(.object(graph))
+        try WorkflowGraphCheck.checkExtraData(["deep": Self.nested(WorkflowGraphCheck.maxNesting)])
+    }
+
+    @Test(arguments: ["inputs", "_meta"])
+    func aValueNestedBeyondTheLimitIsRefused(field: String) {
+        var graph = Self.valid.objectValue ?? [:]
+        let deep: JSONValue = field == "inputs" ? ["deep": Self.nested(65)] : Self.nested(65)
+        graph["3"] = .object(["class_type": "X", "inputs": [:]].merging([field: deep]) { $1 })
+        let error = #expect(throws: GatewayError.self) { try WorkflowGraphCheck.check(.object(graph)) }
+        #expect(error?.status == 400)
+        #expect(error?.message.contains("64 levels") == true)
+        #expect(error?.details["node_errors"]?["3"]?["errors"]?[0]?["type"] == "nesting_too_deep")
+    }
+
+    @Test func extraDataNestedBeyondTheLimitIsRefused() {
+        let error = #expect(throws: GatewayError.self) { try WorkflowGraphCheck.checkExtraData(["x": Self.nested(65)]) }
+        #expect(error?.code == .invalidRequest)
+    }
+
     @Test func aListValueThatIsNoLinkIsNotChecked() throws {
         var graph = Self.valid.objectValue ?? [:]
         graph["3"] = ["class_type": "X", "inputs": ["size": [512, 512], "names": ["a", "b"]]]
@@ -63,6 +90,7 @@ struct SafeNameTests {
     @Test(arguments: [
         "..", ".", "../x.png", "a/b.png", "/etc/passwd", "..\\x.png", "a\\b", "a\u{0}.png", "x\n.png", "",
         String(repeating: "a", count: 256), "x.png [input]", "x.png [temp]", "x.png [output]",
+        "x.png[input]", "x.png[temp]", "x.png[output]", "[input]",
     ])
     func unsafeFilenamesAreRefused(name: String) {
         let error = #expect(throws: GatewayError.self) { try SafeName.checkFilename(name) }
@@ -75,7 +103,7 @@ struct SafeNameTests {
         try SafeName.checkFilename(name)
     }
 
-    @Test(arguments: ["..", "a/..", "../a", "/abs", "a//b", "a/", "a\\b", "a/\u{0}", "./a"])
+    @Test(arguments: ["..", "a/..", "../a", "/abs", "a//b", "a/", "a\\b", "a/\u{0}", "./a", ".temp", ".x", "a/.b"])
     func unsafeSubfoldersAreRefused(subfolder: String) {
         #expect(throws: GatewayError.self) { try SafeName.checkSubfolder(subfolder) }
     }

@@ -131,8 +131,22 @@ struct HTTPRequestDecoderVectorTests {
             "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n",
             [head("POST", "/", host + [("Transfer-Encoding", "Chunked")], framing: .chunked), end]),
         valid(
-            "absolute-form target", "GET http://x/y HTTP/1.1\r\nHost: x\r\n\r\n",
-            [head("GET", "http://x/y", host), end]),
+            "absolute-form target in origin form", "GET http://x/y HTTP/1.1\r\nHost: x\r\n\r\n",
+            [head("GET", "/y", host), end]),
+        valid(
+            "absolute-form authority replaces Host", "GET HTTP://t:8000/health?x=1 HTTP/1.1\r\nHost: other\r\n\r\n",
+            [head("GET", "/health?x=1", [("Host", "t:8000")]), end]),
+        valid(
+            "absolute-form without a path", "GET https://[::1]:8443?q HTTP/1.1\r\nHost: x\r\n\r\n",
+            [head("GET", "/?q", [("Host", "[::1]:8443")]), end]),
+        valid(
+            "Host forms of RFC 9110",
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\nGET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"
+                + "GET / HTTP/1.1\r\nHost: ex%41mple.com\r\n\r\nGET / HTTP/1.1\r\nHost:\r\n\r\n",
+            [
+                head("GET", "/", [("Host", "127.0.0.1:8000")]), end, head("GET", "/", [("Host", "[::1]:80")]), end,
+                head("GET", "/", [("Host", "ex%41mple.com")]), end, head("GET", "/", [("Host", "")]), end,
+            ]),
         valid("asterisk-form OPTIONS", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", [head("OPTIONS", "*", host), end]),
         valid("extension method", "PURGE /c HTTP/1.1\r\nHost: x\r\n\r\n", [head("PURGE", "/c", host), end]),
         valid(
@@ -182,6 +196,18 @@ struct HTTPRequestDecoderVectorTests {
         invalid("field without colon", "GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", 400),
         invalid("missing Host in HTTP/1.1", "GET / HTTP/1.1\r\nX-A: 1\r\n\r\n", 400),
         invalid("two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        invalid("Host with a space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        invalid("Host with a slash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+        invalid("Host with an open bracket", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400),
+        invalid("Host with a non-numeric port", "GET / HTTP/1.1\r\nHost: a:b\r\n\r\n", 400),
+        invalid("Host with user info", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", 400),
+        invalid("absolute form does not replace a missing Host", "GET http://t/ HTTP/1.1\r\n\r\n", 400),
+        invalid("absolute form with another scheme", "GET ftp://t/health HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+        invalid("absolute form without authority", "GET http:/health HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+        invalid("absolute form with user info", "GET http://u@t/ HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+        invalid("bare CR after the head", "GET / HTTP/1.1\r\nHost: x\r\n\rX", 400),
+        invalid("bare CR ending a header line", "GET / HTTP/1.1\r\nHost: x\rX-A: 1\r\n\r\n", 400),
+        invalid("bare CR in the request line", "GET /\ra HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         invalid("invalid method character", "G@T / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         invalid("lowercase protocol name", "GET / http/1.1\r\nHost: x\r\n\r\n", 400),
         invalid("malformed version", "GET / HTTP/1.x\r\nHost: x\r\n\r\n", 400),

@@ -220,14 +220,22 @@ struct HTTPMessageDecoder {
     }
 
     /// The next CRLF-terminated line without its CRLF, or nil when it is not complete yet.
-    /// A line longer than `limit` (a negative limit allows only an empty line), or a bare LF, is
-    /// an error. Both are decided from the bytes before the LF alone, by the same rule whether
+    /// A line longer than `limit` (a negative limit allows only an empty line), a bare LF or a
+    /// bare CR is an error. Both are decided from the bytes before the LF alone, by the same rule whether
     /// the line arrived whole or in pieces, so any split of the input gives the same error.
     private mutating func nextLine(limit: Int, tooLong: HTTPParseError) throws(HTTPParseError) -> [UInt8]? {
         let limit = max(limit, 0)
         var index = max(scanIndex, readIndex)
         let end = buffer.count
-        while index < end && buffer[index] != 0x0A { index += 1 }
+        // A CR may only end a line: one followed by anything but LF fails at once rather than
+        // waiting for an LF that may never come.
+        while index < end && buffer[index] != 0x0A {
+            if buffer[index] == 0x0D && index + 1 < end && buffer[index + 1] != 0x0A {
+                if index - readIndex > limit { throw tooLong }
+                throw isRequest ? .badRequest("bare CR where CRLF is required") : .badResponse("bare CR")
+            }
+            index += 1
+        }
         // The bytes before the LF (or all of them, while the LF has not arrived). One byte over
         // the limit is allowed only when it is the CR of the CRLF.
         let content = index - readIndex
@@ -235,7 +243,8 @@ struct HTTPMessageDecoder {
             throw tooLong
         }
         guard index < end else {
-            scanIndex = index
+            // A CR at the end is looked at again with the byte that follows it.
+            scanIndex = index > readIndex && buffer[index - 1] == 0x0D ? index - 1 : index
             return nil
         }
         guard content > 0 && buffer[index - 1] == 0x0D else {

@@ -3,8 +3,9 @@
 /// Beyond syntax it decides each request's framing by RFC 9112 section 6: Transfer-Encoding with
 /// Content-Length, differing Content-Length values, a signed or non-numeric length, chunked not
 /// last (or twice), or Transfer-Encoding in HTTP/1.0 are rejected with 400 as smuggling risks;
-/// another coding before a final chunked (`gzip, chunked`) is 501; a well-formed version other than 1.0 and 1.1 is 505; an HTTP/1.1 request
-/// needs exactly one Host.
+/// another coding before a final chunked (`gzip, chunked`) is 501; a well-formed version other
+/// than 1.0 and 1.1 is 505; an HTTP/1.1 request needs exactly one Host, and a Host must be a valid
+/// `uri-host [":" port]`. An absolute-form target is accepted and handed on in origin form.
 package struct HTTPRequestDecoder {
     /// What `next()` returns.
     package enum Part: Sendable, Equatable {
@@ -39,6 +40,7 @@ package struct HTTPRequestDecoder {
             do {
                 var head = try Self.parseRequestLine(startLine)
                 head.headers = headers
+                try Self.resolveAuthority(of: &head)
                 head.framing = try Self.framing(of: head)
                 core.setFraming(head.framing)
                 return .head(head)
@@ -72,12 +74,23 @@ package struct HTTPRequestDecoder {
             version: try HTTPVersionParser.parse(version, isRequest: true))
     }
 
-    static func framing(of head: HTTPRequestHead) throws(HTTPParseError) -> HTTPBodyFraming {
+    /// Checks the `Host` value and turns an absolute-form target into origin form, its authority
+    /// replacing `Host` (RFC 9112 section 3.2), so routes see one form.
+    static func resolveAuthority(of head: inout HTTPRequestHead) throws(HTTPParseError) {
         let hosts = head.headers.count(of: "Host")
         if head.version == .http1_1 && hosts != 1 {
             throw .badRequest(hosts == 0 ? "missing Host header" : "more than one Host header")
         }
         if head.version == .http1_0 && hosts > 1 { throw .badRequest("more than one Host header") }
+        for host in head.headers[all: "Host"] where !RequestTarget.isHostValue(host.utf8) {
+            throw .badRequest("invalid Host header")
+        }
+        guard let (target, authority) = try RequestTarget.absoluteForm(head.target) else { return }
+        head.target = target
+        head.headers.replaceOrAdd(name: "Host", value: authority)
+    }
+
+    static func framing(of head: HTTPRequestHead) throws(HTTPParseError) -> HTTPBodyFraming {
         if head.headers.contains("Transfer-Encoding") {
             guard head.version == .http1_1 else { throw .badRequest("Transfer-Encoding in an HTTP/1.0 request") }
             guard !head.headers.contains("Content-Length") else {
