@@ -36,6 +36,7 @@ struct ComfyGatewayCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        defer { LogSink.standardError.flush() }
         let environment = ProcessInfo.processInfo.environment
         let configuration: GatewayConfiguration
         do {

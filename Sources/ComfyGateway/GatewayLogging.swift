@@ -8,8 +8,8 @@ import SystemPackage
 /// Bootstraps swift-log once, for the whole process: JSON objects (`LOG_FORMAT=json`), lines
 /// for the journal when stderr is connected to it (`$JOURNAL_STREAM`: a `<N>` priority prefix
 /// and no timestamp, as journald adds its own), or plain text lines, all on stderr. The level
-/// is shared by every logger and can change while running (a reload). Only the executable does
-/// this; libraries just accept a `Logger`.
+/// is shared by every logger and can change while running (a reload). Every handler writes
+/// through the batched `LogSink`. Only the executable does this; libraries just accept a `Logger`.
 enum GatewayLogging {
     private static let level = Atomic<Int>(Self.index(of: .info))
 
@@ -24,7 +24,7 @@ enum GatewayLogging {
                 } else if journal {
                     JournalLogHandler(label: label)
                 } else {
-                    StreamLogHandler.standardError(label: label)
+                    TextLogHandler(label: label, sink: .standardError)
                 }
             return SharedLevelLogHandler(inner: handler)
         }
@@ -44,9 +44,9 @@ enum GatewayLogging {
     }
 }
 
-/// Writes text to the process's standard error, unbuffered.
+/// Writes text to the process's standard error, in order with the log lines.
 enum StandardError {
     static func write(_ text: String) {
-        _ = try? FileDescriptor.standardError.writeAll(Array(text.utf8))
+        LogSink.standardError.write(text)
     }
 }

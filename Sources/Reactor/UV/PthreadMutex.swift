@@ -22,15 +22,15 @@ final class PthreadMutex: @unchecked Sendable {
 
 /// A value guarded by a `PthreadMutex`, for state shared across threads (an inbox written by the
 /// loop and read by a task elsewhere).
-final class Locked<Value>: @unchecked Sendable {
+package final class Locked<Value>: @unchecked Sendable {
     private let mutex = PthreadMutex()
     private var value: Value
 
-    init(_ value: Value) {
+    package init(_ value: Value) {
         self.value = value
     }
 
-    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+    package func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
         mutex.lock()
         defer { mutex.unlock() }
         return try body(&value)

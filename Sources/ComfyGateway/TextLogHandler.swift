@@ -1,0 +1,50 @@
+import Glibc
+import Logging
+import Reactor
+
+/// swift-log's plain text line (`2026-12-07T16:03:27+0000 info label: key=value [source] message`),
+/// as its `StreamLogHandler` writes it, sent to the batched `LogSink`. The timestamp is formatted
+/// once per second, not once per line.
+struct TextLogHandler: LogHandler {
+    let label: String
+    let sink: LogSink
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        if let explicit = event.metadata { merged.merge(explicit) { $1 } }
+        if let error = event.error {
+            merged["error.message"] = "\(error)"
+            merged["error.type"] = "\(String(reflecting: type(of: error)))"
+        }
+        let pretty =
+            merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: " ")
+        let name = label.isEmpty ? "" : " \(label)"
+        sink.write("\(LocalTimestamp.now()) \(event.level)\(name):\(pretty) [\(event.source)] \(event.message)\n")
+    }
+}
+
+/// The local time as `%Y-%m-%dT%H:%M:%S%z`, formatted again only when the second changes.
+enum LocalTimestamp {
+    private static let cache = Locked((second: -1, text: ""))
+
+    static func now() -> String {
+        let second = time(nil)
+        return cache.withLock { cache in
+            if cache.second == second { return cache.text }
+            var clock = second
+            var local = tm()
+            var buffer = [CChar](repeating: 0, count: 64)
+            guard localtime_r(&clock, &local) != nil else { return "<unknown>" }
+            let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S%z", &local)
+            cache = (second, String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            return cache.text
+        }
+    }
+}
