@@ -4,7 +4,8 @@ import PackageDescription
 /// Settings every Swift target shares: Swift 6 mode is the package default; the first two make
 /// each import's visibility deliberate; the third keeps a nonisolated async function on its
 /// caller's executor (the event loop) instead of hopping to the global pool at every call, as
-/// ARCHITECTURE.md asks. Work that must leave the loop says so with `@concurrent`.
+/// `docs/architecture.md` ("The loop and the async bridge") asks. Work that must leave the loop
+/// says so with `@concurrent`.
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
     .enableUpcomingFeature("MemberImportVisibility"),

@@ -1,8 +1,8 @@
 package import Client
 import Models
 
-/// Typed calls to ComfyUI's REST routes (`COMFYUI.md`, part I) over the pooled `HTTPClient`, with
-/// every failure turned into the API's error codes:
+/// Typed calls to ComfyUI's REST routes (`docs/comfyui.md`, "REST routes") over the pooled
+/// `HTTPClient`, with every failure turned into the API's error codes:
 /// - refused, reset or unreachable: `CONNECTION_ERROR` (502), `details.upstream` = the base URL;
 /// - no answer within the client's request timeout: `TASK_TIMEOUT` (504);
 /// - a prompt ComfyUI rejects (400 with `node_errors`): `WORKFLOW_VALIDATION_ERROR` with

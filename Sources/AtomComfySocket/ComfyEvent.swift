@@ -1,8 +1,8 @@
 package import Models
 
-/// What ComfyUI's `/ws` says, typed (`COMFYUI.md` section 2.3 and 2.5). Every JSON message type
-/// has a case; a type this list does not know arrives as `other`, never dropped. Each case
-/// keeps the raw `data` object too, so nothing ComfyUI adds is lost.
+/// What ComfyUI's `/ws` says, typed (`docs/comfyui.md`, "WebSocket events" and "Binary frames").
+/// Every JSON message type has a case; a type this list does not know arrives as `other`, never
+/// dropped. Each case keeps the raw `data` object too, so nothing ComfyUI adds is lost.
 package enum ComfyEvent: Sendable, Equatable {
     /// Queue status; `sid` only on the first frame of a connection.
     case status(queueRemaining: Int?, sid: String?, data: JSONValue)

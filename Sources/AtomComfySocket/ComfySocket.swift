@@ -11,8 +11,8 @@ package import Reactor
 ///
 /// With a fixed id, prompts submitted with it keep reporting to the new connection after a
 /// reconnect. ComfyUI unregisters an id when its old socket's handler ends, even if a new socket
-/// took the id meanwhile (`COMFYUI.md` section 2.1), so a reconnect after a drop waits one
-/// backoff step first, long after ComfyUI has let go of the old socket.
+/// took the id meanwhile (`docs/comfyui.md`, "Connecting and client ids"), so a reconnect after a
+/// drop waits one backoff step first, long after ComfyUI has let go of the old socket.
 package final class ComfySocket: @unchecked Sendable {
     /// Where ComfyUI is and how to reconnect.
     package struct Configuration: Sendable {
@@ -64,6 +64,7 @@ package final class ComfySocket: @unchecked Sendable {
     private var client: WebSocketClient?
     private var stopped = false
     private var sleepTimer: LoopTimer?
+    private var waitingAfterFailure = false
     private var paused = false
     private var resumeWaiter: CheckedContinuation<Void, Never>?
 
@@ -109,7 +110,9 @@ package final class ComfySocket: @unchecked Sendable {
                 let delay = backoff(after: failures)
                 failures += 1
                 await emit(.connectFailed(reason: "\(error)", retryIn: delay))
+                waitingAfterFailure = true
                 await sleep(delay)
+                waitingAfterFailure = false
             }
         }
         events.finish()
@@ -131,6 +134,15 @@ package final class ComfySocket: @unchecked Sendable {
         }
         sleepTimer?.close()
         resumeReading()
+    }
+
+    /// Ends the backoff wait after a failed connection attempt, so the next attempt starts now.
+    /// Does nothing while connected, or while waiting after a drop (ComfyUI must let go of the
+    /// old connection's id first).
+    package func reconnectNow() {
+        loop.assertInLoop()
+        guard client == nil, waitingAfterFailure else { return }
+        sleepTimer?.close()
     }
 
     /// Drops `client` if its closing handshake has not ended within 2 s.

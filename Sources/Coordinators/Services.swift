@@ -76,6 +76,9 @@ package final class Services: @unchecked Sendable {
             self.events.onConnectionChange = { [loop = self.loop] _ in
                 Task(executorPreference: loop) { await monitor.probe() }
             }
+            // And the other way: once ComfyUI answers again, the upstream socket reconnects at
+            // once instead of at the end of its backoff (up to 30 s later).
+            monitor.onReachable = { [events = self.events] in events.reconnectNow() }
             self.events.start()
         }.value
     }

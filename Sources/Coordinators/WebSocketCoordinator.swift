@@ -6,12 +6,12 @@ import MoleculeWorkflow
 /// One registered gateway WebSocket.
 package typealias GatewaySession = Sessions.Session
 
-/// The WebSocket API of the service: registers sockets by client id, answers their `submit`,
-/// and turns the job tracker's notices into the messages of API.md, each to the sockets of the
-/// prompt's client id (or to every socket for `status` and upstream events). A prompt's end is
-/// one `result` (success or interrupted, with its files and download URLs as the REST `/images`
-/// route lists them) or one `execution_error`. Composes `MoleculeEvents` (what ComfyUI
-/// reports), `MoleculeSessions` (the sockets), `MoleculeWorkflow` (history reading) and the
+/// The WebSocket API of the service: registers sockets by client id, answers their `submit`, and
+/// turns the job tracker's notices into the messages of `docs/api-contract.md` ("WebSocket"), each
+/// to the sockets of the prompt's client id (or to every socket for `status` and upstream events).
+/// A prompt's end is one `result` (success or interrupted, with its files and download URLs as the
+/// REST `/images` route lists them) or one `execution_error`. Composes `MoleculeEvents` (what
+/// ComfyUI reports), `MoleculeSessions` (the sockets), `MoleculeWorkflow` (history reading) and the
 /// workflow coordinator (submit). Loop-bound.
 package final class WebSocketCoordinator: @unchecked Sendable {
     let sessions: Sessions
@@ -28,7 +28,8 @@ package final class WebSocketCoordinator: @unchecked Sendable {
     }
 
     /// Registers a socket that just connected as `clientID`, and greets it: `system connected`,
-    /// then ComfyUI's last queue status.
+    /// then ComfyUI's queue status: the last one it sent, or, while the upstream socket is down,
+    /// one whose `queue_remaining` is null (unknown), never a stale count from before an outage.
     package func open(_ socket: any GatewaySocket, clientID: String, publicBase: String) -> GatewaySession {
         let session = sessions.add(socket, clientID: clientID, publicBase: publicBase)
         send(
@@ -38,7 +39,12 @@ package final class WebSocketCoordinator: @unchecked Sendable {
                     "client_id": .string(clientID),
                     "upstream": .string(events.isUpstreamConnected ? "connected" : "disconnected"),
                 ]), to: session)
-        if let status = events.lastStatus { send(SocketMessage(type: "status", data: status), to: session) }
+        if !events.isUpstreamConnected {
+            send(
+                SocketMessage(type: "status", data: ["status": ["exec_info": ["queue_remaining": .null]]]), to: session)
+        } else if let status = events.lastStatus {
+            send(SocketMessage(type: "status", data: status), to: session)
+        }
         return session
     }
 

@@ -1,7 +1,8 @@
 import Configuration
 import SystemPackage
 
-/// Reads the settings with swift-configuration, in the order of precedence API.md fixes:
+/// Reads the settings with swift-configuration, in the order of precedence that
+/// `docs/api-contract.md` ("Configuration") fixes:
 /// command-line flag > environment > env file (`.env` in the working directory, or `--env-file`)
 /// > built-in default; then validates every value.
 ///

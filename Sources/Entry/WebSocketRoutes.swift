@@ -2,11 +2,11 @@ import Coordinators
 import Models
 import Routing
 
-/// `/api/v1/ws/{client_id}`: the gateway WebSocket of API.md. Registers the socket with the
-/// WebSocket coordinator, then reads the client's messages: `submit` (as the REST submit, with
-/// this socket's client id), `ping` (answered by `pong`); anything else gets a `system` error
-/// with `WEBSOCKET_ERROR` and the socket stays open, except binary messages, which are refused
-/// with 1003.
+/// `/api/v1/ws/{client_id}`: the gateway WebSocket (`docs/api-contract.md`, "WebSocket"). Registers
+/// the socket with the WebSocket coordinator, then reads the client's messages: `submit` (as the
+/// REST submit, with this socket's client id), `ping` (answered by `pong`); anything else gets a
+/// `system` error with `WEBSOCKET_ERROR` and the socket stays open, except binary messages, which
+/// are refused with 1003.
 enum WebSocketRoutes {
     static let path = "/api/v1/ws/:client_id"
 

@@ -1,5 +1,5 @@
 /// A response body of the API: it knows its JSON form exactly, including which keys are
-/// `null` rather than absent (API.md fixes both).
+/// `null` rather than absent (`docs/api-contract.md`, "Conventions", fixes both).
 package protocol APIResponse: Sendable {
     var json: JSONValue { get }
 }

@@ -1,4 +1,5 @@
-/// The error codes of API.md, each with the HTTP status it is answered with.
+/// The error codes of `docs/api-contract.md` ("Errors"), each with the HTTP status it is answered
+/// with.
 package enum ErrorCode: String, Sendable, CaseIterable {
     case connectionError = "CONNECTION_ERROR"
     case taskTimeout = "TASK_TIMEOUT"

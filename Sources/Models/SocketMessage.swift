@@ -1,4 +1,5 @@
-/// A text message on the gateway WebSocket: `{"type": ..., "data": {...}}` (API.md).
+/// A text message on the gateway WebSocket: `{"type": ..., "data": {...}}`
+/// (`docs/api-contract.md`, "WebSocket").
 package struct SocketMessage: Sendable, Equatable {
     package var type: String
     package var data: JSONValue

@@ -1,9 +1,9 @@
 import AtomComfySocket
 import Models
 
-/// ComfyUI's binary `/ws` frames (`COMFYUI.md` section 2.5), framed again from their decoded
-/// event so they reach the gateway's clients byte for byte as ComfyUI sent them: a big-endian
-/// 32-bit event type, then the type's own layout.
+/// ComfyUI's binary `/ws` frames (`docs/comfyui.md`, "Binary frames"), framed again from their
+/// decoded event so they reach the gateway's clients byte for byte as ComfyUI sent them: a
+/// big-endian 32-bit event type, then the type's own layout.
 enum BinaryFrame {
     /// The frame of a binary event; nil for a text event.
     static func encode(_ event: ComfyEvent) -> [UInt8]? {

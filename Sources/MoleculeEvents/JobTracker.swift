@@ -7,8 +7,8 @@ package import Models
 ///
 /// - Events overtaking the HTTP answer: an event for a prompt id not tracked (yet) is held for
 ///   `Limits.holdUnknownFor`, and replayed when the prompt is tracked.
-/// - Completion (`COMFYUI.md` section 3.2): the terminal message, then `executing` with a null
-///   node; only then is the history read (`Action.readHistory`).
+/// - Completion (`docs/comfyui.md`, "Order of events and completion"): the terminal message,
+///   then `executing` with a null node; only then is the history read (`Action.readHistory`).
 /// - One end per prompt: `finished` or `lost`, once; the prompt is then forgotten, and later
 ///   events for it are ignored.
 package struct JobTracker {
@@ -73,6 +73,12 @@ package struct JobTracker {
 
     package init(limits: Limits = Limits()) {
         self.limits = limits
+    }
+
+    /// Forgets the last queue status (the upstream dropped: it may be stale by the time anyone
+    /// reads it).
+    package mutating func forgetStatus() {
+        lastStatus = nil
     }
 
     /// The prompt ids being tracked.

@@ -50,7 +50,7 @@ package final class UpstreamEvents: @unchecked Sendable {
         return (tracker.trackedCount - running, running)
     }
 
-    /// The last queue status ComfyUI sent.
+    /// The last queue status ComfyUI sent on the current connection; nil while disconnected.
     package var lastStatus: JSONValue? { tracker.lastStatus }
 
     /// Follows `promptID` (just queued for `clientID`): its events go to `clientID` from now on,
@@ -79,6 +79,12 @@ package final class UpstreamEvents: @unchecked Sendable {
                 checkQuietPrompts()
             }
         }
+    }
+
+    /// Cuts the wait before the next connection attempt short (ComfyUI answered a probe, so it
+    /// is back): the socket reconnects now instead of at the end of its backoff.
+    package func reconnectNow() {
+        socket.reconnectNow()
     }
 
     /// Closes the upstream socket and connections. Call on the loop.
@@ -118,6 +124,7 @@ package final class UpstreamEvents: @unchecked Sendable {
     private func upstreamDown(reason: String) {
         guard upstreamUp != false else { return }
         upstreamUp = false
+        tracker.forgetStatus()
         onConnectionChange?(false)
         onNotice?(.upstreamDisconnected(reason: reason))
     }

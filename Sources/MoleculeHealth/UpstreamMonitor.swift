@@ -20,6 +20,8 @@ package final class UpstreamMonitor: @unchecked Sendable {
     package private(set) var state = State.unknown
     /// When the last probe ended.
     package private(set) var lastCheck: ContinuousClock.Instant?
+    /// Called on the loop when a probe finds ComfyUI answering after it did not (or at first).
+    package var onReachable: (() -> Void)?
     private let api: ComfyAPI
     private let logger: Logger
     private let interval: Duration
@@ -73,18 +75,21 @@ package final class UpstreamMonitor: @unchecked Sendable {
     /// The upstream's base URL.
     package var upstream: String { api.baseURL }
 
-    /// Asks ComfyUI once and logs a change of state.
+    /// Asks ComfyUI once and logs a change of state. Probes may overlap (a scheduled one and one
+    /// for a socket change): each compares with the state when it ends, so a change is logged once.
     package func probe() async {
-        let previous = state
         do {
             let stats = try await api.systemStats()
+            let previous = state
             state = .reachable
+            if previous != .reachable { onReachable?() }
             if previous != .reachable {
                 let version = stats["system"]?["comfyui_version"]?.stringValue ?? "unknown version"
                 logger.info("ComfyUI at \(api.baseURL) is reachable (ComfyUI \(version))")
             }
         } catch {
             let reason = error.details["reason"]?.stringValue ?? error.message
+            let previous = state
             state = .unreachable(reason: reason)
             if case .unreachable = previous {
                 logger.debug("ComfyUI at \(api.baseURL) is still unreachable: \(reason)")

@@ -13,7 +13,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from rest_stack import api, stack  # noqa: F401
 
-# Every route of API.md with its methods (path parameters normalised to {}).
+# Every route of docs/api-contract.md with its methods (path parameters normalised to {}).
 ROUTES = {
     "/api/v1/workflows/submit": {"post"},
     "/api/v1/workflows/{}/history": {"get"},
@@ -27,7 +27,8 @@ ROUTES = {
     "/health": {"get"},
     "/ready": {"get"},
 }
-# GET /metrics (API.md, Operations) comes with the production issue; add it here then.
+# GET /metrics (docs/api-contract.md, "Operations") comes with the production issue; add it
+# here then.
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 SCHEMATHESIS_BUDGET = 170  # seconds; the run itself is expected to take well under 60
 

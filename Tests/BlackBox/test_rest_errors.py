@@ -1,5 +1,5 @@
-"""REST black-box tests: the error contract (API.md "Errors"): one error shape on every route,
-X-Request-Id, 404/405 (with Allow), ComfyUI unreachable -> 502 CONNECTION_ERROR with
+"""REST black-box tests: the error contract (docs/api-contract.md "Errors"): one error shape on
+every route, X-Request-Id, 404/405 (with Allow), ComfyUI unreachable -> 502 CONNECTION_ERROR with
 details.upstream, ComfyUI resetting connections -> 502, ComfyUI hanging -> 504 TASK_TIMEOUT."""
 import re
 import time

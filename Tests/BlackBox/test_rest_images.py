@@ -1,5 +1,5 @@
-"""REST black-box tests: /api/v1/images/upload, /download and /url (API.md "Images",
-notes/rest-decisions.md), against the real gateway in front of the ComfyUI emulator: formats by
+"""REST black-box tests: /api/v1/images/upload, /download and /url (docs/api-contract.md "Images",
+README.md "The API"), against the real gateway in front of the ComfyUI emulator: formats by
 magic bytes, overwrite semantics, the local copies in gw-input / the gw-output cache, download
 headers, conditional requests, path traversal, size limits and flat memory for 50 MB files."""
 import hashlib

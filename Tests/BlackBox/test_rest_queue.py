@@ -1,5 +1,5 @@
-"""REST black-box tests: /api/v1/queue/status and /api/v1/queue/clear (API.md "Queue",
-notes/rest-decisions.md), against the real gateway in front of the ComfyUI emulator."""
+"""REST black-box tests: /api/v1/queue/status and /api/v1/queue/clear (docs/api-contract.md "Queue",
+README.md "The API"), against the real gateway in front of the ComfyUI emulator."""
 import uuid
 
 import pytest

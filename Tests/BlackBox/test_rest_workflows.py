@@ -1,5 +1,5 @@
 """REST black-box tests: /api/v1/workflows/submit, /{id}/history, /{id}/images, /interrupt
-(API.md "Workflows", notes/rest-decisions.md), against the real gateway in front of the
+(docs/api-contract.md "Workflows", README.md "The API"), against the real gateway in front of the
 ComfyUI emulator."""
 import re
 import urllib.parse

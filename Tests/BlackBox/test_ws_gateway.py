@@ -1,8 +1,8 @@
-"""Black-box tests of the gateway's WebSocket endpoint /api/v1/ws/{client_id} (API.md
-"WebSocket"), against the real gateway binary in front of the ComfyUI emulator: the connect
-handshake, ping, client errors, submit over the socket, the per-client routing of ComfyUI's
-messages (text and binary previews), the terminal result / execution_error messages,
-interrupt, upstream drops and restarts, and the slow-consumer bound.
+"""Black-box tests of the gateway's WebSocket endpoint /api/v1/ws/{client_id}
+(docs/api-contract.md "WebSocket"), against the real gateway binary in front of the ComfyUI
+emulator: the connect handshake, ping, client errors, submit over the socket, the per-client
+routing of ComfyUI's messages (text and binary previews), the terminal result / execution_error
+messages, interrupt, upstream drops and restarts, and the slow-consumer bound.
 
 Every test uses fresh client ids; the emulator is reset by the ``api`` fixture."""
 import base64

@@ -1,4 +1,5 @@
-"""Replay every recorded ComfyUI trace (traces/*.jsonl, copied from shared/traces) against the emulator.
+"""Replay every recorded ComfyUI trace (traces/*.jsonl, recorded from a real ComfyUI 0.3.64 and
+kept in this folder; see docs/comfyui.md, "The recorded traces") against the emulator.
 
 All traces run in file-name order against ONE emulator with a fresh root, because they were
 recorded that way on one ComfyUI process: priority numbers continue (a=0 ... l=29), the cache

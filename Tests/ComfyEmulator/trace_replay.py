@@ -1,4 +1,5 @@
-"""Replays a recorded ComfyUI trace (traces/*.jsonl, copied from shared/traces) against a running emulator.
+"""Replays a recorded ComfyUI trace (traces/*.jsonl, recorded from a real ComfyUI 0.3.64 and kept in
+this folder; see docs/comfyui.md, "The recorded traces") against a running emulator.
 
 Actions (WebSocket open / client frame / close, HTTP requests) are performed in recorded
 order. Before each action the replayer waits for a *barrier*: on every open socket, the last

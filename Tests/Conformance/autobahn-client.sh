@@ -5,11 +5,11 @@
 # Cases 12.* and 13.* test permessage-deflate, which the client does not offer, so they are
 # excluded. The report is left in .build-autobahn-client-report/.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$here/../.."
 client_binary="${1:-.build/debug/websocket-test-client}"
 venv=.build-autobahn
-[ -x "$venv/bin/wstest" ] || bash ../shared/tools/install-autobahn.sh "$venv" >/dev/null 2>&1 \
-    || bash /work/shared/tools/install-autobahn.sh "$venv" >/dev/null
+[ -x "$venv/bin/wstest" ] || bash "$here/install-autobahn.sh" "$venv" >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 report=$PWD/.build-autobahn-client-report
 rm -rf "$report" && mkdir -p "$report"

@@ -1,0 +1,334 @@
+"""Regression tests for hardening fixes, against the real gateway binary in front of the
+ComfyUI emulator:
+
+1. an invalid Host value is 400 and the connection closes; valid hosts (IPv4:port, [IPv6]:port,
+   names) are served;
+2. absolute-form request targets (RFC 9112 3.2.2) are served for http, refused for other schemes;
+3. a bare CR after the header block or inside a header line is refused at once (not left to the
+   10 s head timeout);
+4. workflow input values nested deeper than 64 levels are refused by the gateway (REST and
+   WebSocket submit) before ComfyUI sees them; 64 levels still reach ComfyUI;
+5. ComfyUI's folder annotations without a space (``x.png[input]``) are refused like
+   ``x.png [input]`` (400 FILE_OPERATION_ERROR) on download, url and upload;
+6. hidden subfolders (a component starting with '.', e.g. ``.temp``, where the gateway keeps its
+   own temp copies) are refused on upload and download.
+
+The module shares one emulator + gateway (rest_stack's ``stack``)."""
+import contextlib
+import json
+import re
+import socket
+import time
+import uuid
+
+import h11
+import pytest
+from websockets.sync.client import connect
+
+from rest_stack import API, api, assert_error, empty_save, png, stack, unique, wait_until  # noqa: F401
+
+PROMPT_TIMEOUT = 1.0     # a request that is already wrong must be answered within this
+READ_TIMEOUT = 5.0       # upper bound for a well-formed exchange on loopback
+DEPTH_WORDS = re.compile(r"nest|depth|deep", re.IGNORECASE)
+
+
+# ------------------------------------------------------------------------------------------
+# raw socket helpers
+
+def exchange(port, payload, timeout=READ_TIMEOUT):
+    """Sends payload on a fresh connection and reads until the server closes it or `timeout`
+    passes. Returns (bytes received, closed_by_server, seconds until the close or timeout)."""
+    data = b""
+    closed = False
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(payload)
+        deadline = started + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            sock.settimeout(left)
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            data += chunk
+    return data, closed, time.monotonic() - started
+
+
+def parse_response(data):
+    """The first response in data, parsed by h11: (status, {lower-case header: value}, body)."""
+    conn = h11.Connection(our_role=h11.CLIENT)
+    conn.send(h11.Request(method="GET", target="/", headers=[("Host", "gw")]))
+    conn.send(h11.EndOfMessage())
+    conn.receive_data(data)
+    response = conn.next_event()
+    assert isinstance(response, h11.Response), f"no complete response in {data[:300]!r}"
+    headers = {k.decode().lower(): v.decode() for k, v in response.headers}
+    body = b""
+    while isinstance(event := conn.next_event(), h11.Data):
+        body += event.data
+    return response.status_code, headers, body
+
+
+def one_response(port, payload):
+    """Sends payload and reads exactly one response on a kept-alive connection (no close needed)."""
+    conn = h11.Connection(our_role=h11.CLIENT)
+    conn.send(h11.Request(method="GET", target="/", headers=[("Host", "gw")]))
+    conn.send(h11.EndOfMessage())
+    response, body = None, b""
+    with socket.create_connection(("127.0.0.1", port), timeout=READ_TIMEOUT) as sock:
+        sock.sendall(payload)
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                chunk = sock.recv(65536)
+                conn.receive_data(chunk)
+                if not chunk and response is None:
+                    raise AssertionError(f"connection closed without a response to {payload[:120]!r}")
+            elif isinstance(event, h11.Response):
+                response = event
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                break
+    headers = {k.decode().lower(): v.decode() for k, v in response.headers}
+    return response.status_code, headers, body
+
+
+def assert_rejected_and_closed(port, payload, status=400):
+    data, closed, _ = exchange(port, payload)
+    assert data, f"no response at all to {payload[:120]!r} (closed={closed})"
+    got, headers, body = parse_response(data)
+    assert got == status, f"{payload[:120]!r}: expected {status}, got {got}: {body[:300]!r}"
+    assert headers.get("connection") == "close", (payload[:120], headers)
+    error = json.loads(body)["error"]
+    assert error["code"] == "INVALID_REQUEST", error
+    assert error["request_id"], error
+    assert closed, f"{payload[:120]!r}: the connection stayed open after the {status}"
+
+
+# ------------------------------------------------------------------------------------------
+# 1. Host values
+
+@pytest.mark.parametrize("host", [b"a b", b"exa mple.com", b"a/b", b"[::1"])
+def test_invalid_host_value_is_400_and_closes(stack, host):
+    assert_rejected_and_closed(stack.gw.port, b"GET /health HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "[::1]:8000", "example.com"])
+def test_valid_host_values_are_served(stack, host):
+    host = host.format(port=stack.gw.port).encode()
+    status, _, body = one_response(stack.gw.port, b"GET /health HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert status == 200, (host, status, body[:300])
+    assert json.loads(body) == {"status": "ok"}
+
+
+# ------------------------------------------------------------------------------------------
+# 2. absolute-form targets
+
+@pytest.mark.parametrize("target,host", [("http://t/health", "t"), ("http://t:8000/health?x=1", "t:8000")])
+def test_absolute_form_http_target_is_served(stack, target, host):
+    status, _, body = one_response(stack.gw.port, f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    assert status == 200, (target, status, body[:300])
+    assert json.loads(body) == {"status": "ok"}
+
+
+def test_absolute_form_with_other_scheme_is_400(stack):
+    data, _, _ = exchange(stack.gw.port, b"GET ftp://t/health HTTP/1.1\r\nHost: t\r\n\r\n")
+    status, _, body = parse_response(data)
+    assert status == 400, (status, body[:300])
+    assert json.loads(body)["error"]["code"] == "INVALID_REQUEST", body
+
+
+# ------------------------------------------------------------------------------------------
+# 3. bare CR
+
+@pytest.mark.parametrize("payload", [
+    b"GET /health HTTP/1.1\r\nHost: x\r\n\rX",
+    b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: b\rc\r\n\r\n",
+], ids=["after-header-block", "inside-header-line"])
+def test_bare_cr_is_refused_promptly(stack, payload):
+    data, closed, elapsed = exchange(stack.gw.port, payload, timeout=PROMPT_TIMEOUT)
+    assert data or closed, (f"no answer and no close within {PROMPT_TIMEOUT}s to {payload!r} "
+                            f"(the gateway waits for more of the head)")
+    if data:
+        status, _, body = parse_response(data)
+        assert status == 400, (payload, status, body[:300])
+
+
+# ------------------------------------------------------------------------------------------
+# 4. nesting depth of workflow inputs
+
+def nested(depth, kind="list"):
+    """An input value with `depth` nested containers: [[...[1]...]] or {"k": {... {"k": 1}}}."""
+    value = 1
+    for i in range(depth):
+        if kind == "list" or (kind == "mixed" and i % 2):
+            value = [value]
+        else:
+            value = {"k": value}
+    return value
+
+
+def deep_workflow(depth, kind="list"):
+    workflow = empty_save()
+    workflow["1"]["inputs"]["width"] = nested(depth, kind)
+    return workflow
+
+
+def assert_depth_refusal(error, where):
+    assert error["code"] in ("WORKFLOW_VALIDATION_ERROR", "INVALID_REQUEST"), (where, error)
+    assert DEPTH_WORDS.search(error["message"]), f"{where}: refused, but not for nesting depth: {error}"
+
+
+@pytest.mark.parametrize("depth,kind", [(65, "list"), (65, "dict"), (100, "mixed")])
+def test_rest_submit_refuses_inputs_nested_deeper_than_64(api, depth, kind):
+    before = api.emu.prompt_counter()
+    r = api.submit(deep_workflow(depth, kind))
+    reached = api.emu.prompt_counter() - before - 1
+    assert r.status_code == 400, f"expected 400, got {r.status_code}: {r.text[:500]}"
+    assert reached == 0, (f"the {depth}-deep workflow was posted to ComfyUI ({reached}x) instead of being "
+                          f"refused by the gateway; answer: {r.text[:500]}")
+    error = r.json()["error"]
+    assert error["request_id"] == r.headers["x-request-id"]
+    assert_depth_refusal(error, "REST")
+
+
+def test_rest_submit_passes_inputs_nested_exactly_64_deep(api):
+    before = api.emu.prompt_counter()
+    r = api.submit(deep_workflow(64))
+    reached = api.emu.prompt_counter() - before - 1
+    assert reached == 1, f"the 64-deep workflow did not reach ComfyUI; answer {r.status_code}: {r.text[:500]}"
+    if r.status_code != 200:
+        # ComfyUI's own validation (a one-element list as `width`) may refuse it: fine
+        error = assert_error(r, 400, "WORKFLOW_VALIDATION_ERROR")
+        assert not DEPTH_WORDS.search(error["message"]), error
+
+
+@contextlib.contextmanager
+def ws_socket(gw):
+    client_id = f"harden-{unique()}-{uuid.uuid4().hex[:8]}"
+    with connect(f"ws://127.0.0.1:{gw.port}{API}/ws/{client_id}", max_size=None, open_timeout=10,
+                 close_timeout=3) as ws:
+        hello = json.loads(ws.recv(timeout=10))
+        assert hello["type"] == "system" and hello["data"]["event"] == "connected", hello
+        yield ws
+
+
+def ws_submit_answer(ws, workflow):
+    """Sends a submit; returns the data of the `system` submitted/error answer."""
+    ws.send(json.dumps({"type": "submit", "data": {"workflow": workflow}}))
+    deadline = time.monotonic() + 20
+    while True:
+        msg = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+        if msg["type"] == "system" and msg["data"].get("event") in ("submitted", "error"):
+            return msg["data"]
+
+
+def test_ws_submit_refuses_inputs_nested_deeper_than_64(api):
+    wait_until(lambda: api.client.get("/ready").status_code == 200, 20, interval=0.1, message="gateway ready")
+    before = api.emu.prompt_counter()
+    with ws_socket(api.gw) as ws:
+        answer = ws_submit_answer(ws, deep_workflow(65))
+        # the socket stays usable
+        ws.send(json.dumps({"type": "ping", "data": "after"}))
+        while (msg := json.loads(ws.recv(timeout=10)))["type"] != "pong":
+            pass
+        assert msg["data"] == "after"
+    reached = api.emu.prompt_counter() - before - 1
+    assert answer["event"] == "error", f"a 65-deep workflow was accepted over the socket: {answer}"
+    assert reached == 0, f"the 65-deep workflow was posted to ComfyUI over the socket; answer {answer}"
+    error = answer["error"]
+    assert error["request_id"] and isinstance(error["details"], dict), error
+    assert_depth_refusal(error, "WebSocket")
+
+
+def test_ws_submit_passes_inputs_nested_exactly_64_deep(api):
+    wait_until(lambda: api.client.get("/ready").status_code == 200, 20, interval=0.1, message="gateway ready")
+    before = api.emu.prompt_counter()
+    with ws_socket(api.gw) as ws:
+        answer = ws_submit_answer(ws, deep_workflow(64))
+    reached = api.emu.prompt_counter() - before - 1
+    assert reached == 1, f"the 64-deep workflow did not reach ComfyUI over the socket: {answer}"
+    if answer["event"] == "error":
+        assert answer["error"]["code"] == "WORKFLOW_VALIDATION_ERROR", answer
+        assert not DEPTH_WORDS.search(answer["error"]["message"]), answer
+
+
+# ------------------------------------------------------------------------------------------
+# 5. folder annotations with and without the space
+
+ANNOTATIONS = ["[input]", "[output]", "[temp]"]
+
+
+def files_under(path):
+    return {p for p in path.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("route", ["download", "url"])
+@pytest.mark.parametrize("space", ["", " "], ids=["no-space", "space"])
+@pytest.mark.parametrize("annotation", ANNOTATIONS)
+def test_download_and_url_refuse_folder_annotations(api, route, space, annotation):
+    name = f"annot{unique()}.png{space}{annotation}"
+    # ComfyUI drops the annotation plus one character (it assumes the space) and serves the rest
+    # from the annotated folder: put a decoy there, so a request that slips through is served.
+    folder = {"[input]": api.emu.input_dir, "[output]": api.emu.output_dir, "[temp]": api.emu.temp_dir}[annotation]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name[:-(len(annotation) + 1)]).write_bytes(png())
+    output_before = files_under(api.gw.output_dir)
+    before = api.files_snapshot()
+    r = api.client.get(f"{API}/images/{route}", params={"filename": name, "type": "output"})
+    assert_error(r, 400, "FILE_OPERATION_ERROR")
+    time.sleep(0.05)  # a cache write would follow the answer
+    assert files_under(api.gw.output_dir) == output_before
+    assert api.files_snapshot() == before
+
+
+@pytest.mark.parametrize("annotation", ANNOTATIONS)
+@pytest.mark.parametrize("space", ["", " "], ids=["no-space", "space"])
+def test_upload_refuses_folder_annotations(api, annotation, space):
+    before = api.files_snapshot()
+    r = api.upload(png(), f"a{unique()}.png{space}{annotation}")
+    assert_error(r, 400, "FILE_OPERATION_ERROR")
+    assert api.files_snapshot() == before
+
+
+# ------------------------------------------------------------------------------------------
+# 6. hidden subfolders
+
+def assert_hidden_refusal(r):
+    assert r.status_code == 400, f"expected 400, got {r.status_code}: {r.text[:500]}"
+    error = r.json()["error"]
+    assert error["code"] in ("FILE_OPERATION_ERROR", "INVALID_REQUEST"), error
+    assert error["request_id"] == r.headers["x-request-id"], error
+
+
+@pytest.mark.parametrize("subfolder", [".temp", ".x", "a/.b"])
+@pytest.mark.parametrize("type_", ["input", "temp"])
+def test_upload_to_hidden_subfolder_is_400(api, subfolder, type_):
+    before = api.files_snapshot()
+    input_before = files_under(api.gw.input_dir)
+    r = api.upload(png(), f"hid{unique()}.png", subfolder=subfolder, type=type_)
+    assert_hidden_refusal(r)
+    assert files_under(api.gw.input_dir) == input_before
+    assert api.files_snapshot() == before
+
+
+def test_download_from_hidden_subfolder_is_400(api):
+    name = f"hiddl{unique()}.png"
+    decoy = api.emu.input_dir / ".temp" / name   # served by ComfyUI if the request slips through
+    decoy.parent.mkdir(parents=True, exist_ok=True)
+    decoy.write_bytes(png())
+    try:
+        r = api.download(name, subfolder=".temp", type="input")
+        assert_hidden_refusal(r)
+    finally:
+        decoy.unlink()
