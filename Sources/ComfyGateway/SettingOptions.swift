@@ -23,6 +23,10 @@ struct SettingOptions: ParsableArguments {
     @Option(name: .customLong("log-format"), help: help(.logFormat)) var logFormat: String?
     @Option(name: .customLong("max-connections"), help: help(.maxConnections)) var maxConnections: String?
     @Option(name: .customLong("ws-send-queue-bytes"), help: help(.wsSendQueueBytes)) var wsSendQueueBytes: String?
+    @Option(name: .customLong("max-pending-per-client"), help: help(.maxPendingPerClient))
+    var maxPendingPerClient: String?
+    @Option(name: .customLong("ws-submits-per-second"), help: help(.wsSubmitsPerSecond))
+    var wsSubmitsPerSecond: String?
     @Option(name: .customLong("shutdown-drain-seconds"), help: help(.shutdownDrain)) var shutdownDrain: String?
 
     /// The options given, by environment variable name.
@@ -33,7 +37,8 @@ struct SettingOptions: ParsableArguments {
             (.inputDir, inputDir), (.outputDir, outputDir), (.publicBaseURL, publicBaseURL),
             (.maxUploadBytes, maxUploadBytes), (.apiKeys, apiKeys), (.corsOrigins, corsOrigins),
             (.logLevel, logLevel), (.logFormat, logFormat), (.maxConnections, maxConnections),
-            (.wsSendQueueBytes, wsSendQueueBytes), (.shutdownDrain, shutdownDrain),
+            (.wsSendQueueBytes, wsSendQueueBytes), (.maxPendingPerClient, maxPendingPerClient),
+            (.wsSubmitsPerSecond, wsSubmitsPerSecond), (.shutdownDrain, shutdownDrain),
         ]
         var result: [String: String] = [:]
         for (setting, value) in pairs {

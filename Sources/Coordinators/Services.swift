@@ -40,7 +40,8 @@ package final class Services: @unchecked Sendable {
         imageMolecule = ImageStore(configuration: configuration, loop: loop)
         events = UpstreamEvents(
             configuration: configuration, upstreamClientID: upstreamClientID, loop: loop, logger: logger)
-        workflows = WorkflowCoordinator(workflows: workflowsMolecule, events: events)
+        workflows = WorkflowCoordinator(
+            workflows: workflowsMolecule, events: events, maxPendingPerClient: configuration.maxPendingPerClient)
         queue = QueueCoordinator(queue: queueMolecule, events: events)
         var policy = Sessions.Policy()
         policy.maxQueuedBytes = configuration.wsSendQueueBytes

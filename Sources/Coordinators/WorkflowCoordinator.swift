@@ -9,17 +9,33 @@ import MoleculeWorkflow
 package struct WorkflowCoordinator: Sendable {
     let workflows: Workflows
     let events: UpstreamEvents
+    /// How many unfinished prompts one client id may have (`MAX_PENDING_PER_CLIENT`; 0: no cap).
+    let maxPendingPerClient: Int
 
-    init(workflows: Workflows, events: UpstreamEvents) {
+    init(workflows: Workflows, events: UpstreamEvents, maxPendingPerClient: Int) {
         self.workflows = workflows
         self.events = events
+        self.maxPendingPerClient = maxPendingPerClient
     }
 
     /// Queues a workflow and follows it for the sockets of its client id. `beforeFollowing` runs
-    /// once ComfyUI has queued it and before any of its events are passed on.
+    /// once ComfyUI has queued it and before any of its events are passed on. A client id with
+    /// `maxPendingPerClient` unfinished prompts gets 429 `QUEUE_FULL` and nothing is queued.
     package func submit(
         _ request: WorkflowSubmitRequest, beforeFollowing: (WorkflowSubmission) -> Void = { _ in }
     ) async throws(GatewayError) -> WorkflowSubmission {
+        if let clientID = request.clientID, maxPendingPerClient > 0 {
+            guard events.reserve(for: clientID, limit: maxPendingPerClient) else {
+                throw GatewayError(
+                    .queueFull,
+                    message:
+                        "Client id '\(clientID)' has \(maxPendingPerClient) unfinished prompts, the most one client may have; submit again when one has ended.",
+                    details: [
+                        "client_id": .string(clientID), "limit": .int(Int64(maxPendingPerClient)), "retry_after": 1,
+                    ])
+            }
+        }
+        defer { if let clientID = request.clientID, maxPendingPerClient > 0 { events.release(for: clientID) } }
         let submission = try await workflows.submit(request)
         beforeFollowing(submission)
         events.track(promptID: submission.promptID, clientID: submission.clientID)

@@ -149,7 +149,9 @@ package enum ConfigurationLoader {
             maxUploadBytes: try integer(.maxUploadBytes, in: 1...(1 << 40)), apiKeys: list(.apiKeys),
             corsOrigins: list(.corsOrigins), logLevel: logLevel, logFormat: logFormat,
             maxConnections: try integer(.maxConnections, in: 1...1_000_000),
-            wsSendQueueBytes: try integer(.wsSendQueueBytes, in: 1024...(1 << 32)), shutdownDrainSeconds: drain)
+            wsSendQueueBytes: try integer(.wsSendQueueBytes, in: 1024...(1 << 32)),
+            maxPendingPerClient: try integer(.maxPendingPerClient, in: 0...1_000_000),
+            wsSubmitsPerSecond: try integer(.wsSubmitsPerSecond, in: 1...100_000), shutdownDrainSeconds: drain)
     }
 
     /// Removes one pair of matching surrounding quotes.

@@ -25,6 +25,10 @@ package struct GatewayConfiguration: Sendable, Equatable {
     package var maxConnections: Int
     /// Bytes a gateway WebSocket may have queued unsent before the slow-consumer policy applies.
     package var wsSendQueueBytes: Int
+    /// Most unfinished prompts per client id; 0 for no cap.
+    package var maxPendingPerClient: Int
+    /// Submits per second one gateway WebSocket may send (bursts of twice that).
+    package var wsSubmitsPerSecond: Int
     /// How long a graceful shutdown lets in-flight requests and streams finish, in seconds.
     package var shutdownDrainSeconds: Double
 
@@ -48,6 +52,8 @@ package struct GatewayConfiguration: Sendable, Equatable {
         check("LOG_FORMAT", \.logFormat)
         check("MAX_CONNECTIONS", \.maxConnections)
         check("WS_SEND_QUEUE_BYTES", \.wsSendQueueBytes)
+        check("MAX_PENDING_PER_CLIENT", \.maxPendingPerClient)
+        check("WS_SUBMITS_PER_SECOND", \.wsSubmitsPerSecond)
         check("SHUTDOWN_DRAIN_SECONDS", \.shutdownDrainSeconds)
         return changed
     }

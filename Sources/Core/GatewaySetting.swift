@@ -60,6 +60,12 @@ package struct GatewaySetting: Sendable, Hashable {
     package static let wsSendQueueBytes = GatewaySetting(
         variable: "WS_SEND_QUEUE_BYTES", defaultValue: "1048576",
         help: "Bytes a gateway WebSocket may have waiting unsent; a socket over it for 2 s is closed with 1008.")
+    package static let maxPendingPerClient = GatewaySetting(
+        variable: "MAX_PENDING_PER_CLIENT", defaultValue: "100",
+        help: "Most unfinished prompts one client id may have; more submits get 429 QUEUE_FULL (0: no cap).")
+    package static let wsSubmitsPerSecond = GatewaySetting(
+        variable: "WS_SUBMITS_PER_SECOND", defaultValue: "20",
+        help: "Submits one gateway WebSocket may send per second (bursts of twice that); more get QUEUE_FULL.")
     package static let shutdownDrain = GatewaySetting(
         variable: "SHUTDOWN_DRAIN_SECONDS", defaultValue: "10",
         help: "Seconds a graceful shutdown (SIGTERM) lets in-flight requests and downloads finish.")
@@ -68,7 +74,7 @@ package struct GatewaySetting: Sendable, Hashable {
     package static let all: [GatewaySetting] = [
         appName, appVersion, host, port, debug, comfyHost, comfyPort, comfyTimeout, comfyURL, inputDir, outputDir,
         publicBaseURL, maxUploadBytes, apiKeys, corsOrigins, logLevel, logFormat, maxConnections,
-        wsSendQueueBytes, shutdownDrain,
+        wsSendQueueBytes, maxPendingPerClient, wsSubmitsPerSecond, shutdownDrain,
     ]
 }
 

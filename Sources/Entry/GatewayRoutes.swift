@@ -79,7 +79,8 @@ enum GatewayRoutes {
             }
         }
         WebSocketRoutes.add(
-            to: router, coordinator: services.webSockets, base: PublicBase(configuration: configuration))
+            to: router, coordinator: services.webSockets, base: PublicBase(configuration: configuration),
+            submitsPerSecond: configuration.wsSubmitsPerSecond)
         let document = OpenAPIDocument.build(operations, configuration: configuration).serialized()
         router.get("/openapi.json") { _, _ in
             var response = Response(body: .bytes(document))

@@ -34,10 +34,15 @@ enum WebSocketRoutes {
         ComfyUI lost (restart) ends with `execution_error` of type `comfy_gateway.PromptLost`.
 
         Every socket of a client id gets every message. A socket whose unsent messages stay over \
-        WS_SEND_QUEUE_BYTES for 2 s (or pass 4 times it) is closed with 1008.
+        WS_SEND_QUEUE_BYTES for 2 s (or pass 4 times it) is closed with 1008. A socket may send \
+        WS_SUBMITS_PER_SECOND submits a second (bursts of twice that), and a client id may have \
+        MAX_PENDING_PER_CLIENT unfinished prompts; a submit beyond either gets a `system` error with \
+        `QUEUE_FULL`.
         """
 
-    static func add(to router: RouterBuilder, coordinator: WebSocketCoordinator, base: PublicBase) {
+    static func add(
+        to router: RouterBuilder, coordinator: WebSocketCoordinator, base: PublicBase, submitsPerSecond: Int
+    ) {
         let configuration = WebSocketConfiguration(
             maxMessageSize: WorkflowRoutes.maxWorkflowBytes, maxUnreadBytes: 4 * 1024 * 1024)
         router.webSocket(path, configuration: configuration) { socket, request, context in
@@ -53,6 +58,7 @@ enum WebSocketRoutes {
             }
             let session = coordinator.open(outlet, clientID: clientID, publicBase: base.base(for: request))
             defer { coordinator.close(session) }
+            var pace = SubmitRateLimit(perSecond: submitsPerSecond)
             await socket.forEachMessage { message in
                 guard let text = message.text else {
                     coordinator.send(
@@ -63,13 +69,15 @@ enum WebSocketRoutes {
                     socket.close(code: 1003, reason: "binary messages are not accepted")
                     return
                 }
-                await handle(text, session: session, coordinator: coordinator, requestID: context.requestID)
+                await handle(
+                    text, session: session, coordinator: coordinator, requestID: context.requestID, pace: &pace)
             }
         }
     }
 
     private static func handle(
-        _ text: String, session: GatewaySession, coordinator: WebSocketCoordinator, requestID: String
+        _ text: String, session: GatewaySession, coordinator: WebSocketCoordinator, requestID: String,
+        pace: inout SubmitRateLimit
     ) async {
         guard let message = try? await JSONValue.parse(Array(text.utf8)), let type = message["type"]?.stringValue else {
             coordinator.send(
@@ -92,6 +100,17 @@ enum WebSocketRoutes {
                         GatewayError(
                             .invalidRequest, status: 422, message: "A submit message's data must be an object.",
                             details: ["fields": [["field": "data", "message": "must be an object"]]]),
+                        requestID: requestID), to: session)
+                return
+            }
+            guard pace.take() else {
+                coordinator.send(
+                    .error(
+                        GatewayError(
+                            .queueFull,
+                            message:
+                                "This socket sent more than \(pace.perSecond) submits a second (bursts of \(2 * pace.perSecond)); slow down.",
+                            details: ["limit_per_second": .int(Int64(pace.perSecond)), "retry_after": 1]),
                         requestID: requestID), to: session)
                 return
             }

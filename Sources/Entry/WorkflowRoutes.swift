@@ -33,7 +33,8 @@ enum WorkflowRoutes {
                 summary: "Submit a workflow",
                 description: """
                     Checks the graph's structure (an object of node id -> {class_type, inputs}, every link to an \
-                    existing node), then queues it in ComfyUI. Progress goes to the WebSocket of `client_id`.
+                    existing node, values nested at most 64 levels deep), then queues it in ComfyUI. Progress goes \
+                    to the WebSocket of `client_id`, which may have at most MAX_PENDING_PER_CLIENT unfinished prompts.
                     """,
                 requestBody: APIOperation.jsonBody("WorkflowSubmitRequest"),
                 replies: [
@@ -44,6 +45,8 @@ enum WorkflowRoutes {
                     ),
                     .error(413, "PAYLOAD_TOO_LARGE."),
                     .error(422, "INVALID_REQUEST: the body does not match the schema (`details.fields`)."),
+                    .error(
+                        429, "QUEUE_FULL: the client id has MAX_PENDING_PER_CLIENT unfinished prompts (`Retry-After`)."),
                 ] + APIOperation.upstreamErrors,
                 maxBodyBytes: maxWorkflowBytes
             ) { request, _ in

@@ -10,6 +10,7 @@ package enum ErrorCode: String, Sendable, CaseIterable {
     case fileOperationError = "FILE_OPERATION_ERROR"
     case imageNotFound = "IMAGE_NOT_FOUND"
     case invalidRequest = "INVALID_REQUEST"
+    case queueFull = "QUEUE_FULL"
     case payloadTooLarge = "PAYLOAD_TOO_LARGE"
     case unsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
     case notFound = "NOT_FOUND"
@@ -27,6 +28,7 @@ package enum ErrorCode: String, Sendable, CaseIterable {
         case .workflowExecutionError: 200
         case .workflowNotFound, .imageNotFound, .notFound: 404
         case .payloadTooLarge: 413
+        case .queueFull: 429
         case .unsupportedMediaType: 415
         case .methodNotAllowed: 405
         case .unauthorized: 401

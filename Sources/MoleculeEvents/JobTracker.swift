@@ -60,6 +60,8 @@ package struct JobTracker {
 
     package let limits: Limits
     private var jobs: [String: Job] = [:]
+    /// How many tracked prompts each client id has.
+    private var jobsPerClient: [String: Int] = [:]
     private var held: [Held] = []
     private var heldStart = 0
     private var heldBytes = 0
@@ -90,6 +92,9 @@ package struct JobTracker {
     /// True when the prompt ComfyUI runs now is a followed one.
     package var isRunningTracked: Bool { runningPromptID.map { jobs[$0] != nil } ?? false }
 
+    /// How many of `clientID`'s prompts are tracked (queued or running, not ended yet).
+    package func trackedCount(of clientID: String) -> Int { jobsPerClient[clientID] ?? 0 }
+
     /// The client id `promptID` was submitted with, while it is tracked.
     package func clientID(of promptID: String) -> String? { jobs[promptID]?.clientID }
 
@@ -97,6 +102,7 @@ package struct JobTracker {
     package mutating func track(promptID: String, clientID: String, now: ContinuousClock.Instant) -> [Action] {
         guard jobs[promptID] == nil, !ended.contains(promptID) else { return [] }
         jobs[promptID] = Job(clientID: clientID, lastActivity: now)
+        jobsPerClient[clientID, default: 0] += 1
         var actions: [Action] = []
         let replay = held[heldStart...].filter { $0.promptID == promptID }
         if !replay.isEmpty {
@@ -207,6 +213,8 @@ package struct JobTracker {
     /// be asked), the end the tracker saw is used; when it saw none, the prompt is lost.
     package mutating func finish(promptID: String, entry: JSONValue?, lostReason: String) -> [Action] {
         guard let job = jobs.removeValue(forKey: promptID) else { return [] }
+        jobsPerClient[job.clientID, default: 1] -= 1
+        if jobsPerClient[job.clientID] == 0 { jobsPerClient[job.clientID] = nil }
         remember(promptID)
         if runningPromptID == promptID { runningPromptID = nil }
         if let entry {

@@ -32,6 +32,9 @@ package final class UpstreamEvents: @unchecked Sendable {
     private var upstreamUp: Bool?
     private var watch: Task<Void, Never>?
     private var reconciling = false
+    /// Submits on their way to ComfyUI, by client id: counted against the cap with the tracked
+    /// prompts, so simultaneous submits cannot all pass it.
+    private var submitting: [String: Int] = [:]
     private var stopping = false
 
     package init(socket: ComfySocket, api: ComfyAPI, logger: Logger, limits: JobTracker.Limits = JobTracker.Limits()) {
@@ -57,6 +60,21 @@ package final class UpstreamEvents: @unchecked Sendable {
     /// including those that arrived before this call.
     package func track(promptID: String, clientID: String) {
         perform(tracker.track(promptID: promptID, clientID: clientID, now: .now))
+    }
+
+    /// Reserves a place for one more unfinished prompt of `clientID`, or returns false when it
+    /// has `limit` already (tracked or on their way). Give the place back with `release(for:)`
+    /// once the prompt is tracked or its submit failed.
+    package func reserve(for clientID: String, limit: Int) -> Bool {
+        guard tracker.trackedCount(of: clientID) + submitting[clientID, default: 0] < limit else { return false }
+        submitting[clientID, default: 0] += 1
+        return true
+    }
+
+    /// Gives back a place taken by `reserve(for:limit:)`.
+    package func release(for clientID: String) {
+        submitting[clientID, default: 1] -= 1
+        if submitting[clientID] == 0 { submitting[clientID] = nil }
     }
 
     /// Ends `promptID`, which the gateway removed from ComfyUI's queue, as interrupted (`reason`

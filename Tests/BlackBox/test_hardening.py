@@ -25,7 +25,7 @@ import h11
 import pytest
 from websockets.sync.client import connect
 
-from rest_stack import API, api, assert_error, empty_save, png, stack, unique, wait_until  # noqa: F401
+from rest_stack import API, api, assert_error, empty_save, png, slow_save, stack, unique, wait_until  # noqa: F401
 
 PROMPT_TIMEOUT = 1.0     # a request that is already wrong must be answered within this
 READ_TIMEOUT = 5.0       # upper bound for a well-formed exchange on loopback
@@ -332,3 +332,57 @@ def test_download_from_hidden_subfolder_is_400(api):
         assert_hidden_refusal(r)
     finally:
         decoy.unlink()
+
+
+# ------------------------------------------------------------------------------------------
+# 7. caps on submissions: unfinished prompts per client id, submits per second per socket
+
+def test_a_client_id_at_max_pending_gets_429_queue_full(stack):
+    with stack.extra_gateway("cap", env={"MAX_PENDING_PER_CLIENT": 3}) as gw:
+        wait_until(lambda: gw.client.get("/ready").status_code == 200, 20, interval=0.1, message="gateway ready")
+        client_id = f"capped-{unique()}"
+        try:
+            for _ in range(3):
+                r = gw.client.post(f"{API}/workflows/submit",
+                                   json={"workflow": slow_save(steps=1, delay_ms=60000), "client_id": client_id})
+                assert r.status_code == 200, r.text
+            before = stack.emu.prompt_counter()
+            r = gw.client.post(f"{API}/workflows/submit", json={"workflow": empty_save(), "client_id": client_id})
+            error = assert_error(r, 429, "QUEUE_FULL")
+            assert r.headers.get("retry-after") == "1", r.headers
+            assert error["details"]["limit"] == 3 and error["details"]["client_id"] == client_id, error
+            assert stack.emu.prompt_counter() - before == 1, "the refused submit reached ComfyUI"
+            # another client id is not affected
+            r = gw.client.post(f"{API}/workflows/submit", json={"workflow": empty_save(), "client_id": f"o-{unique()}"})
+            assert r.status_code == 200, r.text
+            # once the client's prompts end (cleared, interrupted), it may submit again
+            assert gw.client.post(f"{API}/queue/clear", json={"clear": True}).status_code == 200
+            assert gw.client.post(f"{API}/workflows/interrupt", json={}).status_code == 200
+            wait_until(lambda: gw.client.post(f"{API}/workflows/submit",
+                                              json={"workflow": empty_save(), "client_id": client_id}).status_code == 200,
+                       20, interval=0.2, message="a submit accepted after the client's prompts ended")
+        finally:
+            stack.reset()
+
+
+def test_a_socket_submitting_faster_than_its_pace_gets_queue_full(stack):
+    with stack.extra_gateway("pace", env={"WS_SUBMITS_PER_SECOND": 5, "MAX_PENDING_PER_CLIENT": 0}) as gw:
+        wait_until(lambda: gw.client.get("/ready").status_code == 200, 20, interval=0.1, message="gateway ready")
+        with ws_socket(gw) as ws:
+            for _ in range(30):
+                ws.send(json.dumps({"type": "submit", "data": {"workflow": empty_save()}}))
+            answers = []
+            deadline = time.monotonic() + 30
+            while len(answers) < 30:
+                msg = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+                if msg["type"] == "system" and msg["data"].get("event") in ("submitted", "error"):
+                    answers.append(msg["data"])
+            submitted = [a for a in answers if a["event"] == "submitted"]
+            refused = [a for a in answers if a["event"] == "error"]
+            # a burst of twice the pace, plus what refilled while the burst was handled
+            assert 10 <= len(submitted) <= 13, answers
+            assert all(a["error"]["code"] == "QUEUE_FULL" for a in refused), refused
+            ws.send(json.dumps({"type": "ping", "data": "still open"}))
+            while (msg := json.loads(ws.recv(timeout=10)))["type"] != "pong":
+                pass
+        stack.reset()
