@@ -14,13 +14,14 @@ enum GatewayRoutes {
         services: Services, configuration: GatewayConfiguration, scrape: @escaping @Sendable () -> [UInt8]
     ) -> [APIOperation] {
         let base = PublicBase(configuration: configuration)
-        let health = HealthStatus()
+        // The liveness answer never changes: encoded once, not per request.
+        let health = (try? Response.json(HealthStatus())) ?? Response(status: 200)
         return [
             APIOperation(
                 method: .get, path: "/health", operationID: "health", tag: "operations",
                 summary: "Liveness: 200 while the process serves",
                 replies: [.json(200, "The gateway is up.", schema: "Health")], isOpen: true
-            ) { _, _ in try Response.json(health) },
+            ) { _, _ in health },
             APIOperation(
                 method: .get, path: "/ready", operationID: "ready", tag: "operations",
                 summary: "Readiness: 200 while ComfyUI answers the gateway's probe",

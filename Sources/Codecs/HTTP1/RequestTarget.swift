@@ -10,8 +10,8 @@ enum RequestTarget {
     /// when the target is not in absolute form. Throws for an absolute form the server does not
     /// serve (a scheme other than http/https, no authority, or an invalid one).
     static func absoluteForm(_ target: String) throws(HTTPParseError) -> (target: String, authority: String)? {
+        guard let first = target.utf8.first, first != 0x2F, first != 0x2A else { return nil }
         let bytes = Array(target.utf8)
-        guard let first = bytes.first, first != 0x2F, first != 0x2A else { return nil }
         guard let colon = bytes.firstIndex(of: 0x3A), colon > 0, isScheme(bytes[..<colon]) else {
             throw .badRequest("invalid request target")
         }
@@ -37,6 +37,14 @@ enum RequestTarget {
     /// `Host = uri-host [ ":" port ]`, where uri-host is an IP literal in brackets or a reg-name
     /// (an IPv4 address is a reg-name too). The empty value is allowed.
     static func isHostValue(_ value: some Collection<UInt8>) -> Bool {
+        // The usual value (a name or an IPv4 address, maybe with a port) is checked without copying.
+        if value.allSatisfy({ isUnreserved($0) || $0 == 0x3A }),
+            value.firstIndex(of: 0x3A).map({ colon in
+                value[value.index(after: colon)...].allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+            }) ?? true
+        {
+            return true
+        }
         let bytes = Array(value)
         guard !bytes.isEmpty else { return true }
         var index = 0
