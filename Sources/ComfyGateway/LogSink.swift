@@ -5,8 +5,8 @@ import SystemPackage
 /// Where every log line goes: standard error, written off the caller's thread and in batches.
 ///
 /// A line is appended to a buffer under a lock (no system call); the first line of a batch
-/// schedules one drain on a background queue, which takes the whole buffer and writes it with one
-/// `write`. Under load the lines of many requests leave in one system call, and the event loop
+/// schedules one drain on a background queue 2 ms later, which takes the whole buffer and writes
+/// it with one `write`. Under load the lines of many requests leave in one system call, and the event loop
 /// never waits for the terminal, a pipe or the journal. Past `limit` buffered bytes (a stalled
 /// reader), lines are counted and dropped, and the count is written once the writer catches up.
 /// `flush()` writes what is buffered before the process exits.
@@ -24,6 +24,9 @@ final class LogSink: Sendable {
     private let limit: Int
     private let state = Locked(State())
     private let queue = DispatchQueue(label: "comfy-gateway.log-sink")
+    /// How long the first line of a batch waits for others: under load, the lines of every
+    /// request in that time leave in one write, and the writer wakes at most this often.
+    private static let gatherTime = DispatchTimeInterval.milliseconds(2)
 
     init(descriptor: FileDescriptor, limit: Int = 4 << 20) {
         self.descriptor = descriptor
@@ -42,7 +45,7 @@ final class LogSink: Sendable {
             state.drainScheduled = true
             return true
         }
-        if schedule { queue.async { self.drain() } }
+        if schedule { queue.asyncAfter(deadline: .now() + Self.gatherTime) { self.drain() } }
     }
 
     /// Writes everything queued so far, then returns.

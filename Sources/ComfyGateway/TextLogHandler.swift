@@ -17,16 +17,33 @@ struct TextLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var merged = metadata
-        if let explicit = event.metadata { merged.merge(explicit) { $1 } }
+        var merged = event.metadata ?? [:]
+        if !metadata.isEmpty { merged.merge(metadata) { explicit, _ in explicit } }
         if let error = event.error {
             merged["error.message"] = "\(error)"
             merged["error.type"] = "\(String(reflecting: type(of: error)))"
         }
-        let pretty =
-            merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: " ")
-        let name = label.isEmpty ? "" : " \(label)"
-        sink.write("\(LocalTimestamp.now()) \(event.level)\(name):\(pretty) [\(event.source)] \(event.message)\n")
+        var line = LocalTimestamp.now()
+        line.reserveCapacity(200)
+        line += " "
+        line += event.level.rawValue
+        if !label.isEmpty {
+            line += " "
+            line += label
+        }
+        line += ":"
+        for key in merged.keys.sorted() {
+            line += " "
+            line += key
+            line += "="
+            line += "\(merged[key]!)"
+        }
+        line += " ["
+        line += event.source
+        line += "] "
+        line += "\(event.message)"
+        line += "\n"
+        sink.write(line)
     }
 }
 
