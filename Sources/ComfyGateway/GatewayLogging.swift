@@ -36,8 +36,11 @@ enum GatewayLogging {
     }
 
     static var currentLevel: Logger.Level {
-        Logger.Level.allCases[level.load(ordering: .relaxed)]
+        levels[level.load(ordering: .relaxed)]
     }
+
+    /// Every level, in order (read on every log call: `allCases` would build the array each time).
+    private static let levels = Logger.Level.allCases
 
     private static func index(of level: Logger.Level) -> Int {
         Logger.Level.allCases.firstIndex(of: level) ?? 2

@@ -36,12 +36,12 @@ struct TextLogHandler: LogHandler {
             line += " "
             line += key
             line += "="
-            line += "\(merged[key]!)"
+            if case .string(let text) = merged[key] { line += text } else { line += "\(merged[key]!)" }
         }
         line += " ["
         line += event.source
         line += "] "
-        line += "\(event.message)"
+        line += event.message.description
         line += "\n"
         sink.write(line)
     }

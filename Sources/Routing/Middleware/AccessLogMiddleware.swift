@@ -15,10 +15,21 @@ package struct AccessLogMiddleware: Middleware {
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - start
         let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
-        let milliseconds = "\(microseconds / 1000).\(String(microseconds % 1000 / 10 + 100).dropFirst())"
+        // Built by appending plain strings: interpolating a non-String value costs a dynamic cast.
+        var line = request.method.rawValue
+        line.reserveCapacity(line.utf8.count + request.head.target.utf8.count + 24)
+        line += " "
+        line += Self.redacted(request.head.target)
+        line += " "
+        line += String(response.status)
+        line += " "
+        line += String(microseconds / 1000)
+        line += "."
+        line += String(microseconds % 1000 / 10 + 100).dropFirst()
+        line += "ms"
         context.logger.info(
-            "\(request.method) \(Self.redacted(request.head.target)) \(response.status) \(milliseconds)ms",
-            metadata: ["remote": "\(context.remoteAddress)", "request_id": "\(context.requestID)"])
+            Logger.Message(stringLiteral: line),
+            metadata: ["remote": .string(context.remoteAddress), "request_id": .string(context.requestID)])
         return response
     }
 
