@@ -29,6 +29,8 @@ extension ComfyAPI {
     func exchange(_ request: HTTPClientRequest) async throws(GatewayError) -> UpstreamReply {
         var request = request
         request.target = pathPrefix + request.target
+        // A JSON answer is read whole: a body trickled byte by byte must not outlive the timeout.
+        request.bodyWithinTimeout = true
         do {
             let response = try await client.execute(request)
             let body = try await response.collect(upTo: maxResponseBytes)
@@ -68,6 +70,11 @@ extension ComfyAPI {
             return GatewayError(
                 .taskTimeout, message: "ComfyUI at \(baseURL) did not answer within \(seconds) s (\(what)).",
                 details: ["upstream": .string(baseURL), "timeout_seconds": .int(seconds)])
+        case .cancelled:
+            // The client left; nobody reads this answer. 499 is nginx's "client closed request".
+            return GatewayError(
+                .internalError, status: 499, message: "The request was cancelled: its client left.",
+                details: ["upstream": .string(baseURL)])
         case .invalidRequest, .shutDown:
             return GatewayError(
                 .internalError, message: "The request to ComfyUI could not be sent: \(error)",

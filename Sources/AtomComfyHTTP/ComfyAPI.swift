@@ -22,6 +22,13 @@ package struct ComfyAPI: Sendable {
     /// The largest JSON answer read (`/object_info` runs to several MB).
     package var maxResponseBytes = 64 * 1024 * 1024
 
+    /// How long the request that has waited longest for a free pooled connection has waited
+    /// (zero when none waits): a pool whose connections are all stuck shows here.
+    package var longestPoolWait: Duration { client.longestWait }
+
+    /// How many requests wait for a free pooled connection.
+    package var poolWaiters: Int { client.waitingRequests }
+
     /// - Parameter pathPrefix: the mount path (`/comfy`, no trailing slash), empty for none.
     package init(client: HTTPClient, pathPrefix: String = "") {
         self.client = client

@@ -53,8 +53,23 @@ package final class Services: @unchecked Sendable {
     /// Nil when ComfyUI answered the last readiness probe, else the error to answer with. Call
     /// on the loop.
     package func readiness() -> GatewayError? {
-        monitor.readiness()
+        if let error = monitor.readiness() { return error }
+        // ComfyUI answers its probe, but the gateway's connections to it may all be held by
+        // requests it never answers: then new requests would only queue, so say so.
+        let waits = [workflowsMolecule.connectionWait, queueMolecule.connectionWait, imageMolecule.connectionWait]
+        guard let worst = waits.max(by: { $0.longest < $1.longest }), worst.longest >= Self.starvedAfter else {
+            return nil
+        }
+        let seconds = worst.longest.components.seconds
+        let reason =
+            "every connection to ComfyUI is busy; \(worst.waiting) requests have waited up to \(seconds) s for one"
+        return GatewayError(
+            .connectionError, status: 503, message: "ComfyUI at \(monitor.upstream) is not ready: \(reason).",
+            details: ["upstream": .string(monitor.upstream), "reason": .string(reason)])
     }
+
+    /// How long requests may wait for a pooled connection before readiness fails.
+    static let starvedAfter: Duration = .seconds(2)
 
     /// What the service is doing now, for metrics. Call on the loop.
     package func stats() -> GatewayStats {

@@ -386,3 +386,44 @@ def test_a_socket_submitting_faster_than_its_pace_gets_queue_full(stack):
             while (msg := json.loads(ws.recv(timeout=10)))["type"] != "pong":
                 pass
         stack.reset()
+
+
+# ------------------------------------------------------------------------------------------
+# 8. clients that give up do not pin the upstream pool; /ready says when the pool is starved
+
+def test_clients_that_leave_free_their_upstream_connections(stack):
+    import httpx
+    from concurrent.futures import ThreadPoolExecutor
+
+    with stack.extra_gateway("leavers", timeout=300) as gw:
+        wait_until(lambda: gw.client.get("/ready").status_code == 200, 20, interval=0.1, message="gateway ready")
+        stack.emu.set_faults(hang=["/prompt"])
+
+        def submit_and_leave(_):
+            try:
+                httpx.post(f"{gw.url}{API}/workflows/submit", json={"workflow": empty_save()}, timeout=4.0)
+                return "answered"
+            except httpx.TimeoutException:
+                return "left"
+
+        try:
+            # 20 submits into a ComfyUI that never answers: 16 hold every pooled connection and 4
+            # wait for one, so readiness fails while they wait...
+            with ThreadPoolExecutor(20) as pool:
+                outcomes = pool.map(submit_and_leave, range(20))
+                time.sleep(3.0)
+                ready = gw.client.get("/ready")
+                error = assert_error(ready, 503, "CONNECTION_ERROR")
+                assert "busy" in error["details"]["reason"], error
+                assert list(outcomes) == ["left"] * 20
+            # ...and once their clients have left, the connections they held are closed (not
+            # kept until COMFYUI_TIMEOUT, 300 s here): ComfyUI back, the gateway serves at once
+            stack.emu.clear_faults()
+            started = time.monotonic()
+            r = gw.client.post(f"{API}/workflows/submit", json={"workflow": empty_save()}, timeout=10)
+            assert r.status_code == 200, r.text
+            wait_until(lambda: gw.client.get("/ready").status_code == 200, 5, interval=0.1, message="ready again")
+            assert time.monotonic() - started < 5
+        finally:
+            stack.emu.clear_faults()
+            stack.reset()

@@ -19,6 +19,10 @@ package final class HTTPClient: @unchecked Sendable {
         package var idleTimeout: Duration = .seconds(30)
         package var connectTimeout: Duration = .seconds(10)
         package var requestTimeout: Duration = .seconds(300)
+        /// The longest a request waits for a pooled connection to come free (within
+        /// `requestTimeout`): requests that pile up behind a stuck upstream fail instead of
+        /// queueing for the whole request timeout.
+        package var poolWaitTimeout: Duration = .seconds(10)
         /// Unread response body bytes beyond which the connection stops reading.
         package var maxUnreadBodyBytes = 256 * 1024
 
@@ -52,7 +56,8 @@ package final class HTTPClient: @unchecked Sendable {
     private var all: [ObjectIdentifier: HTTPClientConnection] = [:]
     /// Connections open or being opened; never above `maxConnections`.
     private var openCount = 0
-    private var waiters: [(id: Int, continuation: CheckedContinuation<Handoff, any Error>)] = []
+    private var waiters:
+        [(id: Int, since: ContinuousClock.Instant, continuation: CheckedContinuation<Handoff, any Error>)] = []
     private var nextWaiterID = 0
     private var isShutDown = false
 
@@ -65,24 +70,59 @@ package final class HTTPClient: @unchecked Sendable {
     package var openConnections: Int { openCount }
     /// Connections waiting in the pool.
     package var idleConnections: Int { idle.count }
+    /// Requests waiting for a connection to come free.
+    package var waitingRequests: Int { waiters.count }
+    /// How long the request that has waited longest for a connection has waited; zero when none
+    /// waits. A pool whose every connection is stuck shows here long before the request timeout.
+    package var longestWait: Duration { waiters.first.map { .now - $0.since } ?? .zero }
 
-    /// Sends `request` and returns the response once its head has arrived.
+    /// Sends `request` and returns the response once its head has arrived. When the calling task
+    /// is cancelled (its client left), the wait for a connection ends, or the connection carrying
+    /// the request is closed rather than returned to the pool, and `cancelled` is thrown.
     package func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
         loop.assertInLoop()
+        guard !Task.isCancelled else { throw HTTPClientError.cancelled }
         let deadline = ContinuousClock.now + configuration.requestTimeout
-        var retried = false
-        while true {
-            let connection = try await acquire(deadline: deadline, skipIdle: retried)
-            do {
-                return try await connection.send(request, deadline: deadline)
-            } catch let failure as ExchangeFailure {
-                let retry =
-                    !retried && failure.beforeResponse && connection.hasBeenUsedBefore
-                    && request.isSafeToRetry && failure.error.isClosedByPeer
-                guard retry else { throw failure.error }
-                retried = true
+        let attempt = Attempt()
+        return try await withTaskCancellationHandler {
+            var retried = false
+            while true {
+                let connection = try await acquire(deadline: deadline, skipIdle: retried, attempt: attempt)
+                guard !attempt.isCancelled else {
+                    release(connection)
+                    throw HTTPClientError.cancelled
+                }
+                attempt.connection = connection
+                defer { attempt.connection = nil }
+                do {
+                    return try await connection.send(request, deadline: deadline)
+                } catch let failure as ExchangeFailure {
+                    if attempt.isCancelled { throw HTTPClientError.cancelled }
+                    let retry =
+                        !retried && failure.beforeResponse && connection.hasBeenUsedBefore
+                        && request.isSafeToRetry && failure.error.isClosedByPeer
+                    guard retry else { throw failure.error }
+                    retried = true
+                }
             }
+        } onCancel: { [loop] in
+            loop.execute { [self] in cancel(attempt) }
         }
+    }
+
+    /// One `execute` call: what a cancellation must stop. Touched on the loop only.
+    private final class Attempt: @unchecked Sendable {
+        var isCancelled = false
+        var waiterID: Int?
+        var connection: HTTPClientConnection?
+    }
+
+    private func cancel(_ attempt: Attempt) {
+        attempt.isCancelled = true
+        if let id = attempt.waiterID, let index = waiters.firstIndex(where: { $0.id == id }) {
+            waiters.remove(at: index).continuation.resume(throwing: HTTPClientError.cancelled)
+        }
+        attempt.connection?.fail(.cancelled)
     }
 
     /// Closes every connection and fails every waiter; later calls throw `shutDown`.
@@ -97,7 +137,9 @@ package final class HTTPClient: @unchecked Sendable {
 
     // MARK: The pool
 
-    private func acquire(deadline: ContinuousClock.Instant, skipIdle: Bool) async throws -> HTTPClientConnection {
+    private func acquire(
+        deadline: ContinuousClock.Instant, skipIdle: Bool, attempt: Attempt
+    ) async throws -> HTTPClientConnection {
         while true {
             guard !isShutDown else { throw HTTPClientError.shutDown }
             if !skipIdle, let connection = takeIdle() { return connection }
@@ -105,7 +147,8 @@ package final class HTTPClient: @unchecked Sendable {
                 openCount += 1
                 return try await open(deadline: deadline)
             }
-            switch try await waitForConnection(deadline: deadline) {
+            let waitDeadline = min(deadline, .now + configuration.poolWaitTimeout)
+            switch try await waitForConnection(deadline: waitDeadline, attempt: attempt) {
             case .connection(let connection):
                 // It may have closed between its release and this task running: wait again.
                 if !connection.isClosed { return connection }
@@ -149,18 +192,27 @@ package final class HTTPClient: @unchecked Sendable {
         }
     }
 
-    private func waitForConnection(deadline: ContinuousClock.Instant) async throws -> Handoff {
+    private func waitForConnection(deadline: ContinuousClock.Instant, attempt: Attempt) async throws -> Handoff {
+        guard !attempt.isCancelled else { throw HTTPClientError.cancelled }
         nextWaiterID += 1
         let id = nextWaiterID
+        attempt.waiterID = id
         let timer = LoopTimer(loop: loop)
-        defer { timer.close() }
+        defer {
+            timer.close()
+            attempt.waiterID = nil
+        }
+        let since = ContinuousClock.now
         return try await withCheckedThrowingContinuation { continuation in
-            waiters.append((id, continuation))
+            waiters.append((id, since, continuation))
             let remaining = Configuration.milliseconds(deadline - .now)
             timer.start(afterMilliseconds: max(1, remaining)) { [unowned self] in
                 guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
+                let waited = Configuration.milliseconds(.now - since)
                 waiters.remove(at: index).continuation.resume(
-                    throwing: HTTPClientError.timedOut("no free connection to \(configuration.hostHeader)"))
+                    throwing: HTTPClientError.timedOut(
+                        "all \(configuration.maxConnections) connections to \(configuration.hostHeader) stayed busy for \(waited) ms"
+                    ))
             }
         }
     }

@@ -24,10 +24,13 @@ final class HTTPClientConnection: TCPConnectionDelegate, @unchecked Sendable {
         var receivedResponseBytes = false
         var requestComplete = false
         var keepAlive = false
+        /// When the whole response must be in, for a request whose body has no stall allowance.
+        let bodyDeadline: ContinuousClock.Instant?
 
-        init(id: Int, method: HTTPMethod) {
+        init(id: Int, method: HTTPMethod, bodyDeadline: ContinuousClock.Instant?) {
             self.id = id
             self.method = method
+            self.bodyDeadline = bodyDeadline
         }
     }
 
@@ -62,7 +65,8 @@ final class HTTPClientConnection: TCPConnectionDelegate, @unchecked Sendable {
     func send(_ request: HTTPClientRequest, deadline: ContinuousClock.Instant) async throws -> HTTPClientResponse {
         precondition(state == .idle && exchange == nil, "one exchange at a time")
         exchangeCount += 1
-        let exchange = Exchange(id: exchangeCount, method: request.method)
+        let exchange = Exchange(
+            id: exchangeCount, method: request.method, bodyDeadline: request.bodyWithinTimeout ? deadline : nil)
         self.exchange = exchange
         state = .awaitingHead
         decoder.expectResponse(to: request.method)
@@ -214,7 +218,11 @@ final class HTTPClientConnection: TCPConnectionDelegate, @unchecked Sendable {
             pause: { [self] in tcp.loop.execute { if self.exchange?.id == id { self.tcp.pauseReading() } } },
             resume: { [self] in tcp.loop.execute { if self.exchange?.id == id { self.tcp.startReading() } } })
         state = .streamingBody
-        arm(afterMilliseconds: configuration.requestTimeoutMilliseconds) { $0.checkBodyProgress() }
+        if let bodyDeadline = exchange.bodyDeadline {
+            arm(at: bodyDeadline) { $0.fail(.timedOut("the response did not complete in time")) }
+        } else {
+            arm(afterMilliseconds: configuration.requestTimeoutMilliseconds) { $0.checkBodyProgress() }
+        }
         deliverHead(.success(head), to: exchange)
     }
 

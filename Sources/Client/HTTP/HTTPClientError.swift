@@ -13,6 +13,8 @@ package enum HTTPClientError: Error, Equatable, CustomStringConvertible {
     case invalidRequest(String)
     /// The client was shut down.
     case shutDown
+    /// The task that made the request was cancelled (its caller left); the connection was closed.
+    case cancelled
 
     package var description: String {
         switch self {
@@ -22,6 +24,7 @@ package enum HTTPClientError: Error, Equatable, CustomStringConvertible {
         case .invalidResponse(let reason): "invalid response: \(reason)"
         case .invalidRequest(let reason): "invalid request: \(reason)"
         case .shutDown: "the HTTP client is shut down"
+        case .cancelled: "the request was cancelled"
         }
     }
 }

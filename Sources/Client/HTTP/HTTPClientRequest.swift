@@ -19,6 +19,10 @@ package struct HTTPClientRequest: Sendable {
     package var target: String
     package var headers: HTTPHeaders
     package var body: Body
+    /// True when the whole response, body included, must arrive within the client's request
+    /// timeout (a JSON answer read at once); false for a streamed body, which only fails when it
+    /// stalls that long while the application waits for it.
+    package var bodyWithinTimeout = false
 
     package init(method: HTTPMethod = .get, target: String, headers: HTTPHeaders = HTTPHeaders(), body: Body = .none) {
         self.method = method

@@ -20,6 +20,8 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
     /// request from touching the timer heap at all.
     private var timerDeadline: ContinuousClock.Instant?
     private var body: RequestBody?
+    /// The task running the current request's handler.
+    private var handler: Task<Void, Never>?
     private var queue: [HTTPServerConnectionStateMachine<ContinuousClock>.Action] = []
     private var isPerforming = false
     private var pausedForBody = false
@@ -86,6 +88,7 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         timer = nil
         body?.fail(RequestBodyError.incomplete)
         body = nil
+        handler?.cancel()
         server.connectionDidClose(self)
     }
 
@@ -138,6 +141,8 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         case .resumeReading:
             pausedForPipeline = false
             updateReading()
+        case .cancelHandler:
+            handler?.cancel()
         }
     }
 
@@ -185,7 +190,7 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
             requestID: RequestIDGenerator.make(), logger: server.logger, parameters: match.parameters,
             remoteAddress: remoteAddress, routePattern: match.pattern, isWebSocketRoute: match.webSocket != nil)
         let request = Request(head: head, body: requestBody)
-        Task.immediate(executorPreference: server.loop) { [self] in
+        handler = Task.immediate(executorPreference: server.loop) { [self] in
             let response: Response
             do {
                 response = try await match.responder(request, context)

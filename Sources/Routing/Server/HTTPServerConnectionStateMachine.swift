@@ -43,6 +43,9 @@ package struct HTTPServerConnectionStateMachine<C: Clock> where C.Duration == Du
         case cancelTimeout
         case pauseReading
         case resumeReading
+        /// The client closed its side while a handler runs: cancel the handler, as a proxy does
+        /// (its upstream request is abandoned instead of holding a connection nobody waits for).
+        case cancelHandler
     }
 
     private enum Phase: Equatable {
@@ -184,8 +187,10 @@ package struct HTTPServerConnectionStateMachine<C: Clock> where C.Duration == Du
         case .body:
             phase = .responding
             ignoreInput = true
-            return [.cancelTimeout, .bodyFailed(.incomplete)]
-        case .responding, .closed:
+            return [.cancelTimeout, .bodyFailed(.incomplete), .cancelHandler]
+        case .responding:
+            return [.cancelHandler]
+        case .closed:
             return []
         }
     }
