@@ -24,6 +24,12 @@ package final class ComfySocket: @unchecked Sendable {
         /// The first retry delay; each failed attempt doubles it, up to `maxBackoff`.
         package var initialBackoff: Duration = .milliseconds(250)
         package var maxBackoff: Duration = .seconds(30)
+        /// The largest message taken from ComfyUI: an `executed` message carries a node's whole
+        /// output (a `PreviewAny` of a long text runs to tens of MB), and a larger one drops the
+        /// one socket every client depends on.
+        package var maxMessageSize = 256 * 1024 * 1024
+        /// How long a connection must last for the next drop to start the backoff over.
+        package var stableAfter: Duration = .seconds(30)
         package var connectTimeout: Duration = .seconds(10)
         /// Ask for previews with metadata (binary type 4, which names the prompt and node).
         package var negotiatePreviewMetadata = true
@@ -95,6 +101,7 @@ package final class ComfySocket: @unchecked Sendable {
             var options = WebSocketClient.Options()
             options.connectTimeout = configuration.connectTimeout
             options.handshakeTimeout = configuration.connectTimeout
+            options.maxMessageSize = configuration.maxMessageSize
             do {
                 let client = try await WebSocketClient.connect(to: url, loop: loop, options: options)
                 guard !stopped else {
@@ -102,9 +109,17 @@ package final class ComfySocket: @unchecked Sendable {
                     abortAfterGrace(client)
                     break
                 }
-                failures = 0
+                let connectedAt = ContinuousClock.now
                 await serve(client, as: id)
-                await sleep(backoff(after: 0))
+                // A connection that dropped soon after it opened (an upstream that fails every
+                // connection the same way) counts as a failure, so the pace of retries backs off;
+                // one that lived a while starts the backoff over.
+                if ContinuousClock.now - connectedAt >= configuration.stableAfter {
+                    failures = 0
+                } else {
+                    failures += 1
+                }
+                await sleep(backoff(after: failures))
             } catch {
                 guard !stopped else { break }
                 let delay = backoff(after: failures)

@@ -7,7 +7,7 @@ package import Models
 /// delivery of messages to them.
 ///
 /// Each socket's queue is bounded: a socket whose queue stays over `Policy.maxQueuedBytes` for
-/// `Policy.grace`, or passes `Policy.hardLimitFactor` times it at any moment, is closed with
+/// `Policy.grace`, or whose backlog before a new message passes `Policy.hardLimitFactor` times it, is closed with
 /// 1008 and counted in `slowSocketsClosed`. Delivery never waits, so a slow socket never delays
 /// the others. Loop-bound.
 package final class Sessions: @unchecked Sendable {
@@ -111,7 +111,9 @@ package final class Sessions: @unchecked Sendable {
             return
         }
         let now = ContinuousClock.now
-        if queued > policy.maxQueuedBytes * policy.hardLimitFactor {
+        // The hard limit counts what was queued before this message: one large message (a
+        // 17 MB result) is judged by the grace time, like any backlog, not at once.
+        if queued - message.payload.count > policy.maxQueuedBytes * policy.hardLimitFactor {
             closeSlow(session)
         } else if let since = session.overSince {
             if now - since >= policy.grace { closeSlow(session) }

@@ -81,8 +81,20 @@ struct SessionsTests {
         let sessions = Sessions(policy: policy)
         let socket = RecordingSocket()
         _ = sessions.add(socket, clientID: "a", publicBase: "")
-        socket.queuedBytes = 401
+        socket.queuedBytes = 402
         sessions.send(Self.text("1"), toClient: "a")
         #expect(socket.closedWith == 1008)
+    }
+
+    @Test func oneLargeMessageIsJudgedByTimeNotAtOnce() {
+        var policy = Sessions.Policy()
+        policy.maxQueuedBytes = 100
+        let sessions = Sessions(policy: policy)
+        let socket = RecordingSocket()
+        _ = sessions.add(socket, clientID: "a", publicBase: "")
+        let large = String(repeating: "x", count: 1000)
+        socket.queuedBytes = 1000
+        sessions.send(Self.text(large), toClient: "a")
+        #expect(socket.closedWith == nil)
     }
 }
