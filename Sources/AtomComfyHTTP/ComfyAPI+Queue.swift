@@ -1,29 +1,26 @@
+import Client
 import Codecs
 package import Models
 
-/// One entry of ComfyUI's queue, from its positional array
-/// `[number, prompt_id, prompt, extra_data, outputs_to_execute, ...]`.
+/// One entry of ComfyUI's queue, as much of it as the gateway uses: from its positional array
+/// `[number, prompt_id, prompt, extra_data, outputs_to_execute, ...]`, the number, the id and the
+/// client ids in `extra_data` (the workflow itself is skipped while the answer streams in).
 package struct ComfyQueueEntry: Sendable, Equatable {
     package let number: Double
     package let promptID: String
-    package let prompt: JSONValue
-    package let extraData: JSONValue
-    package let outputsToExecute: [String]
+    /// `extra_data.client_id`: the id the prompt was submitted with.
+    package let submittedClientID: String?
+    /// `extra_data.gateway_client_id`: the caller's client id, for prompts the gateway queued.
+    package let gatewayClientID: String?
 
-    /// The client id the prompt was submitted with, if any.
-    package var clientID: String? { extraData["client_id"]?.stringValue }
+    /// The client the prompt belongs to: the gateway's caller, or whoever submitted it directly.
+    package var clientID: String? { gatewayClientID ?? submittedClientID }
 
-    init?(_ value: JSONValue) {
-        guard let fields = value.arrayValue, fields.count >= 5, let number = fields[0].doubleValue else { return nil }
-        switch fields[1] {
-        case .string(let id): promptID = id
-        case .int(let id): promptID = String(id)
-        default: return nil
-        }
-        self.number = number
-        prompt = fields[2]
-        extraData = fields[3]
-        outputsToExecute = fields[4].arrayValue?.compactMap(\.stringValue) ?? []
+    init(_ entry: QueueScanner.Entry) {
+        number = entry.number
+        promptID = entry.promptID
+        submittedClientID = entry.clientID
+        gatewayClientID = entry.gatewayClientID
     }
 }
 
@@ -35,21 +32,48 @@ package struct ComfyQueue: Sendable, Equatable {
 }
 
 extension ComfyAPI {
-    /// `GET /queue`, normalised.
+    /// `GET /queue`, normalised. The answer is scanned as it streams in, keeping only numbers and
+    /// ids, so a queue of huge workflows is read (and can be cleared) like any other; the whole
+    /// answer must still arrive within the request timeout.
     package func queue() async throws(GatewayError) -> ComfyQueue {
-        let reply = try await exchange(.get, "/queue")
-        guard reply.status == 200 else { throw unexpected(reply, .queueOperationError, "GET /queue") }
-        guard let json = reply.json, let running = json["queue_running"]?.arrayValue,
-            let pending = json["queue_pending"]?.arrayValue
-        else { throw malformed(reply, .queueOperationError, "GET /queue") }
-        let runningEntries = running.compactMap(ComfyQueueEntry.init)
-        let pendingEntries = pending.compactMap(ComfyQueueEntry.init)
-        guard runningEntries.count == running.count, pendingEntries.count == pending.count else {
-            throw malformed(reply, .queueOperationError, "GET /queue")
+        var request = HTTPClientRequest(method: .get, target: pathPrefix + "/queue")
+        request.bodyWithinTimeout = true
+        var scanner = QueueScanner()
+        let status: Int
+        var excerpt: [UInt8] = []
+        do {
+            let response = try await client.execute(request)
+            status = response.status
+            for try await chunk in response.body {
+                if excerpt.count < 512 { excerpt += chunk.prefix(512 - excerpt.count) }
+                if status == 200 { try scanner.feed(chunk) }
+            }
+        } catch let error as QueueScanner.QueueScanError {
+            throw queueMalformed("\(error.reason) at byte \(error.offset)", excerpt: excerpt)
+        } catch {
+            throw gatewayError(for: error)
+        }
+        let reply = UpstreamReply(status: status, body: excerpt, json: nil)
+        guard status == 200 else { throw unexpected(reply, .queueOperationError, "GET /queue") }
+        let lists: (running: [QueueScanner.Entry], pending: [QueueScanner.Entry])
+        do {
+            lists = try scanner.finish()
+        } catch {
+            throw queueMalformed("\(error.reason) at byte \(error.offset)", excerpt: excerpt)
         }
         return ComfyQueue(
-            running: runningEntries,
-            pending: pendingEntries.sorted { ($0.number, $0.promptID) < ($1.number, $1.promptID) })
+            running: lists.running.map(ComfyQueueEntry.init),
+            pending: lists.pending.map(ComfyQueueEntry.init).sorted {
+                ($0.number, $0.promptID) < ($1.number, $1.promptID)
+            })
+    }
+
+    private func queueMalformed(_ reason: String, excerpt: [UInt8]) -> GatewayError {
+        GatewayError(
+            .queueOperationError, message: "ComfyUI's answer to GET /queue has an unexpected shape: \(reason).",
+            details: [
+                "upstream": .string(baseURL), "upstream_body": .string(String(decoding: excerpt, as: UTF8.self)),
+            ])
     }
 
     /// Removes these prompts from the pending queue (ComfyUI ignores running or unknown ids).

@@ -45,7 +45,7 @@ package struct QueueControl: Sendable {
     static func entry(_ entry: ComfyQueueEntry) -> QueueEntry {
         QueueEntry(
             number: Int(clampingWholePart: entry.number), promptID: entry.promptID,
-            clientID: entry.extraData[WorkflowSubmitRequest.clientIDKey]?.stringValue ?? entry.clientID)
+            clientID: entry.clientID)
     }
 }
 
