@@ -5,9 +5,11 @@ package import Models
 
 extension ImageStore {
     /// A file for download. `output` files are served from the local cache when there, else
-    /// streamed from ComfyUI while a temporary file fills, renamed into the cache once the whole
-    /// announced length has arrived. `input` and `temp` files, which ComfyUI may replace, always
-    /// come from ComfyUI. A matching `If-None-Match` is answered `notModified`.
+    /// fetched from ComfyUI into a temporary file that the client reads behind the download and
+    /// that is renamed into the cache once the whole announced length has arrived. `input` and
+    /// `temp` files, which ComfyUI may replace, always come from ComfyUI, through a spool that is
+    /// deleted afterwards. ComfyUI's connection is read at its own pace, never the client's. A
+    /// matching `If-None-Match` is answered `notModified`.
     package func download(_ location: FileLocation, ifNoneMatch: String?) async throws(GatewayError)
         -> ImageDelivery
     {
@@ -47,50 +49,40 @@ extension ImageStore {
                 contentType: download.contentType ?? MediaType.forFilename(location.filename), length: length,
                 etag: etag, cacheControl: cacheControl, contentDisposition: disposition
             ) { sink in
-                let cache =
-                    cacheable && length != nil
-                    ? try? await outputs.temporaryFile(in: subfolder, for: location.filename) : nil
-                try await Self.relay(download, to: sink, caching: cache, length: length) { cache in
-                    try await cache.commit(as: location.filename, in: subfolder, modified: download.lastModified)
+                // Through a spool: ComfyUI's connection is read at its pace and freed as soon as
+                // the file is in, however slowly the client reads.
+                guard
+                    let spool = try? await FileSpool.create(
+                        in: outputs, subfolder: cacheable ? subfolder : [], for: location.filename)
+                else {
+                    // No disk for a spool: relay straight through, at the client's pace.
+                    try await Self.relay(download, to: sink)
+                    return
+                }
+                let keep = cacheable && length != nil
+                let filling = spool.fill(from: { append in try await download.forEachChunk(append) }) { spool, error in
+                    if keep, error == nil, spool.size == length {
+                        try? await spool.file.commit(
+                            as: location.filename, in: subfolder, modified: download.lastModified)
+                    } else {
+                        await spool.file.discard()
+                    }
+                }
+                do {
+                    while let chunk = try await spool.next() { try await sink(chunk) }
+                    await spool.closeReader()
+                } catch {
+                    await spool.closeReader()
+                    // A client that left stops a download nobody keeps; one being cached finishes.
+                    if !keep { filling.cancel() }
+                    throw error
                 }
             })
     }
 
-    /// Streams the upstream body to the client and, while the cache write keeps up, to `cache`;
-    /// a failed cache write only stops caching, a failed client or upstream stops everything.
-    private static func relay(
-        _ download: ImageDownload, to sink: ByteSink, caching cache: TemporaryFile?, length: Int?,
-        commit: (TemporaryFile) async throws -> Void
-    ) async throws {
-        var cache = cache
-        var received = 0
-        do {
-            try await download.forEachChunk { chunk in
-                received += chunk.count
-                if let file = cache {
-                    do {
-                        try await file.write(chunk)
-                    } catch {
-                        await file.discard()
-                        cache = nil
-                    }
-                }
-                try await sink(chunk)
-            }
-        } catch {
-            await cache?.discard()
-            throw error
-        }
-        guard let file = cache else { return }
-        guard received == length else {
-            await file.discard()
-            return
-        }
-        do {
-            try await commit(file)
-        } catch {
-            await file.discard()
-        }
+    /// Streams the upstream body straight to the client (when no spool can be made).
+    private static func relay(_ download: ImageDownload, to sink: ByteSink) async throws {
+        try await download.forEachChunk { chunk in try await sink(chunk) }
     }
 
     /// A strong entity tag from what names a version of a file: its location, size and

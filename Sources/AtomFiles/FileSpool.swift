@@ -1,0 +1,106 @@
+package import Models
+import Reactor
+
+/// A temporary file filled at the pace of its source and read, at the same time, at the pace of
+/// its reader: the buffer between a fast upstream and a slow client.
+///
+/// Relaying a download chunk by chunk ties the upstream connection to the client: a client that
+/// never reads holds a pooled connection to ComfyUI for as long as it likes, and a handful of them
+/// starve every other transfer. Through a spool the upstream is read as fast as it sends (its
+/// connection is back in the pool as soon as the body is in), while the client reads the file
+/// behind it. The reader never passes the writer: it waits for bytes that are not written yet.
+/// Loop-bound: use it from tasks on the directory's loop.
+package final class FileSpool: @unchecked Sendable {
+    /// The file being filled; `commit` it to keep it, or let `finish` discard it.
+    package let file: TemporaryFile
+    private let loop: EventLoop
+    private var reader: FileStream?
+    private var readOffset = 0
+    private var written = 0
+    private var ended = false
+    private var failure: GatewayError?
+    private var waiter: CheckedContinuation<Void, Never>?
+
+    private init(file: TemporaryFile, loop: EventLoop) {
+        self.file = file
+        self.loop = loop
+    }
+
+    /// A new spool under `subfolder` of `directory` (a hidden `.part` file no lookup serves).
+    package static func create(
+        in directory: LocalDirectory, subfolder: [String], for filename: String
+    ) async throws(GatewayError) -> FileSpool {
+        let file = try await directory.temporaryFile(in: subfolder, for: filename)
+        let spool = FileSpool(file: file, loop: directory.loop)
+        do {
+            spool.reader = try await FileStream.open(file.path, mode: .read, loop: directory.loop)
+        } catch {
+            await file.discard()
+            throw GatewayError(
+                .fileOperationError, status: 500, message: "The download could not be spooled: \(error).",
+                details: ["operation": "open", "path": .string(file.name)])
+        }
+        return spool
+    }
+
+    /// Bytes written so far.
+    package var size: Int { written }
+
+    /// Fills the spool from `source` (which hands its chunks to the closure it is given) on a
+    /// task of its own, at the source's pace; then calls `completed` with the outcome (nil when
+    /// the source ended normally), still on that task, before readers see the end.
+    package func fill(
+        from source: @escaping @Sendable (_ append: ([UInt8]) async throws -> Void) async throws -> Void,
+        completed: @escaping @Sendable (FileSpool, (any Error)?) async -> Void
+    ) -> Task<Void, Never> {
+        Task(executorPreference: loop) { [self] in
+            var outcome: (any Error)?
+            do {
+                try await source { chunk in
+                    try await file.write(chunk)
+                    written += chunk.count
+                    wake()
+                }
+            } catch {
+                outcome = error
+            }
+            await completed(self, outcome)
+            if let outcome {
+                failure =
+                    outcome as? GatewayError
+                    ?? GatewayError(.connectionError, message: "The download from ComfyUI broke off: \(outcome)")
+            }
+            ended = true
+            wake()
+        }
+    }
+
+    /// The next chunk for the reader (at most 64 KiB), waiting while the writer is behind; nil
+    /// at the end of a complete source. Throws what broke the source.
+    package func next() async throws(GatewayError) -> [UInt8]? {
+        while true {
+            if readOffset < written, let reader {
+                let chunk = try await LocalDirectory.disk("read", file.name) {
+                    try await reader.read(maxBytes: min(64 * 1024, written - readOffset))
+                }
+                readOffset += chunk.count
+                if !chunk.isEmpty { return chunk }
+            }
+            if let failure { throw failure }
+            if ended && readOffset >= written { return nil }
+            await withCheckedContinuation { waiter = $0 }
+        }
+    }
+
+    /// Closes the reader's side (the file itself is committed or discarded by the filler).
+    package func closeReader() async {
+        guard let reader else { return }
+        self.reader = nil
+        try? await reader.close()
+    }
+
+    private func wake() {
+        waiter?.resume()
+        waiter = nil
+    }
+}
