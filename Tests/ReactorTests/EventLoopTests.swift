@@ -76,6 +76,17 @@ struct EventLoopTests {
         #expect(loop.closeStatus == 0)
     }
 
+    @Test func aJobEnqueuedAfterTheLoopClosedIsCountedNotLostSilently() async throws {
+        let loop = try EventLoop()
+        loop.start()
+        loop.shutdown()
+        #expect(loop.lateJobCount == 0)
+        // The task's job reaches a closed loop: it cannot run, and the loop says so.
+        _ = Task(executorPreference: loop) { Issue.record("a job ran on a closed loop") }
+        for _ in 0..<200 where loop.lateJobCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(loop.lateJobCount == 1)
+    }
+
     @Test func timersFireOnceOrRepeatedly() async throws {
         let loop = try EventLoop()
         loop.start()

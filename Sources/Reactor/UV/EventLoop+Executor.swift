@@ -1,4 +1,5 @@
 import CLibUV
+import Glibc
 
 /// The loop as a Swift executor: jobs enqueued here run on the loop thread.
 ///
@@ -19,15 +20,31 @@ extension EventLoop: SerialExecutor, TaskExecutor {
             return
         }
         // The send happens under the lock so it can never race the wake-up handle's close: once
-        // `remoteClosed` is set the loop is ending, and a job sent then is dropped.
+        // `remoteClosed` is set the loop is ending, and a job sent then cannot run on it. Its task
+        // would wait forever without a word, so it is reported: that is a bug to fix (work
+        // scheduled on a loop after `shutdown()`), and the report names the loop.
         remoteLock.lock()
         defer { remoteLock.unlock() }
-        guard !remoteClosed else { return }
+        guard !remoteClosed else {
+            lateJobs += 1
+            Self.reportLateJob(count: lateJobs)
+            return
+        }
         let wasEmpty = remoteJobs.isEmpty
         remoteJobs.append(job)
         if wasEmpty {
             uv_async_send(wakeup)
         }
+    }
+
+    /// Writes one line to stderr for the first job enqueued after the loop closed, and for every
+    /// hundredth after it (stderr directly: the loop that would carry a log line is gone).
+    private static func reportLateJob(count: Int) {
+        guard count == 1 || count % 100 == 0 else { return }
+        let line =
+            "comfy-gateway: BUG: \(count) task job\(count == 1 ? "" : "s") enqueued on an event loop that has closed; "
+            + "the task will never resume\n"
+        _ = line.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
     }
 
     package func asUnownedSerialExecutor() -> UnownedSerialExecutor {

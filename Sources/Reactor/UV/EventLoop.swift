@@ -23,6 +23,14 @@ package final class EventLoop: @unchecked Sendable {
     var stopRequested = false
     /// Set (under `remoteLock`) once the wake-up handle is closing: no send may touch it after.
     var remoteClosed = false
+    /// Jobs that arrived after `remoteClosed` (and could not run); guarded by `remoteLock`.
+    var lateJobs = 0
+    /// The number of jobs that arrived after the loop closed: each is a task that never resumes.
+    package var lateJobCount: Int {
+        remoteLock.lock()
+        defer { remoteLock.unlock() }
+        return lateJobs
+    }
     let remoteLock = PthreadMutex()
     var isDraining = false
     /// Connections with bytes gathered this iteration, flushed after the jobs (see `TCPConnection`).
