@@ -131,7 +131,7 @@ struct ComfySocketTests {
     @Test(arguments: [true, false])
     func previewsArriveAsBinaryEvents(negotiate: Bool) async throws {
         try await Self.withSocket(negotiate: negotiate) { _, events, api, _, _ in
-            guard let id = Self.connectedID(await events.next()) else { return }
+            let id = try #require(Self.connectedID(await events.next()), "the socket connects")
             if negotiate {
                 _ = await events.until { if case .message(.featureFlags) = $0 { true } else { false } }
             }
@@ -220,7 +220,7 @@ struct ComfySocketTests {
 
     @Test func aConsumerThatFallsBehindHoldsTheSocketBack() async throws {
         try await Self.withSocket(negotiate: false, maxUnreadEventBytes: 16 * 1024) { socket, events, api, _, loop in
-            guard let id = Self.connectedID(await events.next()) else { return }
+            let id = try #require(Self.connectedID(await events.next()), "the socket connects")
             let workflow: JSONValue = [
                 "1": ["class_type": "EmptyImage", "inputs": ["width": 64, "height": 64, "batch_size": 1, "color": 0]],
                 "2": [
