@@ -68,20 +68,25 @@ let package = Package(
         .target(name: "AtomValidation", dependencies: ["Models"], swiftSettings: strictSettings),
         .target(name: "AtomFiles", dependencies: ["Codecs", "Models", "Reactor"], swiftSettings: strictSettings),
         .target(
-            name: "MoleculeWorkflow", dependencies: ["AtomComfyHTTP", "AtomValidation", "Core", "Models"],
+            name: "MoleculeWorkflow", dependencies: ["Reactor", "AtomComfyHTTP", "AtomValidation", "Core", "Models"],
             swiftSettings: strictSettings),
         .target(
-            name: "MoleculeQueue", dependencies: ["AtomComfyHTTP", "Core", "Models"], swiftSettings: strictSettings),
+            name: "MoleculeQueue", dependencies: ["Reactor", "AtomComfyHTTP", "Core", "Models"],
+            swiftSettings: strictSettings),
         .target(
-            name: "MoleculeImage", dependencies: ["AtomComfyHTTP", "AtomFiles", "AtomValidation", "Core", "Models"],
+            name: "MoleculeImage",
+            dependencies: ["Reactor", "AtomComfyHTTP", "AtomFiles", "AtomValidation", "Core", "Models"],
             swiftSettings: strictSettings),
         .target(
             name: "MoleculeHealth",
-            dependencies: ["AtomComfyHTTP", "Core", "Models", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Reactor", "AtomComfyHTTP", "Core", "Models", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings),
         .target(
             name: "MoleculeEvents",
             dependencies: [
+                "Reactor",
                 "AtomComfyHTTP", "AtomComfySocket", "Core", "Models", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings),
@@ -89,6 +94,7 @@ let package = Package(
         .target(
             name: "Coordinators",
             dependencies: [
+                "Reactor",
                 "MoleculeEvents", "MoleculeHealth", "MoleculeImage", "MoleculeQueue", "MoleculeSessions",
                 "MoleculeWorkflow", "Core", "Models",
                 .product(name: "Logging", package: "swift-log"),
@@ -97,6 +103,7 @@ let package = Package(
         .target(
             name: "Entry",
             dependencies: [
+                "Reactor",
                 "Coordinators", "Routing", "Models", "Core", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

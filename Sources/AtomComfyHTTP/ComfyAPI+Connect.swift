@@ -1,14 +1,10 @@
 import Client
 package import Reactor
 
-/// The event loop the upstream calls run on, named for the layers above, which may not import
-/// the reactor themselves.
-package typealias ComfyEventLoop = EventLoop
-
 extension ComfyAPI {
     /// A client for the ComfyUI at `baseURL` (`http://host:port[/path]`) with its own connection
     /// pool on `loop`: at most `maxConnections` connections, `timeoutSeconds` to wait for an answer.
-    package init(baseURL: String, timeoutSeconds: Double, maxConnections: Int = 16, loop: ComfyEventLoop) {
+    package init(baseURL: String, timeoutSeconds: Double, maxConnections: Int = 16, loop: EventLoop) {
         var configuration = HTTPClient.Configuration(host: "127.0.0.1", port: 8188)
         let (host, port, path) = Self.parts(of: baseURL)
         configuration.host = host
@@ -48,5 +44,5 @@ extension ComfyAPI {
     }
 
     /// The loop the calls run on (the executor a task calling them should prefer).
-    package var loop: ComfyEventLoop { client.loop }
+    package var loop: EventLoop { client.loop }
 }

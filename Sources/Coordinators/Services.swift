@@ -1,5 +1,6 @@
 // Coordinators (L2): the service's API in Models vocabulary; the one place molecules are
-// composed. Imports molecules, Models and Core; never an atom or infrastructure.
+// composed. Imports molecules, Models, Core and the infrastructure's own types (the event loop);
+// never an atom.
 
 package import Core
 package import Logging
@@ -9,10 +10,8 @@ import MoleculeHealth
 import MoleculeImage
 import MoleculeQueue
 import MoleculeSessions
-package import MoleculeWorkflow
-
-/// The event loop everything below Entry runs on, named for Entry.
-package typealias ServicesEventLoop = MoleculeEventLoop
+import MoleculeWorkflow
+package import Reactor
 
 /// Every coordinator of the service, built from the configuration on one event loop, and the
 /// background work they need (the upstream monitor, the upstream event socket). Loop-bound.
@@ -29,9 +28,9 @@ package final class Services: @unchecked Sendable {
     private let imageMolecule: ImageStore
     private let events: UpstreamEvents
     private var monitoring: Task<Void, Never>?
-    private let loop: ServicesEventLoop
+    private let loop: EventLoop
 
-    package init(configuration: GatewayConfiguration, loop: ServicesEventLoop, logger: Logger) {
+    package init(configuration: GatewayConfiguration, loop: EventLoop, logger: Logger) {
         let upstreamClientID = "comfy-gateway-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         self.upstreamClientID = upstreamClientID
         self.loop = loop

@@ -2,7 +2,8 @@ import Coordinators
 package import Core
 package import Logging
 import Models
-package import Routing
+package import Reactor
+import Routing
 
 /// The gateway assembled from its configuration: the route table and middleware, the HTTP server
 /// on the event loop, its metrics and access rules, and its graceful shutdown.
@@ -12,16 +13,18 @@ package final class GatewayApplication: @unchecked Sendable {
     private let services: Services
     private let access: AccessPolicy
     private let metrics: GatewayMetrics
+    private let loop: EventLoop
 
     /// - Parameters:
     ///   - listenDescriptor: an inherited listening socket (socket activation) to serve instead of
     ///     binding `HOST:PORT`.
     ///   - connectionLimit: a cap below `MAX_CONNECTIONS` (what the open-files limit allows).
     package init(
-        configuration: GatewayConfiguration, loop: ServerEventLoop, logger: Logger, listenDescriptor: Int32? = nil,
+        configuration: GatewayConfiguration, loop: EventLoop, logger: Logger, listenDescriptor: Int32? = nil,
         connectionLimit: Int? = nil
     ) {
         self.configuration = configuration
+        self.loop = loop
         let services = Services(configuration: configuration, loop: loop, logger: logger)
         self.services = services
         let access = AccessPolicy(Self.rules(configuration))
@@ -51,7 +54,7 @@ package final class GatewayApplication: @unchecked Sendable {
     package func start() async throws -> String {
         let port = try await server.start()
         await services.start()
-        let address = try? await server.onLoop { [server] in server.localAddress }
+        let address = try? await loop.submit { [server] in server.localAddress }
         return (address ?? nil) ?? "\(configuration.host):\(port)"
     }
 
@@ -68,7 +71,7 @@ package final class GatewayApplication: @unchecked Sendable {
 
     /// One line on what the gateway is doing, for systemd's `STATUS=`. Call off the loop.
     package func statusLine() async -> String {
-        let snapshot = try? await server.onLoop { [server, services] in
+        let snapshot = try? await loop.submit { [server, services] in
             (server.connectionCount, services.stats())
         }
         guard let (connections, stats) = snapshot else { return "Stopping" }
@@ -80,7 +83,7 @@ package final class GatewayApplication: @unchecked Sendable {
 
     /// Open client connections now. Call off the loop.
     package func connectionCount() async -> Int {
-        (try? await server.onLoop { [server] in server.connectionCount }) ?? 0
+        (try? await loop.submit { [server] in server.connectionCount }) ?? 0
     }
 
     /// Stops accepting, finishes in-flight requests (up to `SHUTDOWN_DRAIN_SECONDS`), closes

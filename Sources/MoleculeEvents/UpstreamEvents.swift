@@ -7,6 +7,7 @@ package import AtomComfySocket
 package import Core
 package import Logging
 package import Models
+package import Reactor
 
 /// The gateway's view of ComfyUI's events: one upstream WebSocket (as `upstreamClientID`, the
 /// id every prompt is submitted with), fed to a `JobTracker`, whose notices go to `onNotice` in
@@ -207,7 +208,7 @@ extension UpstreamEvents {
     /// The tracker for the configured ComfyUI, with its own upstream socket (as `upstreamClientID`)
     /// and a small connection pool for its queue and history reads.
     package convenience init(
-        configuration: GatewayConfiguration, upstreamClientID: String, loop: ComfyEventLoop, logger: Logger
+        configuration: GatewayConfiguration, upstreamClientID: String, loop: EventLoop, logger: Logger
     ) {
         let (host, port, path) = ComfyAPI.parts(of: configuration.comfyURL)
         var socketConfiguration = ComfySocket.Configuration(host: host, port: port)

@@ -5,6 +5,7 @@ package import AtomComfyHTTP
 package import Core
 package import Logging
 package import Models
+package import Reactor
 
 /// Watches whether ComfyUI answers, by asking its cheap `/system_stats` in a loop, and says so in
 /// the log once per change: one clear line when it becomes unreachable (with the reason and the
@@ -108,7 +109,7 @@ package final class UpstreamMonitor: @unchecked Sendable {
 extension UpstreamMonitor {
     /// A monitor of the configured ComfyUI with its own single connection (probes never wait
     /// behind other calls).
-    package convenience init(configuration: GatewayConfiguration, loop: ComfyEventLoop, logger: Logger) {
+    package convenience init(configuration: GatewayConfiguration, loop: EventLoop, logger: Logger) {
         self.init(
             api: ComfyAPI(
                 baseURL: configuration.comfyURL, timeoutSeconds: min(configuration.comfyTimeoutSeconds, 10),

@@ -1,11 +1,12 @@
 // MoleculeImage (L3): uploads and cached downloads, composed from AtomComfyHTTP, AtomFiles and
 // AtomValidation. Never imports another molecule.
 
-package import AtomComfyHTTP
+import AtomComfyHTTP
 import AtomFiles
 import AtomValidation
 package import Core
 package import Models
+package import Reactor
 
 /// The image business: uploads (checked, stored under `INPUT_DIR`, forwarded to ComfyUI) and
 /// downloads (served from the `OUTPUT_DIR` cache, else streamed from ComfyUI while the cache is
@@ -21,7 +22,7 @@ package struct ImageStore: Sendable {
 
     /// An image store with its own upstream connection pool (downloads then never hold up the
     /// JSON calls of the other molecules).
-    package init(configuration: GatewayConfiguration, loop: ComfyEventLoop) {
+    package init(configuration: GatewayConfiguration, loop: EventLoop) {
         api = ComfyAPI(baseURL: configuration.comfyURL, timeoutSeconds: configuration.comfyTimeoutSeconds, loop: loop)
         inputs = LocalDirectory(root: configuration.inputDirectory, loop: loop)
         outputs = LocalDirectory(root: configuration.outputDirectory, loop: loop)

@@ -4,6 +4,7 @@
 package import AtomComfyHTTP
 package import Core
 package import Models
+package import Reactor
 
 /// The queue business: ComfyUI's queue normalised for clients, and clearing it.
 /// Loop-bound, like `ComfyAPI`.
@@ -51,7 +52,7 @@ package struct QueueControl: Sendable {
 
 extension QueueControl {
     /// Queue control with its own upstream connection pool to the configured ComfyUI.
-    package init(configuration: GatewayConfiguration, loop: ComfyEventLoop) {
+    package init(configuration: GatewayConfiguration, loop: EventLoop) {
         self.init(
             api: ComfyAPI(
                 baseURL: configuration.comfyURL, timeoutSeconds: configuration.comfyTimeoutSeconds, loop: loop))

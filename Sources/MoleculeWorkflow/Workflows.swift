@@ -5,6 +5,7 @@ package import AtomComfyHTTP
 import AtomValidation
 package import Core
 package import Models
+package import Reactor
 
 /// The workflow business of the gateway: submit a graph, tell a prompt's state from ComfyUI's
 /// queue and history, list the files it produced, interrupt or withdraw it.
@@ -118,13 +119,9 @@ package struct Workflows: Sendable {
     }
 }
 
-/// The event loop the molecules run on, named for the coordinators, which may not import the
-/// atoms or the reactor.
-package typealias MoleculeEventLoop = ComfyEventLoop
-
 extension Workflows {
     /// Workflows with their own upstream connection pool to the configured ComfyUI.
-    package init(configuration: GatewayConfiguration, upstreamClientID: String, loop: MoleculeEventLoop) {
+    package init(configuration: GatewayConfiguration, upstreamClientID: String, loop: EventLoop) {
         self.init(
             api: ComfyAPI(
                 baseURL: configuration.comfyURL, timeoutSeconds: configuration.comfyTimeoutSeconds, loop: loop),

@@ -3,10 +3,6 @@ import FoundationEssentials
 package import Logging
 package import Reactor
 
-/// The event loop type servers run on, named here so that layers above Routing (which may not
-/// import Reactor) can pass a loop along.
-package typealias ServerEventLoop = EventLoop
-
 /// An HTTP/1.1 server on one event loop: a listener plus one `HTTPServerConnection` per client,
 /// all answered through a frozen `Router`.
 ///
@@ -58,11 +54,6 @@ package final class HTTPServer: @unchecked Sendable {
     package var localAddress: String? {
         loop.assertInLoop()
         return listener?.localAddress
-    }
-
-    /// Runs `body` on the server's loop (for layers that may not import Reactor).
-    package func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws -> T {
-        try await loop.submit(body)
     }
 
     /// Open client connections (WebSockets included).
