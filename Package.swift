@@ -90,12 +90,15 @@ let package = Package(
                 "AtomComfyHTTP", "AtomComfySocket", "Core", "Models", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings),
+        .target(
+            name: "MoleculeBackends", dependencies: ["Reactor", "AtomComfyHTTP", "Core"], swiftSettings: strictSettings),
         .target(name: "MoleculeSessions", dependencies: ["Models"], swiftSettings: strictSettings),
         .target(
             name: "Coordinators",
             dependencies: [
                 "Reactor",
-                "MoleculeEvents", "MoleculeHealth", "MoleculeImage", "MoleculeQueue", "MoleculeSessions",
+                "MoleculeBackends", "MoleculeEvents", "MoleculeHealth", "MoleculeImage", "MoleculeQueue",
+                "MoleculeSessions",
                 "MoleculeWorkflow", "Core", "Models",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -205,7 +208,8 @@ let package = Package(
             name: "MoleculeTests",
             dependencies: [
                 "MoleculeEvents", "MoleculeImage", "MoleculeQueue", "MoleculeSessions", "MoleculeWorkflow",
-                "AtomComfySocket", "ComfyEmulatorSupport", "Client", "Codecs", "Core", "Models", "Reactor",
+                "AtomComfyHTTP", "AtomComfySocket", "ComfyEmulatorSupport", "Client", "Codecs", "Core", "Models",
+                "Reactor",
             ],
             swiftSettings: strictSettings),
     ]

@@ -4,6 +4,7 @@
 #define CLIBUV_SHIM_H
 
 #include <uv.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -27,6 +28,13 @@ static inline const int clibuv_ebusy(void) { return UV_EBUSY; }
 
 /// Ignores SIGPIPE for the whole process: a write to a reset peer must be an error, not a death.
 static inline void clibuv_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+
+/// Maps every allocation of `bytes` or more on its own, so it goes back to the system when freed
+/// (glibc otherwise raises its threshold after the first large free). Returns 1 on success.
+static inline int clibuv_set_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
+
+/// Gives free heap memory back to the system. Returns 1 when some was released.
+static inline int clibuv_trim_heap(void) { return malloc_trim(0); }
 
 #pragma clang assume_nonnull end
 

@@ -5,14 +5,22 @@ extension ComfyAPI {
     /// A client for the ComfyUI at `baseURL` (`http://host:port[/path]`) with its own connection
     /// pool on `loop`: at most `maxConnections` connections, `timeoutSeconds` to wait for an answer.
     package init(baseURL: String, timeoutSeconds: Double, maxConnections: Int = 16, loop: EventLoop) {
-        var configuration = HTTPClient.Configuration(host: "127.0.0.1", port: 8188)
         let (host, port, path) = Self.parts(of: baseURL)
-        configuration.host = host
-        configuration.port = port
+        self.init(
+            host: host, port: port, pathPrefix: path, timeoutSeconds: timeoutSeconds, maxConnections: maxConnections,
+            loop: loop)
+    }
+
+    /// A client for the ComfyUI at `host`:`port` under `pathPrefix`, already parsed.
+    package init(
+        host: String, port: Int, pathPrefix: String, timeoutSeconds: Double, maxConnections: Int = 16,
+        loop: EventLoop
+    ) {
+        var configuration = HTTPClient.Configuration(host: host, port: port)
         configuration.maxConnections = maxConnections
         configuration.requestTimeout = .milliseconds(Int64(timeoutSeconds * 1000))
         configuration.connectTimeout = .milliseconds(Int64(min(timeoutSeconds, 10) * 1000))
-        self.init(client: HTTPClient(loop: loop, configuration: configuration), pathPrefix: path)
+        self.init(client: HTTPClient(loop: loop, configuration: configuration), pathPrefix: pathPrefix)
     }
 
     /// The host, port (80 when none is given) and path (without a trailing slash) of an

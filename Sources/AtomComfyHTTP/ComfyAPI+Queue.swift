@@ -86,6 +86,34 @@ extension ComfyAPI {
         try await post("/queue", ["clear": true], operation: "POST /queue")
     }
 
+    /// What became of prompts the gateway tried to take out of the queue.
+    package struct Withdrawal: Sendable, Equatable {
+        /// Gone from the queue (neither pending nor running when it was read again).
+        package var removed: [String]
+        /// Started running before the delete reached ComfyUI (it ignores the delete then).
+        package var running: [String]
+        /// Still pending after the delete (ComfyUI did not honour it).
+        package var pending: [String]
+    }
+
+    /// Removes `promptIDs` from the pending queue (all pending prompts with `everything`), then
+    /// reads the queue again to tell which are really gone: ComfyUI ignores the delete of a
+    /// prompt that started meanwhile. The one place this delete-then-look-again step lives.
+    package func withdraw(_ promptIDs: Set<String>, everything: Bool = false) async throws(GatewayError) -> Withdrawal {
+        if everything {
+            try await clearQueue()
+        } else if !promptIDs.isEmpty {
+            try await deleteFromQueue(promptIDs.sorted())
+        }
+        guard !promptIDs.isEmpty else { return Withdrawal(removed: [], running: [], pending: []) }
+        let after = try await queue()
+        let running = Set(after.running.map(\.promptID))
+        let pending = Set(after.pending.map(\.promptID))
+        return Withdrawal(
+            removed: promptIDs.subtracting(running).subtracting(pending).sorted(),
+            running: promptIDs.intersection(running).sorted(), pending: promptIDs.intersection(pending).sorted())
+    }
+
     /// Interrupts the running prompt; with `promptID`, only if that is the one running.
     package func interrupt(promptID: String? = nil) async throws(GatewayError) {
         let body: JSONValue = promptID.map { ["prompt_id": .string($0)] } ?? [:]

@@ -83,10 +83,21 @@ package struct QueueScanner {
     private static let maxKeptBytes = 1024
     private static let maxDepth = 512
 
-    package mutating func feed(_ bytes: some Sequence<UInt8>) throws(QueueScanError) {
-        for byte in bytes {
-            try consume(byte)
+    package mutating func feed(_ bytes: some Collection<UInt8>) throws(QueueScanError) {
+        let bytes = Array(bytes)
+        var index = 0
+        while index < bytes.count {
+            // Most of the answer is the text of workflows, skipped: run to the string's end.
+            if case .string(isKey: false, escape: 0) = lexer, !keepText {
+                let end =
+                    bytes[index...].firstIndex { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 } ?? bytes.count
+                offset += end - index
+                index = end
+                guard index < bytes.count else { break }
+            }
+            try consume(bytes[index])
             offset += 1
+            index += 1
         }
     }
 

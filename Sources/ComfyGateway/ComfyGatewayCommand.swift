@@ -37,6 +37,10 @@ struct ComfyGatewayCommand: AsyncParsableCommand {
 
     func run() async throws {
         defer { LogSink.standardError.flush() }
+        // Buffers of 256 KiB and more (ComfyUI messages of many MB) are mapped on their own and
+        // returned to the system when freed. glibc's default raises that threshold after the first
+        // large free, and a burst of large messages then stays in the heap after it is over.
+        HeapMemory.returnLargeBuffers()
         let environment = ProcessInfo.processInfo.environment
         let configuration: GatewayConfiguration
         do {

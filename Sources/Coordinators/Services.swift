@@ -5,6 +5,7 @@
 package import Core
 package import Logging
 package import Models
+import MoleculeBackends
 import MoleculeEvents
 import MoleculeHealth
 import MoleculeImage
@@ -27,6 +28,7 @@ package final class Services: @unchecked Sendable {
     private let queueMolecule: QueueControl
     private let imageMolecule: ImageStore
     private let events: UpstreamEvents
+    private let backends: Backends
     private var monitoring: Task<Void, Never>?
     private let loop: EventLoop
 
@@ -34,11 +36,13 @@ package final class Services: @unchecked Sendable {
         let upstreamClientID = "comfy-gateway-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         self.upstreamClientID = upstreamClientID
         self.loop = loop
-        workflowsMolecule = Workflows(configuration: configuration, upstreamClientID: upstreamClientID, loop: loop)
-        queueMolecule = QueueControl(configuration: configuration, loop: loop)
-        imageMolecule = ImageStore(configuration: configuration, loop: loop)
+        let backends = Backends(configuration: configuration, loop: loop)
+        self.backends = backends
+        workflowsMolecule = Workflows(backend: backends.primary, upstreamClientID: upstreamClientID)
+        queueMolecule = QueueControl(backend: backends.primary)
+        imageMolecule = ImageStore(backend: backends.primary, configuration: configuration, loop: loop)
         events = UpstreamEvents(
-            configuration: configuration, upstreamClientID: upstreamClientID, loop: loop, logger: logger)
+            backend: backends.primary, upstreamClientID: upstreamClientID, loop: loop, logger: logger)
         workflows = WorkflowCoordinator(
             workflows: workflowsMolecule, events: events, maxPendingPerClient: configuration.maxPendingPerClient)
         queue = QueueCoordinator(queue: queueMolecule, events: events)
@@ -46,7 +50,7 @@ package final class Services: @unchecked Sendable {
         policy.maxQueuedBytes = configuration.wsSendQueueBytes
         webSockets = WebSocketCoordinator(sessions: Sessions(policy: policy), events: events, workflows: workflows)
         images = ImageCoordinator(store: imageMolecule)
-        monitor = UpstreamMonitor(configuration: configuration, loop: loop, logger: logger)
+        monitor = UpstreamMonitor(backend: backends.primary, logger: logger)
     }
 
     /// Nil when ComfyUI answered the last readiness probe, else the error to answer with. Call
@@ -103,11 +107,8 @@ package final class Services: @unchecked Sendable {
         await Task(executorPreference: loop) {
             self.monitoring?.cancel()
             self.monitoring = nil
-            self.monitor.shutdown()
             self.events.stop()
-            self.workflowsMolecule.shutdown()
-            self.queueMolecule.shutdown()
-            self.imageMolecule.shutdown()
+            self.backends.shutdown()
         }.value
     }
 }

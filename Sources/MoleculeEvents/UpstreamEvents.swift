@@ -4,7 +4,6 @@
 
 package import AtomComfyHTTP
 package import AtomComfySocket
-package import Core
 package import Logging
 package import Models
 package import Reactor
@@ -112,7 +111,6 @@ package final class UpstreamEvents: @unchecked Sendable {
         socket.stop()
         watch?.cancel()
         watch = nil
-        api.shutdown()
     }
 
     private func handle(_ event: ComfySocket.Event) {
@@ -169,7 +167,10 @@ package final class UpstreamEvents: @unchecked Sendable {
     }
 
     private func checkQuietPrompts() {
-        guard upstreamUp == true, !reconciling else { return }
+        // Events still waiting to be handled are news from prompts that only look quiet: ending
+        // those from their history now would drop the events (a burst of large messages can keep
+        // the tracker seconds behind the socket).
+        guard upstreamUp == true, !reconciling, socket.events.waitingBytes == 0 else { return }
         let quiet = tracker.quietPrompts(for: quietCheckAfter, now: .now)
         if !quiet.isEmpty { reconcile(quiet) }
     }
@@ -205,20 +206,13 @@ package final class UpstreamEvents: @unchecked Sendable {
 }
 
 extension UpstreamEvents {
-    /// The tracker for the configured ComfyUI, with its own upstream socket (as `upstreamClientID`)
-    /// and a small connection pool for its queue and history reads.
-    package convenience init(
-        configuration: GatewayConfiguration, upstreamClientID: String, loop: EventLoop, logger: Logger
-    ) {
-        let (host, port, path) = ComfyAPI.parts(of: configuration.comfyURL)
-        var socketConfiguration = ComfySocket.Configuration(host: host, port: port)
-        socketConfiguration.path = path + "/ws"
+    /// The tracker for the backend: the backend's upstream socket (as `upstreamClientID`), and
+    /// its JSON connections for queue and history reads.
+    package convenience init(backend: ComfyBackend, upstreamClientID: String, loop: EventLoop, logger: Logger) {
+        var socketConfiguration = ComfySocket.Configuration(host: backend.host, port: backend.port)
+        socketConfiguration.path = backend.pathPrefix + "/ws"
         socketConfiguration.clientID = upstreamClientID
         self.init(
-            socket: ComfySocket(loop: loop, configuration: socketConfiguration),
-            api: ComfyAPI(
-                baseURL: configuration.comfyURL, timeoutSeconds: configuration.comfyTimeoutSeconds, maxConnections: 4,
-                loop: loop),
-            logger: logger)
+            socket: ComfySocket(loop: loop, configuration: socketConfiguration), api: backend.json, logger: logger)
     }
 }

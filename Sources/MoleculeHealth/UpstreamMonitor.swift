@@ -2,10 +2,8 @@
 // AtomComfyHTTP. Never imports another molecule.
 
 package import AtomComfyHTTP
-package import Core
 package import Logging
 package import Models
-package import Reactor
 
 /// Watches whether ComfyUI answers, by asking its cheap `/system_stats` in a loop, and says so in
 /// the log once per change: one clear line when it becomes unreachable (with the reason and the
@@ -107,18 +105,8 @@ package final class UpstreamMonitor: @unchecked Sendable {
 }
 
 extension UpstreamMonitor {
-    /// A monitor of the configured ComfyUI with its own single connection (probes never wait
-    /// behind other calls).
-    package convenience init(configuration: GatewayConfiguration, loop: EventLoop, logger: Logger) {
-        self.init(
-            api: ComfyAPI(
-                baseURL: configuration.comfyURL, timeoutSeconds: min(configuration.comfyTimeoutSeconds, 10),
-                maxConnections: 1, loop: loop),
-            logger: logger)
-    }
-
-    /// Closes the monitor's connection. Call on the loop, after cancelling `run()`.
-    package func shutdown() {
-        api.shutdown()
+    /// A monitor of the backend over its probe connection (probes never wait behind other calls).
+    package convenience init(backend: ComfyBackend, logger: Logger) {
+        self.init(api: backend.probe, logger: logger)
     }
 }

@@ -1,7 +1,7 @@
 // MoleculeImage (L3): uploads and cached downloads, composed from AtomComfyHTTP, AtomFiles and
 // AtomValidation. Never imports another molecule.
 
-import AtomComfyHTTP
+package import AtomComfyHTTP
 import AtomFiles
 import AtomValidation
 package import Core
@@ -20,10 +20,10 @@ package struct ImageStore: Sendable {
     let inputs: LocalDirectory
     let outputs: LocalDirectory
 
-    /// An image store with its own upstream connection pool (downloads then never hold up the
-    /// JSON calls of the other molecules).
-    package init(configuration: GatewayConfiguration, loop: EventLoop) {
-        api = ComfyAPI(baseURL: configuration.comfyURL, timeoutSeconds: configuration.comfyTimeoutSeconds, loop: loop)
+    /// An image store over the backend's transfer connections (downloads then never hold up
+    /// the JSON calls of the other molecules), with the configured local directories.
+    package init(backend: ComfyBackend, configuration: GatewayConfiguration, loop: EventLoop) {
+        api = backend.transfers
         inputs = LocalDirectory(root: configuration.inputDirectory, loop: loop)
         outputs = LocalDirectory(root: configuration.outputDirectory, loop: loop)
     }
@@ -43,12 +43,5 @@ package struct ImageStore: Sendable {
     package func urls(_ location: FileLocation, base: String) throws(GatewayError) -> ImageURLs {
         try Self.check(location)
         return ImageURLs(url: Self.downloadURL(location, base: base), comfyURL: "\(api.baseURL)/view?\(location.query)")
-    }
-}
-
-extension ImageStore {
-    /// Closes this molecule's upstream connections. Call on the loop, at shutdown.
-    package func shutdown() {
-        api.shutdown()
     }
 }

@@ -2,9 +2,7 @@
 // another molecule.
 
 package import AtomComfyHTTP
-package import Core
 package import Models
-package import Reactor
 
 /// The queue business: ComfyUI's queue normalised for clients, and clearing it.
 /// Loop-bound, like `ComfyAPI`.
@@ -31,16 +29,9 @@ package struct QueueControl: Sendable {
     package func clear(_ request: QueueClearRequest) async throws(GatewayError) -> QueueClearResult {
         let pending = Set(try await api.queue().pending.map(\.promptID))
         let targets = request.clear ? pending : Set(request.delete ?? []).intersection(pending)
-        if request.clear {
-            try await api.clearQueue()
-        } else if !targets.isEmpty {
-            try await api.deleteFromQueue(targets.sorted())
-        }
-        guard !targets.isEmpty else { return QueueClearResult(cleared: request.clear, removed: 0) }
-        let after = try await api.queue()
-        let remaining = Set((after.pending + after.running).map(\.promptID))
-        let removed = targets.subtracting(remaining).sorted()
-        return QueueClearResult(cleared: request.clear, removed: removed.count, removedPromptIDs: removed)
+        let withdrawal = try await api.withdraw(targets, everything: request.clear)
+        return QueueClearResult(
+            cleared: request.clear, removed: withdrawal.removed.count, removedPromptIDs: withdrawal.removed)
     }
 
     static func entry(_ entry: ComfyQueueEntry) -> QueueEntry {
@@ -51,17 +42,8 @@ package struct QueueControl: Sendable {
 }
 
 extension QueueControl {
-    /// Queue control with its own upstream connection pool to the configured ComfyUI.
-    package init(configuration: GatewayConfiguration, loop: EventLoop) {
-        self.init(
-            api: ComfyAPI(
-                baseURL: configuration.comfyURL, timeoutSeconds: configuration.comfyTimeoutSeconds, loop: loop))
-    }
-}
-
-extension QueueControl {
-    /// Closes this molecule's upstream connections. Call on the loop, at shutdown.
-    package func shutdown() {
-        api.shutdown()
+    /// Queue control over the backend's JSON connections.
+    package init(backend: ComfyBackend) {
+        self.init(api: backend.json)
     }
 }

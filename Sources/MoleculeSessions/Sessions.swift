@@ -6,10 +6,12 @@ package import Models
 /// The gateway's WebSocket sessions by client id (several sockets may share one), and the
 /// delivery of messages to them.
 ///
-/// Each socket's queue is bounded: a socket whose queue stays over `Policy.maxQueuedBytes` for
-/// `Policy.grace`, or whose backlog before a new message passes `Policy.hardLimitFactor` times it, is closed with
-/// 1008 and counted in `slowSocketsClosed`. Delivery never waits, so a slow socket never delays
-/// the others. Loop-bound.
+/// Each socket's queue is bounded, and slowness is judged by time: a socket whose backlog (what
+/// was still unsent when a new message came) stays over `Policy.maxQueuedBytes` for
+/// `Policy.grace`, or over `Policy.hardLimitFactor` times it for `Policy.hardGrace`, is closed with
+/// 1008 and counted in `slowSocketsClosed`. One large message (a 17 MB result) starts the clock
+/// but never closes a socket by itself: a client that reads drains it well within the grace.
+/// Delivery never waits, so a slow socket never delays the others. Loop-bound.
 package final class Sessions: @unchecked Sendable {
     /// The slow consumer policy.
     package struct Policy: Sendable {
@@ -17,8 +19,10 @@ package final class Sessions: @unchecked Sendable {
         package var maxQueuedBytes = 1024 * 1024
         /// How long a socket may stay over `maxQueuedBytes` before it is closed.
         package var grace: Duration = .seconds(2)
-        /// A socket past this multiple of `maxQueuedBytes` is closed at once.
+        /// A socket past this multiple of `maxQueuedBytes` is closed after `hardGrace`.
         package var hardLimitFactor = 4
+        /// How long a socket may stay past the hard limit.
+        package var hardGrace: Duration = .milliseconds(500)
 
         package init() {}
     }
@@ -106,19 +110,23 @@ package final class Sessions: @unchecked Sendable {
             return
         }
         let queued = session.socket.queuedBytes
-        guard queued > policy.maxQueuedBytes else {
-            session.overSince = nil
+        let backlog = queued - message.payload.count
+        let now = ContinuousClock.now
+        // The socket had caught up before this message: whatever it was over the bound before
+        // is forgotten, and this message alone only starts the clock.
+        guard backlog > policy.maxQueuedBytes else {
+            session.overSince = queued > policy.maxQueuedBytes ? now : nil
             return
         }
-        let now = ContinuousClock.now
-        // The hard limit counts what was queued before this message: one large message (a
-        // 17 MB result) is judged by the grace time, like any backlog, not at once.
-        if queued - message.payload.count > policy.maxQueuedBytes * policy.hardLimitFactor {
-            closeSlow(session)
-        } else if let since = session.overSince {
-            if now - since >= policy.grace { closeSlow(session) }
-        } else {
+        guard let since = session.overSince else {
             session.overSince = now
+            return
+        }
+        let over = now - since
+        if over >= policy.grace
+            || (backlog > policy.maxQueuedBytes * policy.hardLimitFactor && over >= policy.hardGrace)
+        {
+            closeSlow(session)
         }
     }
 

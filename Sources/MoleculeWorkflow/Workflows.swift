@@ -3,9 +3,7 @@
 
 package import AtomComfyHTTP
 import AtomValidation
-package import Core
 package import Models
-package import Reactor
 
 /// The workflow business of the gateway: submit a graph, tell a prompt's state from ComfyUI's
 /// queue and history, list the files it produced, interrupt or withdraw it.
@@ -79,14 +77,12 @@ package struct Workflows: Sendable {
             return InterruptResult(promptID: promptID, action: .interrupted)
         }
         if queue.pending.contains(where: { $0.promptID == promptID }) {
-            try await api.deleteFromQueue([promptID])
-            // ComfyUI ignores the delete of a prompt that started in the meantime: look again.
-            let after = try await api.queue()
-            if after.running.contains(where: { $0.promptID == promptID }) {
+            let withdrawal = try await api.withdraw([promptID])
+            if !withdrawal.running.isEmpty {
                 try await api.interrupt(promptID: promptID)
                 return InterruptResult(promptID: promptID, action: .interrupted)
             }
-            if after.pending.contains(where: { $0.promptID == promptID }) {
+            if !withdrawal.pending.isEmpty {
                 throw GatewayError(
                     .queueOperationError, message: "ComfyUI kept prompt '\(promptID)' in its queue after the delete.",
                     details: ["prompt_id": .string(promptID), "upstream": .string(api.baseURL)])
@@ -120,18 +116,8 @@ package struct Workflows: Sendable {
 }
 
 extension Workflows {
-    /// Workflows with their own upstream connection pool to the configured ComfyUI.
-    package init(configuration: GatewayConfiguration, upstreamClientID: String, loop: EventLoop) {
-        self.init(
-            api: ComfyAPI(
-                baseURL: configuration.comfyURL, timeoutSeconds: configuration.comfyTimeoutSeconds, loop: loop),
-            upstreamClientID: upstreamClientID)
-    }
-}
-
-extension Workflows {
-    /// Closes this molecule's upstream connections. Call on the loop, at shutdown.
-    package func shutdown() {
-        api.shutdown()
+    /// Workflows over the backend's JSON connections.
+    package init(backend: ComfyBackend, upstreamClientID: String) {
+        self.init(api: backend.json, upstreamClientID: upstreamClientID)
     }
 }

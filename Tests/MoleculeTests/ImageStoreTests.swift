@@ -41,8 +41,7 @@ struct ImageStoreTests {
 
     @Test func anUploadIsStoredLocallyAndInComfyUI() async throws {
         try await MoleculeHarness.run { harness in
-            let store = ImageStore(configuration: harness.configuration, loop: harness.loop)
-            defer { store.shutdown() }
+            let store = ImageStore(backend: harness.backend, configuration: harness.configuration, loop: harness.loop)
             let result = try await Self.upload(
                 store, Self.form(file: Self.png, fields: [("subfolder", "sub/dir"), ("overwrite", "false")]))
             #expect(result.location == FileLocation(filename: "in.png", subfolder: "sub/dir", type: .input))
@@ -65,8 +64,7 @@ struct ImageStoreTests {
 
     @Test func refusalsLeaveNoFileBehind() async throws {
         try await MoleculeHarness.run { harness in
-            let store = ImageStore(configuration: harness.configuration, loop: harness.loop)
-            defer { store.shutdown() }
+            let store = ImageStore(backend: harness.backend, configuration: harness.configuration, loop: harness.loop)
             let cases: [([[UInt8]], ErrorCode, Int)] = [
                 (Self.form(file: Array("just some text, no image at all".utf8)), .unsupportedMediaType, 415),
                 (Self.form(file: Self.png, fields: [("subfolder", "../escape")]), .fileOperationError, 400),
@@ -103,8 +101,7 @@ struct ImageStoreTests {
 
     @Test func downloadsFillTheCacheAndKeepOneEntityTag() async throws {
         try await MoleculeHarness.run { harness in
-            let store = ImageStore(configuration: harness.configuration, loop: harness.loop)
-            defer { store.shutdown() }
+            let store = ImageStore(backend: harness.backend, configuration: harness.configuration, loop: harness.loop)
             let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
             try FileManager.default.createDirectory(
                 atPath: harness.emulator.rootPath + "/output/set", withIntermediateDirectories: true)
@@ -148,8 +145,7 @@ struct ImageStoreTests {
 
     @Test func symbolicLinksInTheDirectoriesAreNeverFollowed() async throws {
         try await MoleculeHarness.run { harness in
-            let store = ImageStore(configuration: harness.configuration, loop: harness.loop)
-            defer { store.shutdown() }
+            let store = ImageStore(backend: harness.backend, configuration: harness.configuration, loop: harness.loop)
             let files = FileManager.default
             let outside = harness.configuration.outputDirectory + "-outside"
             defer { try? files.removeItem(atPath: outside) }
@@ -190,8 +186,7 @@ struct ImageStoreTests {
 
     @Test func temporaryUploadsKeepTheirCopyApartFromInputs() async throws {
         try await MoleculeHarness.run { harness in
-            let store = ImageStore(configuration: harness.configuration, loop: harness.loop)
-            defer { store.shutdown() }
+            let store = ImageStore(backend: harness.backend, configuration: harness.configuration, loop: harness.loop)
             let result = try await Self.upload(store, Self.form(file: Self.png, fields: [("type", "temp")]))
             #expect(result.location.type == .temp)
             #expect(Self.holds(harness.configuration.inputDirectory + "/.temp/in.png", Self.png))
@@ -201,8 +196,7 @@ struct ImageStoreTests {
 
     @Test func theEntityTagFollowsTheUpstreamFileNotJustItsName() async throws {
         try await MoleculeHarness.run { harness in
-            let store = ImageStore(configuration: harness.configuration, loop: harness.loop)
-            defer { store.shutdown() }
+            let store = ImageStore(backend: harness.backend, configuration: harness.configuration, loop: harness.loop)
             let path = harness.emulator.rootPath + "/input/same.png"
             _ = FileManager.default.createFile(atPath: path, contents: Data(Self.png))
             try FileManager.default.setAttributes(

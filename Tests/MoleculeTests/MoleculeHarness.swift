@@ -1,3 +1,4 @@
+import AtomComfyHTTP
 import ComfyEmulatorSupport
 import Core
 import Foundation
@@ -10,6 +11,8 @@ struct MoleculeHarness: Sendable {
     let emulator: ComfyEmulator
     let loop: EventLoop
     let configuration: GatewayConfiguration
+    /// The emulator as the molecules reach it (its pools closed after `body`).
+    let backend: ComfyBackend
 
     static func run(_ body: @escaping @Sendable (MoleculeHarness) async throws -> Void) async throws {
         let emulator = try await ComfyEmulator.start()
@@ -24,7 +27,9 @@ struct MoleculeHarness: Sendable {
         let loop = try EventLoop()
         loop.start()
         defer { loop.shutdown() }
-        let harness = MoleculeHarness(emulator: emulator, loop: loop, configuration: configuration)
+        let backend = ComfyBackend(baseURL: configuration.comfyURL, timeoutSeconds: 10, loop: loop)
+        let harness = MoleculeHarness(emulator: emulator, loop: loop, configuration: configuration, backend: backend)
+        defer { loop.execute { backend.shutdown() } }
         try await Task(executorPreference: loop) { try await body(harness) }.value
     }
 

@@ -75,14 +75,21 @@ struct SessionsTests {
         #expect(socket.closedWith == nil)
     }
 
-    @Test func aSocketFarOverItsBoundIsClosedAtOnce() {
+    @Test func aSocketFarOverItsBoundIsClosedAfterTheHardGrace() {
         var policy = Sessions.Policy()
         policy.maxQueuedBytes = 100
+        policy.grace = .seconds(60)
+        policy.hardGrace = .zero
         let sessions = Sessions(policy: policy)
         let socket = RecordingSocket()
         _ = sessions.add(socket, clientID: "a", publicBase: "")
-        socket.queuedBytes = 402
+        socket.queuedBytes = 301
         sessions.send(Self.text("1"), toClient: "a")
+        socket.queuedBytes = 302
+        sessions.send(Self.text("2"), toClient: "a")
+        #expect(socket.closedWith == nil, "over the bound, under the hard limit: the grace applies")
+        socket.queuedBytes = 402
+        sessions.send(Self.text("3"), toClient: "a")
         #expect(socket.closedWith == 1008)
     }
 
@@ -94,6 +101,25 @@ struct SessionsTests {
         _ = sessions.add(socket, clientID: "a", publicBase: "")
         let large = String(repeating: "x", count: 1000)
         socket.queuedBytes = 1000
+        sessions.send(Self.text(large), toClient: "a")
+        // The next message finds 10 times the bound unsent, but only just now.
+        socket.queuedBytes = 1001
+        sessions.send(Self.text("s"), toClient: "a")
+        #expect(socket.closedWith == nil)
+    }
+
+    @Test func aSocketThatCaughtUpStartsAfreshOnItsNextLargeMessage() {
+        var policy = Sessions.Policy()
+        policy.maxQueuedBytes = 100
+        policy.grace = .zero
+        let sessions = Sessions(policy: policy)
+        let socket = RecordingSocket()
+        _ = sessions.add(socket, clientID: "a", publicBase: "")
+        socket.queuedBytes = 150
+        sessions.send(Self.text("1"), toClient: "a")
+        // It read everything, then a large message comes: that alone does not close it.
+        let large = String(repeating: "x", count: 500)
+        socket.queuedBytes = 500
         sessions.send(Self.text(large), toClient: "a")
         #expect(socket.closedWith == nil)
     }

@@ -10,13 +10,12 @@ import Testing
 /// as ComfyUI's queue and history report it.
 struct WorkflowsTests {
     static func workflows(_ harness: MoleculeHarness) -> Workflows {
-        Workflows(configuration: harness.configuration, upstreamClientID: "gateway-upstream", loop: harness.loop)
+        Workflows(backend: harness.backend, upstreamClientID: "gateway-upstream")
     }
 
     @Test func aFinishedRunIsASuccessWithItsFiles() async throws {
         try await MoleculeHarness.run { harness in
             let workflows = Self.workflows(harness)
-            defer { workflows.shutdown() }
             let submitted = try await workflows.submit(
                 WorkflowSubmitRequest(workflow: MoleculeHarness.emptySave, clientID: "caller"))
             #expect(submitted.clientID == "caller")
@@ -41,7 +40,6 @@ struct WorkflowsTests {
     @Test func pendingPromptsHavePositionsAndAreWithdrawnByInterrupt() async throws {
         try await MoleculeHarness.run { harness in
             let workflows = Self.workflows(harness)
-            defer { workflows.shutdown() }
             try await harness.pause(true)
             let first = try await workflows.submit(WorkflowSubmitRequest(workflow: MoleculeHarness.emptySave))
             let second = try await workflows.submit(WorkflowSubmitRequest(workflow: MoleculeHarness.emptySave))
@@ -63,7 +61,6 @@ struct WorkflowsTests {
     @Test func aRunningPromptIsInterruptedAndReportedSo() async throws {
         try await MoleculeHarness.run { harness in
             let workflows = Self.workflows(harness)
-            defer { workflows.shutdown() }
             let submitted = try await workflows.submit(WorkflowSubmitRequest(workflow: MoleculeHarness.slow()))
             try await harness.waitUntil("the prompt runs") {
                 try await workflows.history(promptID: submitted.promptID).status == .running
@@ -84,7 +81,6 @@ struct WorkflowsTests {
     @Test func aFailedRunCarriesTheExecutionError() async throws {
         try await MoleculeHarness.run { harness in
             let workflows = Self.workflows(harness)
-            defer { workflows.shutdown() }
             let submitted = try await workflows.submit(WorkflowSubmitRequest(workflow: MoleculeHarness.failing))
             var history = try await workflows.history(promptID: submitted.promptID)
             try await harness.waitUntil("the prompt ended") {
@@ -103,7 +99,6 @@ struct WorkflowsTests {
     @Test func aBrokenGraphNeverReachesComfyUI() async throws {
         try await MoleculeHarness.run { harness in
             let workflows = Self.workflows(harness)
-            defer { workflows.shutdown() }
             let before = try await harness.emulator.control("stats", loop: harness.loop)["requests"]?.intValue ?? 0
             let error = await MoleculeHarness.error {
                 _ = try await workflows.submit(
@@ -118,11 +113,7 @@ struct WorkflowsTests {
     @Test func theQueueIsListedInRunOrderAndCleared() async throws {
         try await MoleculeHarness.run { harness in
             let workflows = Self.workflows(harness)
-            let queue = QueueControl(configuration: harness.configuration, loop: harness.loop)
-            defer {
-                workflows.shutdown()
-                queue.shutdown()
-            }
+            let queue = QueueControl(backend: harness.backend)
             try await harness.pause(true)
             var ids: [String] = []
             for client in ["a", "b", "c"] {
@@ -152,12 +143,9 @@ struct WorkflowsTests {
 
     @Test func priorityNumbersBeyondIntAreClampedNotFatal() async throws {
         try await MoleculeHarness.run { harness in
-            let queue = QueueControl(configuration: harness.configuration, loop: harness.loop)
+            let queue = QueueControl(backend: harness.backend)
             let client = HTTPClient(loop: harness.loop, configuration: harness.emulator.clientConfiguration)
-            defer {
-                queue.shutdown()
-                client.shutdown()
-            }
+            defer { client.shutdown() }
             try await harness.pause(true)
             // Any ComfyUI client may queue with any number; ComfyUI keeps it as a float.
             let body: JSONValue = ["prompt": MoleculeHarness.emptySave, "number": 1e19]

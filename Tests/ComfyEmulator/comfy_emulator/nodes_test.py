@@ -1,8 +1,12 @@
-"""The two test-only custom nodes recorded in the traces (category ``gateway_test``).
+"""The test-only custom nodes (category ``gateway_test``): the two recorded in the traces and
+BigOutput, which is not.
 
 SlowProgress sleeps ``steps x delay_ms`` in slices of at most 50 ms, checking the interrupt
 flag between slices, and reports progress ``i+1`` of ``steps`` after each step (with a JPEG
 preview when ``preview`` is true). FailAlways raises ``RuntimeError(message)``.
+BigOutput is an output node whose UI output is ``{"text": [<size characters>]}`` (the ``text``
+seed repeated and cut to ``size``), so its ``executed`` message and history entry carry the whole
+string, as a real PreviewAny of a long text does: for tests of very large WebSocket messages.
 """
 import asyncio
 
@@ -61,3 +65,28 @@ class FailAlways(Node):
 
     def run(self, ctx, image, message):
         raise RuntimeError(message)
+
+
+BIG_OUTPUT_MAX = 64 * 1024 * 1024
+
+
+@register
+class BigOutput(Node):
+    NAME = "BigOutput"
+    DISPLAY_NAME = "Big Output (gateway test)"
+    CATEGORY = "gateway_test"
+    PYTHON_MODULE = MODULE
+    OUTPUT_NODE = True
+
+    @classmethod
+    def input_types(cls, env):
+        return {
+            "required": {"size": ["INT", {"default": 1024, "min": 0, "max": BIG_OUTPUT_MAX}]},
+            # The seed defeats the result cache: workflows differing only in it all run.
+            "optional": {"text": ["STRING", {"default": "x"}]},
+        }
+
+    def run(self, ctx, size=1024, text="x"):
+        seed = text if isinstance(text, str) and text else "x"
+        value = (seed * (size // len(seed) + 1))[:size]
+        return {"ui": {"text": [value]}}
