@@ -33,9 +33,6 @@ static inline void clibuv_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 /// (glibc otherwise raises its threshold after the first large free). Returns 1 on success.
 static inline int clibuv_set_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
 
-/// Gives free heap memory back to the system. Returns 1 when some was released.
-static inline int clibuv_trim_heap(void) { return malloc_trim(0); }
-
 #pragma clang assume_nonnull end
 
 #endif

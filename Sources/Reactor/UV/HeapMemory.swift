@@ -9,9 +9,4 @@ package enum HeapMemory {
     package static func returnLargeBuffers(from bytes: Int = 256 * 1024) {
         _ = clibuv_set_mmap_threshold(Int32(bytes))
     }
-
-    /// Releases free heap pages to the system (after a burst of smaller allocations).
-    package static func trim() {
-        _ = clibuv_trim_heap()
-    }
 }

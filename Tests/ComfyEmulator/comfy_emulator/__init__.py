@@ -5,7 +5,7 @@ Modules:
   media       image/audio/latent encoding helpers (Pillow, FLAC, safetensors)
   nodes       node base class, registry and /object_info NodeInfo builder
   nodes_core  emulated core and comfy_extras nodes (images, masks, latents, strings, audio)
-  nodes_test  the test-only custom nodes SlowProgress and FailAlways
+  nodes_test  the test-only custom nodes SlowProgress, FailAlways and BigOutput
   validation  validate_prompt / validate_inputs with ComfyUI's error shapes
   prompt_queue the pending heap, running items and history
   hub         WebSocket sessions, the FIFO message publisher and binary frames
