@@ -51,7 +51,7 @@ struct ComfyGatewayCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let fileValuesAtStart = await ConfigurationLoader.fileValues(envFile: envFile)
-        GatewayLogging.bootstrap(configuration, environment: environment)
+        let accessLog = GatewayLogging.bootstrap(configuration, environment: environment)
         let logger = Logger(label: "comfy-gateway")
         let fileLimit = FileDescriptorLimit.raiseToHardLimit()
         // Past the open-files limit libuv can only reset new clients; below it, a client over
@@ -76,7 +76,7 @@ struct ComfyGatewayCommand: AsyncParsableCommand {
         let systemd = SystemdIntegration(environment: environment, loop: loop)
         let application = GatewayApplication(
             configuration: configuration, loop: loop, logger: logger, listenDescriptor: inherited.first,
-            connectionLimit: affordable)
+            connectionLimit: affordable, accessLog: accessLog)
         let address: String
         do {
             address = try await application.start()

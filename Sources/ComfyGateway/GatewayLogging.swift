@@ -13,7 +13,12 @@ import SystemPackage
 enum GatewayLogging {
     private static let level = Atomic<Int>(Self.index(of: .info))
 
-    static func bootstrap(_ configuration: GatewayConfiguration, environment: [String: String]) {
+    /// Sets up swift-log, and returns the access log's direct writer for this format (nil when
+    /// access lines go through swift-log too).
+    @discardableResult
+    static func bootstrap(_ configuration: GatewayConfiguration, environment: [String: String]) -> (
+        @Sendable (_ message: String, _ remote: String, _ requestID: String) -> Void
+    )? {
         setLevel(configuration.logLevel)
         let json = configuration.logFormat == .json
         let journal = !json && JournalStream.isStandardError(environment["JOURNAL_STREAM"])
@@ -28,6 +33,7 @@ enum GatewayLogging {
                 }
             return SharedLevelLogHandler(inner: handler)
         }
+        return AccessLogLines.writer(json: json, journal: journal, label: "comfy-gateway", sink: .standardError)
     }
 
     /// Changes the level of every logger (`info`, `debug`, ...).

@@ -19,9 +19,12 @@ package final class GatewayApplication: @unchecked Sendable {
     ///   - listenDescriptor: an inherited listening socket (socket activation) to serve instead of
     ///     binding `HOST:PORT`.
     ///   - connectionLimit: a cap below `MAX_CONNECTIONS` (what the open-files limit allows).
+    ///   - accessLog: writes each access line `(message, remote, request id)` directly, when
+    ///     the caller formats log lines itself; nil logs them through `logger`.
     package init(
         configuration: GatewayConfiguration, loop: EventLoop, logger: Logger, listenDescriptor: Int32? = nil,
-        connectionLimit: Int? = nil
+        connectionLimit: Int? = nil,
+        accessLog: (@Sendable (_ message: String, _ remote: String, _ requestID: String) -> Void)? = nil
     ) {
         self.configuration = configuration
         self.loop = loop
@@ -33,7 +36,8 @@ package final class GatewayApplication: @unchecked Sendable {
         self.metrics = metrics
         let reference = ServerReference()
         let router = GatewayRoutes.build(
-            services: services, configuration: configuration, access: access, metrics: metrics
+            services: services, configuration: configuration, access: access, metrics: metrics,
+            accessLog: accessLog
         ) {
             guard let server = reference.server else { return [] }
             return metrics.scrape(server: server, stats: services.stats())

@@ -61,12 +61,12 @@ enum GatewayRoutes {
     /// route (the WebSocket upgrade included), in that order from the outside in.
     static func build(
         services: Services, configuration: GatewayConfiguration, access: AccessPolicy, metrics: GatewayMetrics,
-        scrape: @escaping @Sendable () -> [UInt8]
+        accessLog: AccessLogMiddleware.Writer?, scrape: @escaping @Sendable () -> [UInt8]
     ) -> Router {
         let router = RouterBuilder()
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: MetricsMiddleware(metrics: metrics.http))
-        router.add(middleware: AccessLogMiddleware())
+        router.add(middleware: AccessLogMiddleware(writer: accessLog))
         router.add(middleware: CORSMiddleware(policy: access))
         let operations = operations(services: services, configuration: configuration, scrape: scrape)
         let openPatterns = Set(operations.filter(\.isOpen).map(\.routerPattern))

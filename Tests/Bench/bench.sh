@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Throughput / latency / memory benchmark: comfy-gateway vs. a Node.js baseline.
+# Throughput / latency / memory benchmark: comfy-gateway vs. Node.js and a raw C libuv server.
 #
 #   Tests/Bench/bench.sh PATH_TO_GATEWAY_BINARY
 #
@@ -10,8 +10,11 @@
 # connections are opened against each server and the RSS growth is recorded.
 # All traffic is on 127.0.0.1. Progress goes to stderr, the report to stdout.
 #
-# The gateway is started as
-#   LOG_LEVEL=error taskset -c 0 GATEWAY --host 127.0.0.1 --port PORT
+# Four servers answer GET /health: the gateway as a user runs it (default settings, the access
+# log on, stderr to a file), the gateway with LOG_LEVEL=error ("gw-quiet"), Node.js's http
+# module (node-hello.js) and a raw C libuv server (libuv-hello.c, compiled here against the
+# system libuv: what the loop and the socket calls alone cost). The gateway is started as
+#   taskset -c 0 GATEWAY --host 127.0.0.1 --port PORT
 # and its memory is read from /proc/PID/status of that process, so
 # GATEWAY must be (or exec into) the server itself, not fork it.
 #
@@ -26,9 +29,9 @@
 #   NODE=node            node binary
 #   KEEP_LOGS=0          1 = keep the temp dir with server logs and wrk output
 #
-# Goals checked in the verdict line: at 64 connections gateway req/s >= 2x
-# node and gateway p99 <= node p99; gateway idle RSS < 10 MiB; IDLE_COUNT idle
-# connections add < 60 MiB to the gateway.
+# Goals checked in the verdict line, for the gateway with default settings: at 64 connections
+# req/s >= 1.5x node and >= 0.8x raw libuv, p99 <= node p99; idle RSS < 10 MiB; IDLE_COUNT idle
+# connections add < 60 MiB (the idle test runs against the gateway and node only).
 
 set -euo pipefail
 
@@ -53,7 +56,8 @@ STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-15}
 NODE=${NODE:-node}
 KEEP_LOGS=${KEEP_LOGS:-0}
 HOST=127.0.0.1
-SERVERS=(gateway node)
+SERVERS=(gateway gw-quiet node libuv)
+IDLE_SERVERS=(gateway node)
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: ERROR: $*"; exit 1; }
@@ -70,6 +74,7 @@ done
 
 [[ -f $GATEWAY && -x $GATEWAY ]] || die "gateway binary '$GATEWAY' not found or not executable"
 [[ -f $SCRIPT_DIR/node-hello.js ]] || die "missing $SCRIPT_DIR/node-hello.js"
+[[ -f $SCRIPT_DIR/libuv-hello.c ]] || die "missing $SCRIPT_DIR/libuv-hello.c"
 [[ -f $SCRIPT_DIR/idle_connections.py ]] || die "missing $SCRIPT_DIR/idle_connections.py"
 
 # ---------------------------------------------------------------- tools ----
@@ -80,7 +85,7 @@ if ! command -v wrk >/dev/null 2>&1; then
     apt-get install -y wrk >&2 || { apt-get update >&2 && apt-get install -y wrk >&2; } ||
         die "could not install wrk"
 fi
-for tool in taskset setsid "$NODE" curl python3 awk sort; do
+for tool in taskset setsid "$NODE" curl python3 awk sort cc pkg-config; do
     command -v "$tool" >/dev/null 2>&1 || die "required tool '$tool' not found"
 done
 taskset -c "$SERVER_CPU" true 2>/dev/null || die "cannot pin to CPU $SERVER_CPU (SERVER_CPU)"
@@ -194,12 +199,27 @@ wait_ready() {
 # script and wrk; the EXIT trap then stops the servers. A background child of a
 # non-interactive shell is not a process-group leader, so setsid (and taskset)
 # exec in place and $! is the server's own pid.
+# start_gateway NAME [LOG_LEVEL]: default settings unless a level is given.
 start_gateway() {
-    PORT[gateway]=$(free_port)
-    LOG_LEVEL=error setsid taskset -c "$SERVER_CPU" "$GATEWAY" --host "$HOST" --port "${PORT[gateway]}" \
-        >"$WORK/gateway.log" 2>&1 </dev/null &
-    PID[gateway]=$!
-    wait_ready gateway
+    local name=$1 level=${2:-}
+    PORT[$name]=$(free_port)
+    (
+        [[ -z $level ]] || export LOG_LEVEL=$level
+        exec setsid taskset -c "$SERVER_CPU" "$GATEWAY" --host "$HOST" --port "${PORT[$name]}" \
+            >"$WORK/$name.log" 2>&1 </dev/null
+    ) &
+    PID[$name]=$!
+    wait_ready "$name"
+}
+
+start_libuv() {
+    # shellcheck disable=SC2046
+    cc -O2 -o "$WORK/libuv-hello" "$SCRIPT_DIR/libuv-hello.c" $(pkg-config --cflags --libs libuv) ||
+        die "could not compile libuv-hello.c (libuv1-dev installed?)"
+    PORT[libuv]=$(free_port)
+    setsid taskset -c "$SERVER_CPU" "$WORK/libuv-hello" "${PORT[libuv]}" >"$WORK/libuv.log" 2>&1 </dev/null &
+    PID[libuv]=$!
+    wait_ready libuv
 }
 
 start_node() {
@@ -328,10 +348,14 @@ run_idle() {
 log "bench: gateway=$GATEWAY node=$(command -v "$NODE") ($("$NODE" --version))"
 log "bench: wrk -t1 -d${DURATION}s, connections: $CONNECTIONS, rounds: $ROUNDS, servers on CPU $SERVER_CPU, client on CPU $CLIENT_CPU, ulimit -n $NOFILE"
 
-start_gateway
+start_gateway gateway
 IDLE_RSS[gateway]=$(rss_kib "${PID[gateway]}")
+start_gateway gw-quiet error
+IDLE_RSS[gw-quiet]=$(rss_kib "${PID[gw-quiet]}")
 start_node
 IDLE_RSS[node]=$(rss_kib "${PID[node]}")
+start_libuv
+IDLE_RSS[libuv]=$(rss_kib "${PID[libuv]}")
 for name in "${SERVERS[@]}"; do
     log "bench: $name pid ${PID[$name]} on port ${PORT[$name]}, idle RSS $(fmt_mib "${IDLE_RSS[$name]}")"
 done
@@ -353,7 +377,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 if ((IDLE_COUNT > 0)); then
-    for name in "${SERVERS[@]}"; do
+    for name in "${IDLE_SERVERS[@]}"; do
         log "bench: $IDLE_COUNT idle connections against $name"
         run_idle "$name"
     done
@@ -362,7 +386,7 @@ fi
 # -------------------------------------------------------------- report ----
 {
     echo
-    echo "=== comfy-gateway vs node ($(basename "$GATEWAY") / $("$NODE" --version)): median of $ROUNDS rounds," \
+    echo "=== comfy-gateway vs node and raw libuv ($(basename "$GATEWAY") / $("$NODE" --version)): median of $ROUNDS rounds," \
         "wrk -t1 -d${DURATION}s GET /health, servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU ==="
     printf '%6s  %-8s %12s %10s %10s %16s\n' conns server "req/s" p50 p99 "RSS after load"
     for c in $CONNECTIONS; do
@@ -373,14 +397,16 @@ fi
                 "$(fmt_us "$(median "$name" "$c" 5)")" "$(fmt_us "$(median "$name" "$c" 6)")" \
                 "$(fmt_mib "$(median "$name" "$c" 7)")"
         done
-        printf '%6s  %-8s %12s\n' "$c" "gw/node" \
-            "$(awk -v g="$(median gateway "$c" 4)" -v n="$(median node "$c" 4)" \
-                'BEGIN { if (g == "NA" || n == "NA" || n == 0) print "NA"; else printf "%.2fx\n", g / n }')"
+        for base in node libuv; do
+            printf '%6s  %-8s %12s\n' "$c" "gw/$base" \
+                "$(awk -v g="$(median gateway "$c" 4)" -v n="$(median "$base" "$c" 4)" \
+                    'BEGIN { if (g == "NA" || n == "NA" || n == 0) print "NA"; else printf "%.2fx\n", g / n }')"
+        done
     done
     echo
     printf '%-8s %12s %20s %22s\n' server "idle RSS" "max RSS after load" \
         "$( ((IDLE_COUNT > 0)) && echo "+${IDLE_COUNT} idle conns" || echo "idle conns")"
-    for name in "${SERVERS[@]}"; do
+    for name in "${IDLE_SERVERS[@]}"; do
         d=${IDLE_DELTA[$name]:-NA}
         ((IDLE_COUNT > 0)) || d=skipped
         printf '%-8s %12s %20s %22s\n' "$name" "$(fmt_mib "${IDLE_RSS[$name]}")" \
@@ -391,15 +417,17 @@ fi
     echo
 
     # Verdict: each goal is PASS, FAIL or n/a (missing data).
-    verdict=$(awk -v g_rps="$(median gateway 64 4)" -v n_rps="$(median node 64 4)" \
+    verdict=$(awk -v g_rps="$(median gateway 64 4)" -v n_rps="$(median node 64 4)" -v u_rps="$(median libuv 64 4)" \
         -v g_p99="$(median gateway 64 6)" -v n_p99="$(median node 64 6)" \
         -v g_idle="${IDLE_RSS[gateway]}" -v g_delta="${IDLE_DELTA[gateway]:-NA}" -v count="$IDLE_COUNT" '
         function ok(c) { if (c) { pass++; return "PASS" } fail++; return "FAIL" }
         function na(v) { return v == "" || v == "NA" || v == "skipped" }
         function us(v) { return v < 1000 ? sprintf("%.0fus", v) : sprintf("%.2fms", v / 1000) }
         BEGIN {
-            if (na(g_rps) || na(n_rps) || n_rps == 0) { s1 = "req/s@64 >= 2x node: n/a"; nas++ }
-            else s1 = sprintf("req/s@64 %.2fx node (>= 2x) %s", g_rps / n_rps, ok(g_rps >= 2 * n_rps))
+            if (na(g_rps) || na(n_rps) || n_rps == 0) { s1 = "req/s@64 >= 1.5x node: n/a"; nas++ }
+            else s1 = sprintf("req/s@64 %.2fx node (>= 1.5x) %s", g_rps / n_rps, ok(g_rps >= 1.5 * n_rps))
+            if (na(g_rps) || na(u_rps) || u_rps == 0) { s0 = "req/s@64 >= 0.8x libuv: n/a"; nas++ }
+            else s0 = sprintf("req/s@64 %.2fx libuv (>= 0.8x) %s", g_rps / u_rps, ok(g_rps >= 0.8 * u_rps))
             if (na(g_p99) || na(n_p99)) { s2 = "p99@64 <= node: n/a"; nas++ }
             else s2 = sprintf("p99@64 %s vs node %s %s", us(g_p99), us(n_p99), ok(g_p99 + 0 <= n_p99 + 0))
             if (na(g_idle)) { s3 = "idle RSS < 10 MiB: n/a"; nas++ }
@@ -407,7 +435,7 @@ fi
             if (na(g_delta) || count == 0) { s4 = "idle conns < 60 MiB: n/a"; nas++ }
             else s4 = sprintf("%d idle conns %+.1f MiB (< 60) %s", count, g_delta, ok(g_delta < 60))
             overall = fail ? "FAIL" : (nas ? "INCOMPLETE" : "ALL PASS")
-            printf "VERDICT: %s (%d/4 pass) | %s | %s | %s | %s\n", overall, pass, s1, s2, s3, s4
+            printf "VERDICT: %s (%d/5 pass) | %s | %s | %s | %s | %s\n", overall, pass, s1, s0, s2, s3, s4
         }')
     echo "$verdict"
 }

@@ -4,8 +4,19 @@ import Logging
 /// Logs one line per request at `info`: method, target, status, duration and peer. A `token`
 /// query parameter (an API key on the WebSocket route) is written as `token=REDACTED`, and no
 /// header is logged, so keys never reach the logs.
+///
+/// With a `writer`, the line goes straight to it (the message, the peer, the request id) instead
+/// of through swift-log: the executable formats it as its log handler would, without a
+/// `LogEvent`, a metadata dictionary and an existential handler per request.
 package struct AccessLogMiddleware: Middleware {
-    package init() {}
+    /// Writes one access line: `(message, remote address, request id)`.
+    package typealias Writer = @Sendable (_ message: String, _ remote: String, _ requestID: String) -> Void
+
+    private let writer: Writer?
+
+    package init(writer: Writer? = nil) {
+        self.writer = writer
+    }
 
     package nonisolated(nonsending) func handle(
         _ request: Request, context: RequestContext, next: Responder
@@ -27,6 +38,10 @@ package struct AccessLogMiddleware: Middleware {
         line += "."
         line += String(microseconds % 1000 / 10 + 100).dropFirst()
         line += "ms"
+        if let writer {
+            writer(line, context.remoteAddress, context.requestID)
+            return response
+        }
         context.logger.info(
             Logger.Message(stringLiteral: line),
             metadata: ["remote": .string(context.remoteAddress), "request_id": .string(context.requestID)])
