@@ -77,14 +77,16 @@ package struct HTTPRequestDecoder {
     /// Checks the `Host` value and turns an absolute-form target into origin form, its authority
     /// replacing `Host` (RFC 9112 section 3.2), so routes see one form.
     static func resolveAuthority(of head: inout HTTPRequestHead) throws(HTTPParseError) {
-        let hosts = head.headers.count(of: "Host")
+        // One pass over the fields: how many are Host, and is each a valid host[:port].
+        var hosts = 0
+        for field in head.headers.fields where HTTPHeaders.namesEqual(field.name, "Host") {
+            hosts += 1
+            guard RequestTarget.isHostValue(field.value.utf8) else { throw .badRequest("invalid Host header") }
+        }
         if head.version == .http1_1 && hosts != 1 {
             throw .badRequest(hosts == 0 ? "missing Host header" : "more than one Host header")
         }
         if head.version == .http1_0 && hosts > 1 { throw .badRequest("more than one Host header") }
-        for host in head.headers[all: "Host"] where !RequestTarget.isHostValue(host.utf8) {
-            throw .badRequest("invalid Host header")
-        }
         guard let (target, authority) = try RequestTarget.absoluteForm(head.target) else { return }
         head.target = target
         head.headers.replaceOrAdd(name: "Host", value: authority)
