@@ -118,7 +118,8 @@ lint:
 format:
 	$(SWIFT) format -i -r $(FORMATTED)
 
-## Benchmarks (not part of CI): the gateway's HTTP against a Node.js http hello world with wrk,
+## Benchmarks (not part of CI): the gateway's HTTP (as shipped and with LOG_LEVEL=error) against a
+## Node.js http hello world and a raw C libuv server (Tests/Bench/libuv-hello.c) with wrk,
 ## the WebSocket broadcast (Tests/Bench/ws-bench.sh) against node-ws, then a 100 MB download from
 ## the ComfyUI emulator through the upstream atom (MB/s and RSS growth), and the REST proxy
 ## overhead (Tests/Bench/proxy-bench.sh: GET /api/v1/queue/status versus the emulator's /queue),
