@@ -220,12 +220,7 @@ package final class ComfySocket: @unchecked Sendable {
             let timer = LoopTimer(loop: loop)
             sleepTimer = timer
             timer.onClose = { continuation.resume() }
-            let parts = delay.components
-            timer.start(
-                afterMilliseconds: UInt64(max(1, parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000))
-            ) {
-                timer.close()
-            }
+            timer.start(after: delay) { timer.close() }
         }
         sleepTimer = nil
     }

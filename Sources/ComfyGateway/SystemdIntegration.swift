@@ -28,10 +28,9 @@ final class SystemdIntegration: @unchecked Sendable {
         lastStatus = status
         notifier.send("READY=1\nSTATUS=\(status)\nMAINPID=\(SystemdEnvironment.processID)")
         if let interval = watchdogInterval {
-            let milliseconds = max(1, UInt64(interval / .milliseconds(1)) / 2)
             watchdogTimer = try? await loop.submit {
                 let timer = LoopTimer(loop: self.loop)
-                timer.start(afterMilliseconds: milliseconds, repeatEvery: milliseconds) { notifier.send("WATCHDOG=1") }
+                timer.start(every: interval / 2) { notifier.send("WATCHDOG=1") }
                 timer.unref()
                 return timer
             }

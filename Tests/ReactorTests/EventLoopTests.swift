@@ -87,6 +87,15 @@ struct EventLoopTests {
         #expect(loop.lateJobCount == 1)
     }
 
+    @Test func durationsBecomeWholeMillisecondsRoundedUp() {
+        #expect(LoopTimer.milliseconds(.seconds(2)) == 2000)
+        #expect(LoopTimer.milliseconds(.microseconds(1500)) == 2)
+        #expect(LoopTimer.milliseconds(.nanoseconds(1)) == 1)
+        #expect(LoopTimer.milliseconds(.zero) == 1)
+        #expect(LoopTimer.milliseconds(.milliseconds(-5)) == 1)
+        #expect(LoopTimer.milliseconds(.seconds(Int64.max)) == UInt64(Int64.max))
+    }
+
     @Test func timersFireOnceOrRepeatedly() async throws {
         let loop = try EventLoop()
         loop.start()

@@ -35,12 +35,9 @@ package final class HTTPClient: @unchecked Sendable {
             let literal = host.contains(":") ? "[\(host)]" : host
             return port == 80 ? literal : "\(literal):\(port)"
         }
-        var idleTimeoutMilliseconds: UInt64 { Self.milliseconds(idleTimeout) }
-        var requestTimeoutMilliseconds: UInt64 { Self.milliseconds(requestTimeout) }
 
         static func milliseconds(_ duration: Duration) -> UInt64 {
-            let parts = duration.components
-            return UInt64(max(0, parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000))
+            LoopTimer.milliseconds(duration)
         }
     }
 
@@ -205,8 +202,7 @@ package final class HTTPClient: @unchecked Sendable {
         let since = ContinuousClock.now
         return try await withCheckedThrowingContinuation { continuation in
             waiters.append((id, since, continuation))
-            let remaining = Configuration.milliseconds(deadline - .now)
-            timer.start(afterMilliseconds: max(1, remaining)) { [unowned self] in
+            timer.start(after: deadline - .now) { [unowned self] in
                 guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
                 let waited = Configuration.milliseconds(.now - since)
                 waiters.remove(at: index).continuation.resume(

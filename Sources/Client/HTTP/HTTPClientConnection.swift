@@ -221,7 +221,7 @@ final class HTTPClientConnection: TCPConnectionDelegate, @unchecked Sendable {
         if let bodyDeadline = exchange.bodyDeadline {
             arm(at: bodyDeadline) { $0.fail(.timedOut("the response did not complete in time")) }
         } else {
-            arm(afterMilliseconds: configuration.requestTimeoutMilliseconds) { $0.checkBodyProgress() }
+            arm(after: configuration.requestTimeout) { $0.checkBodyProgress() }
         }
         deliverHead(.success(head), to: exchange)
     }
@@ -233,7 +233,7 @@ final class HTTPClientConnection: TCPConnectionDelegate, @unchecked Sendable {
         if waiting == 0 && ContinuousClock.now - lastReadAt >= configuration.requestTimeout {
             fail(.timedOut("the response body stalled"))
         } else {
-            arm(afterMilliseconds: configuration.requestTimeoutMilliseconds) { $0.checkBodyProgress() }
+            arm(after: configuration.requestTimeout) { $0.checkBodyProgress() }
         }
     }
 
@@ -248,7 +248,7 @@ final class HTTPClientConnection: TCPConnectionDelegate, @unchecked Sendable {
         decoder = HTTPResponseDecoder()
         // A body inbox that was full paused reading; an idle connection must read to see a close.
         tcp.startReading()
-        arm(afterMilliseconds: configuration.idleTimeoutMilliseconds) { $0.close() }
+        arm(after: configuration.idleTimeout) { $0.close() }
         pool?.release(self)
     }
 
@@ -288,15 +288,12 @@ final class HTTPClientConnection: TCPConnectionDelegate, @unchecked Sendable {
         tcp.close()
     }
 
-    private func arm(afterMilliseconds milliseconds: UInt64, _ action: @escaping (HTTPClientConnection) -> Void) {
+    private func arm(after delay: Duration, _ action: @escaping (HTTPClientConnection) -> Void) {
         guard state != .closed else { return }
-        timer.startAfterPendingIO(afterMilliseconds: max(milliseconds, 1)) { [unowned self] in action(self) }
+        timer.startAfterPendingIO(after: delay) { [unowned self] in action(self) }
     }
 
     private func arm(at deadline: ContinuousClock.Instant, _ action: @escaping (HTTPClientConnection) -> Void) {
-        let remaining = deadline - .now
-        let milliseconds = max(
-            0, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000)
-        arm(afterMilliseconds: UInt64(milliseconds), action)
+        arm(after: deadline - .now, action)
     }
 }

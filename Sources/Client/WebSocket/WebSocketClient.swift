@@ -88,8 +88,7 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
         tcp.startReading()
         let timer = LoopTimer(loop: tcp.loop)
         self.timer = timer
-        let milliseconds = UInt64(options.handshakeTimeout.components.seconds * 1000)
-        timer.start(afterMilliseconds: max(milliseconds, 1)) { [weak self] in
+        timer.start(after: options.handshakeTimeout) { [weak self] in
             self?.failHandshake(.timedOut)
         }
     }

@@ -43,6 +43,33 @@ package final class LoopTimer: HandleOwner, @unchecked Sendable {
         }
     }
 
+    /// Arms the timer to fire once after `delay` (rounded up to whole milliseconds, at least 1;
+    /// a negative delay fires at the next loop turn).
+    package func start(after delay: Duration, _ onFire: @escaping () -> Void) {
+        start(afterMilliseconds: Self.milliseconds(delay), onFire)
+    }
+
+    /// Arms the timer to fire every `interval` (at least 1 ms).
+    package func start(every interval: Duration, _ onFire: @escaping () -> Void) {
+        let milliseconds = Self.milliseconds(interval)
+        start(afterMilliseconds: milliseconds, repeatEvery: milliseconds, onFire)
+    }
+
+    /// `startAfterPendingIO(afterMilliseconds:)` for a `Duration`.
+    package func startAfterPendingIO(after delay: Duration, _ onFire: @escaping () -> Void) {
+        startAfterPendingIO(afterMilliseconds: Self.milliseconds(delay), onFire)
+    }
+
+    /// A delay in whole milliseconds as libuv counts them: rounded up, at least 1.
+    package static func milliseconds(_ delay: Duration) -> UInt64 {
+        let parts = delay.components
+        guard parts.seconds >= 0 else { return 1 }
+        let whole = parts.seconds.multipliedReportingOverflow(by: 1000)
+        guard !whole.overflow else { return UInt64(Int64.max) }
+        let fraction = (parts.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return UInt64(max(1, whole.partialValue + fraction))
+    }
+
     /// Disarms the timer.
     package func stop() {
         guard !isClosing else { return }

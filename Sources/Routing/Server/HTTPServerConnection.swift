@@ -160,10 +160,7 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         let timer = self.timer ?? LoopTimer(loop: server.loop)
         self.timer = timer
         timerDeadline = deadline
-        let remaining = ContinuousClock.now.duration(to: deadline)
-        let milliseconds = max(
-            0, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1)
-        timer.startAfterPendingIO(afterMilliseconds: UInt64(milliseconds)) { [unowned self] in
+        timer.startAfterPendingIO(after: ContinuousClock.now.duration(to: deadline)) { [unowned self] in
             timerDeadline = nil
             perform(machine.timeoutFired())
         }

@@ -132,10 +132,9 @@ package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
         let timer = LoopTimer(loop: tcp.loop)
         self.timer = timer
         let tick = max(configuration.pingInterval / 4, .milliseconds(10))
-        let milliseconds = UInt64(tick.components.seconds * 1000 + tick.components.attoseconds / 1_000_000_000_000_000)
         // Unowned, not weak: a weak reference would make every retain of the socket take the slow
         // path. The timer is closed when the connection closes, before the socket can go away.
-        timer.start(afterMilliseconds: milliseconds, repeatEvery: milliseconds) { [unowned self] in checkTimers() }
+        timer.start(every: tick) { [unowned self] in checkTimers() }
     }
 
     private func checkTimers() {
