@@ -18,39 +18,12 @@ struct WebSocketGatewayTests {
         clientID: String,
         _ body: @escaping @Sendable (WebSocketClient, ComfyEmulator, EventLoop) async throws -> Void
     ) async throws {
-        let emulator = try await ComfyEmulator.start()
-        defer { emulator.stop() }
-        let loop = try EventLoop()
-        loop.start()
-        defer { loop.shutdown() }
-        let scratch = NSTemporaryDirectory() + "gateway-tests-\(UUID())"
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let port = try await loop.submit {
-            let listener = try TCPListener(loop: loop, host: "127.0.0.1", port: 0) { _ in }
-            defer { listener.stopAccepting() }
-            return listener.localPort
+        try await GatewayHarness.run { harness in
+            let socket = try await WebSocketClient.connect(
+                to: "ws://127.0.0.1:\(harness.port)/api/v1/ws/\(clientID)", loop: harness.loop)
+            defer { socket.close() }
+            try await body(socket, harness.emulator, harness.loop)
         }
-        let settings = [
-            "COMFYUI_URL": "http://127.0.0.1:\(emulator.port)", "INPUT_DIR": scratch + "/input",
-            "OUTPUT_DIR": scratch + "/output", "HOST": "127.0.0.1", "PORT": String(port),
-        ]
-        let configuration = try ConfigurationLoader.validate { settings[$0.variable] }
-        var logger = Logger(label: "gateway-tests")
-        logger.logLevel = .warning
-        let app = GatewayApplication(configuration: configuration, loop: loop, logger: logger)
-        _ = try await app.start()
-        do {
-            try await Task(executorPreference: loop) {
-                let socket = try await WebSocketClient.connect(
-                    to: "ws://127.0.0.1:\(port)/api/v1/ws/\(clientID)", loop: loop)
-                defer { socket.close() }
-                try await body(socket, emulator, loop)
-            }.value
-        } catch {
-            await app.shutdown()
-            throw error
-        }
-        await app.shutdown()
     }
 
     /// Reads text messages as JSON until `last` matches one (or 20 s pass), returning them all.
