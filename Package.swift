@@ -125,37 +125,37 @@ let package = Package(
         .target(
             name: "LoopbackTestSupport",
             dependencies: ["Reactor", "Codecs"],
-            path: "Tests/LoopbackTestSupport",
+            path: "Tests/Support/LoopbackTestSupport",
             swiftSettings: strictSettings
         ),
         .target(
             name: "ComfyEmulatorSupport",
             dependencies: ["Client", "Codecs", "Models", "Reactor"],
-            path: "Tests/ComfyEmulatorSupport",
+            path: "Tests/Support/ComfyEmulatorSupport",
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "websocket-echo",
             dependencies: ["Codecs", "Reactor", "Routing", .product(name: "Logging", package: "swift-log")],
-            path: "Tests/WebSocketEcho",
+            path: "Tests/Tools/WebSocketEcho",
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "websocket-test-client",
             dependencies: ["Client", "Codecs", "Reactor"],
-            path: "Tests/WebSocketTestClient",
+            path: "Tests/Tools/WebSocketTestClient",
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "upstream-bench",
             dependencies: ["AtomComfyHTTP", "Client", "ComfyEmulatorSupport", "Reactor"],
-            path: "Tests/UpstreamBench",
+            path: "Tests/Tools/UpstreamBench",
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "websocket-load",
             dependencies: ["Codecs", "Reactor"],
-            path: "Tests/WebSocketLoad",
+            path: "Tests/Tools/WebSocketLoad",
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs"], swiftSettings: strictSettings),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # WebSocket broadcast benchmark: 1,000 clients each receive a 200-byte text message broadcast
-# 200 times, from our server (Tests/WebSocketEcho's /broadcast) and from Node.js with Debian's
-# node-ws, with the same load client (Tests/WebSocketLoad), in two modes (see below), three
+# 200 times, from our server (Tests/Tools/WebSocketEcho's /broadcast) and from Node.js with Debian's
+# node-ws, with the same load client (Tests/Tools/WebSocketLoad), in two modes (see below), three
 # alternating rounds. Servers on CPU 0, the client on CPU 1.
 #   Tests/Bench/ws-bench.sh WEBSOCKET_ECHO_BINARY WEBSOCKET_LOAD_BINARY
 # The client prints its own CPU: a client near 100% is measuring itself, not the server.

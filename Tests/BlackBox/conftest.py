@@ -59,7 +59,7 @@ def gateway(tmp_path):
 
 @pytest.fixture
 def echo_server(tmp_path):
-    """The test-only WebSocket echo endpoint (Tests/WebSocketEcho) at ws://127.0.0.1:PORT/echo."""
+    """The test-only WebSocket echo endpoint (Tests/Tools/WebSocketEcho) at ws://127.0.0.1:PORT/echo."""
     server = Gateway(tmp_path, [str(ECHO_BINARY), "{port}"])
     yield server
     assert server.stop() == 0, server.log.read_text()

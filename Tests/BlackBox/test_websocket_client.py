@@ -1,4 +1,4 @@
-"""Our WebSocket client (Tests/WebSocketTestClient, a thin driver of the Client target) against
+"""Our WebSocket client (Tests/Tools/WebSocketTestClient, a thin driver of the Client target) against
 an independent, strict RFC 6455 server (Python websockets), plus hand-made frames for the
 failures a conforming server never sends, over real sockets."""
 import os

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the Autobahn testsuite's fuzzingserver and drives our WebSocket client against it
-# (Tests/WebSocketTestClient); fails unless every case is OK, NON-STRICT or INFORMATIONAL.
+# (Tests/Tools/WebSocketTestClient); fails unless every case is OK, NON-STRICT or INFORMATIONAL.
 #   Tests/Conformance/autobahn-client.sh [CLIENT_BINARY]
 # Cases 12.* and 13.* test permessage-deflate, which the client does not offer, so they are
 # excluded. The report is left in .build-autobahn-client-report/.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the Autobahn testsuite's fuzzingclient against the test WebSocket echo endpoint
-# (Tests/WebSocketEcho) and fails unless every case is OK, NON-STRICT or INFORMATIONAL.
+# (Tests/Tools/WebSocketEcho) and fails unless every case is OK, NON-STRICT or INFORMATIONAL.
 #   Tests/Conformance/autobahn-server.sh [ECHO_BINARY]
 # Cases 12.* and 13.* test permessage-deflate, which the server does not offer (no extension is
 # negotiated), so they are excluded. The report is left in .build-autobahn-report/.

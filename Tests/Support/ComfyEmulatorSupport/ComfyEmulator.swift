@@ -15,9 +15,9 @@ package final class ComfyEmulator: @unchecked Sendable {
     private let root: URL
     private let process: Process
 
-    /// The package root, found from this file's path.
+    /// The package root, found from this file's path (`Tests/Support/ComfyEmulatorSupport/`).
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
 
     /// Why the emulator could not start.
     package struct StartFailure: Error, CustomStringConvertible {
