@@ -25,8 +25,10 @@ package enum ComfyEvent: Sendable, Equatable {
     case other(type: String, data: JSONValue)
     /// Binary type 1: an encoded preview image, `format` 1 = JPEG, 2 = PNG.
     case preview(format: UInt32, image: [UInt8])
-    /// Binary type 4: a preview with its metadata (`prompt_id`, `node_id`, `image_type`, ...).
-    case previewWithMetadata(metadata: JSONValue, image: [UInt8])
+    /// Binary type 4: a preview with its metadata (`prompt_id`, `node_id`, `image_type`, ...),
+    /// and the whole frame as ComfyUI sent it, so it is passed on byte for byte (the metadata is
+    /// not serialized again).
+    case previewWithMetadata(metadata: JSONValue, frame: [UInt8])
     /// Binary type 3: text a node sends (progress text).
     case text(nodeID: String, text: String)
     /// A binary frame of another event type, passed through whole.
@@ -49,5 +51,29 @@ package struct ComfyExecutionFailure: Sendable, Equatable {
         self.exceptionType = exceptionType
         self.exceptionMessage = exceptionMessage
         self.traceback = traceback
+    }
+}
+
+extension ComfyEvent {
+    /// A type-4 preview frame built from its parts (u32 4, u32 metadata length, the metadata's
+    /// JSON, the image), for producers and tests; decoded frames keep ComfyUI's own bytes.
+    package static func previewWithMetadata(metadata: JSONValue, image: [UInt8]) -> ComfyEvent {
+        let json = metadata.serialized()
+        var frame: [UInt8] = [0, 0, 0, 4]
+        let length = UInt32(json.count)
+        frame += [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+        return .previewWithMetadata(metadata: metadata, frame: frame + json + image)
+    }
+
+    /// The image bytes of a preview (type 1 or 4), nil for any other event.
+    package var previewImage: [UInt8]? {
+        switch self {
+        case .preview(_, let image): return image
+        case .previewWithMetadata(_, let frame):
+            guard frame.count >= 8 else { return nil }
+            let length = Int(frame[4]) << 24 | Int(frame[5]) << 16 | Int(frame[6]) << 8 | Int(frame[7])
+            return frame.count >= 8 + length ? Array(frame[(8 + length)...]) : nil
+        default: return nil
+        }
     }
 }

@@ -75,7 +75,7 @@ package enum ComfyMessageDecoder {
             if let length = uint32(bytes, at: 4).map(Int.init), bytes.count - 8 >= length,
                 let metadata = try? JSONValue(parsing: Array(bytes[8..<(8 + length)]))
             {
-                return .previewWithMetadata(metadata: metadata, image: Array(bytes[(8 + length)...]))
+                return .previewWithMetadata(metadata: metadata, frame: bytes)
             }
         default:
             break

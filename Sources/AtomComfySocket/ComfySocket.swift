@@ -54,7 +54,7 @@ package final class ComfySocket: @unchecked Sendable {
 
         var size: Int {
             switch self {
-            case .message(.preview(_, let image)), .message(.previewWithMetadata(_, let image)): image.count + 256
+            case .message(.preview(_, let bytes)), .message(.previewWithMetadata(_, let bytes)): bytes.count + 256
             case .message(.binary(_, let payload)): payload.count + 256
             default: 512
             }

@@ -1,9 +1,10 @@
 import AtomComfySocket
 import Models
 
-/// ComfyUI's binary `/ws` frames (`docs/comfyui.md`, "Binary frames"), framed again from their
-/// decoded event so they reach the gateway's clients byte for byte as ComfyUI sent them: a
-/// big-endian 32-bit event type, then the type's own layout.
+/// ComfyUI's binary `/ws` frames (`docs/comfyui.md`, "Binary frames") as the gateway's clients
+/// get them, byte for byte as ComfyUI sent them: a big-endian 32-bit event type, then the type's
+/// own layout. A type-4 preview carries its original frame; the others are framed again from
+/// fields that round-trip exactly.
 enum BinaryFrame {
     /// The frame of a binary event; nil for a text event.
     static func encode(_ event: ComfyEvent) -> [UInt8]? {
@@ -19,13 +20,8 @@ enum BinaryFrame {
             append(UInt32(nodeID.utf8.count), to: &frame)
             frame += Array(nodeID.utf8)
             frame += Array(text.utf8)
-        case .previewWithMetadata(let metadata, let image):
-            let json = metadata.serialized()
-            frame.reserveCapacity(image.count + json.count + 8)
-            append(4, to: &frame)
-            append(UInt32(json.count), to: &frame)
-            frame += json
-            frame += image
+        case .previewWithMetadata(_, let original):
+            return original
         case .binary(let eventType, let payload):
             frame.reserveCapacity(payload.count + 4)
             append(eventType, to: &frame)

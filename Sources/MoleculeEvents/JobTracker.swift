@@ -51,7 +51,7 @@ package struct JobTracker {
         /// What the held event costs: its image bytes, plus a fixed overhead.
         var size: Int {
             switch event {
-            case .preview(_, let image), .previewWithMetadata(_, let image): image.count + 256
+            case .preview(_, let bytes), .previewWithMetadata(_, let bytes): bytes.count + 256
             case .binary(_, let payload): payload.count + 256
             default: 256
             }

@@ -87,7 +87,8 @@ struct ComfyMessageDecoderTests {
         #expect(
             ComfyMessageDecoder.decode(binary: typeFour)
                 == .previewWithMetadata(
-                    metadata: ["prompt_id": "p", "node_id": "3", "image_type": "image/jpeg"], image: jpeg))
+                    metadata: ["prompt_id": "p", "node_id": "3", "image_type": "image/jpeg"], frame: typeFour))
+        #expect(ComfyMessageDecoder.decode(binary: typeFour)?.previewImage == jpeg)
         #expect(ComfyMessageDecoder.decode(binary: [0, 0, 0, 9, 1, 2]) == .binary(eventType: 9, payload: [1, 2]))
         #expect(
             ComfyMessageDecoder.decode(binary: [0, 0, 0, 4, 0, 0, 1, 0, 1])

@@ -151,9 +151,10 @@ struct ComfySocketTests {
                 case .message(.preview(let format, let image)):
                     #expect(!negotiate && format == 1 && image.starts(with: [0xFF, 0xD8]))
                     previews += 1
-                case .message(.previewWithMetadata(let metadata, let image)):
+                case .message(let preview):
+                    guard case .previewWithMetadata(let metadata, _) = preview else { break }
                     #expect(negotiate && metadata["prompt_id"] == .string(submitted.promptID))
-                    #expect(image.starts(with: [0xFF, 0xD8]))
+                    #expect(preview.previewImage?.starts(with: [0xFF, 0xD8]) == true)
                     previews += 1
                 default:
                     break

@@ -46,7 +46,9 @@ struct JobTrackerTests {
 
     @Test func heldPreviewsAreBoundedByBytesOldestFirst() {
         var limits = JobTracker.Limits()
-        limits.maxHeldBytes = 3 * (1000 + 256)
+        // What one held preview costs: its whole frame (8 bytes, the metadata, the image) + 256.
+        let frame = 8 + #"{"node_id":"0","prompt_id":"p"}"#.utf8.count + 1000
+        limits.maxHeldBytes = 3 * (frame + 256)
         var tracker = JobTracker(limits: limits)
         for index in 0..<5 {
             let metadata: JSONValue = ["prompt_id": "p", "node_id": .string(String(index))]
@@ -152,6 +154,21 @@ struct JobTrackerTests {
             return
         }
         #expect(ComfyMessageDecoder.decode(binary: frame) == event)
+    }
+
+    @Test func aPreviewFrameIsPassedOnByteForByte() throws {
+        var tracker = JobTracker()
+        _ = tracker.track(promptID: "q", clientID: "bob", now: start)
+        // ComfyUI's own spelling of the metadata: spaces and a key order the gateway's writer
+        // would not produce. The client gets these very bytes.
+        let json = Array(#"{"node_id": "2",  "prompt_id": "q", "image_type": "image/jpeg"}"#.utf8)
+        let original = [0, 0, 0, 4, 0, 0, 0, UInt8(json.count)] + json + [0xFF, 0xD8, 0xFF, 0xE0]
+        let event = try #require(ComfyMessageDecoder.decode(binary: original))
+        guard case .binary("bob", let frame)? = Self.notices(tracker.receive(event, now: start)).first else {
+            Issue.record("expected a frame for bob")
+            return
+        }
+        #expect(frame == original)
     }
 
     @Test func statusLosesTheUpstreamSessionID() {
