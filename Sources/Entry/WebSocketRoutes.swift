@@ -133,7 +133,7 @@ enum WebSocketRoutes {
 }
 
 /// The server's WebSocket as a `GatewaySocket`: messages are framed once per broadcast (the
-/// frame is kept on the message for the next socket) and queued without waiting.
+/// frame's bytes are kept on the message for the next socket) and queued without waiting.
 final class SocketOutlet: GatewaySocket, @unchecked Sendable {
     let socket: WebSocket
 
@@ -142,11 +142,11 @@ final class SocketOutlet: GatewaySocket, @unchecked Sendable {
     }
 
     func enqueue(_ message: OutboundMessage) -> Bool {
-        if let frame = message.encoded as? EncodedFrame { return socket.enqueue(frame.message) }
-        let frame = EncodedFrame(
-            message.isText ? PreparedMessage(utf8Text: message.payload) : PreparedMessage(binary: message.payload))
-        message.encoded = frame
-        return socket.enqueue(frame.message)
+        if let frame = message.frame { return socket.enqueue(PreparedMessage(encodedFrame: frame)) }
+        let prepared =
+            message.isText ? PreparedMessage(utf8Text: message.payload) : PreparedMessage(binary: message.payload)
+        message.frame = prepared.frame
+        return socket.enqueue(prepared)
     }
 
     var queuedBytes: Int { socket.queuedBytes }
@@ -158,14 +158,5 @@ final class SocketOutlet: GatewaySocket, @unchecked Sendable {
     /// Sends one message to this socket alone (before it is registered).
     func send(_ message: SocketMessage) {
         _ = enqueue(OutboundMessage(text: message.serialized()))
-    }
-}
-
-/// A message's frame, kept on the `OutboundMessage` for the next socket of a broadcast.
-final class EncodedFrame {
-    let message: PreparedMessage
-
-    init(_ message: PreparedMessage) {
-        self.message = message
     }
 }

@@ -11,14 +11,15 @@ package protocol GatewaySocket: AnyObject {
 }
 
 /// One message for gateway sockets, text or binary. A broadcast hands the same instance to
-/// every socket, so a socket may keep its encoded frame in `encoded` and the next socket
-/// reuses it. Loop-bound.
+/// every socket, so the first socket keeps the frame it encoded in `frame` and the others write
+/// those same bytes. Loop-bound (`frame` is set on the loop; a reason for `@unchecked`).
 package final class OutboundMessage: @unchecked Sendable {
     /// Text (UTF-8 JSON) or binary.
     package let isText: Bool
     package let payload: [UInt8]
-    /// The frame a socket encoded for this message, for the next socket to reuse.
-    package var encoded: AnyObject?
+    /// The whole WebSocket frame (server to client, unmasked) of this message, once a socket has
+    /// encoded it.
+    package var frame: [UInt8]?
 
     package init(text: [UInt8]) {
         isText = true
