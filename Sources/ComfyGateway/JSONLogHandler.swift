@@ -3,15 +3,10 @@ import Logging
 
 /// Writes each log record as one JSON object per line on stderr
 /// (`{"ts", "level", "label", "message", ...metadata}`).
-struct JSONLogHandler: LogHandler {
+struct JSONLogHandler: MetadataStoringLogHandler {
     let label: String
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
 
     func log(event: LogEvent) {
         var record: [String: String] = [

@@ -15,15 +15,10 @@ enum JournalStream {
 
 /// One line per record for journald: `<priority>level label: message key=value ...`, with the
 /// syslog priority that journald reads from the prefix (so `journalctl -p warning` works).
-struct JournalLogHandler: LogHandler {
+struct JournalLogHandler: MetadataStoringLogHandler {
     let label: String
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
 
     func log(event: LogEvent) {
         let priority =

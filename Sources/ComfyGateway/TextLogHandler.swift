@@ -5,16 +5,11 @@ import Reactor
 /// swift-log's plain text line (`2026-12-07T16:03:27+0000 info label: key=value [source] message`),
 /// as its `StreamLogHandler` writes it, sent to the batched `LogSink`. The timestamp is formatted
 /// once per second, not once per line.
-struct TextLogHandler: LogHandler {
+struct TextLogHandler: MetadataStoringLogHandler {
     let label: String
     let sink: LogSink
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
 
     func log(event: LogEvent) {
         var merged = event.metadata ?? [:]
