@@ -53,6 +53,7 @@ extension ComfyAPI {
 
     /// The API error for a failed exchange.
     func gatewayError(for error: any Error) -> GatewayError {
+        if error is CancellationError { return gatewayError(for: HTTPClientError.cancelled) }
         guard let error = error as? HTTPClientError else {
             return GatewayError(.internalError, message: "Talking to ComfyUI failed unexpectedly.")
         }

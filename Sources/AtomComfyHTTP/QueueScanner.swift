@@ -80,7 +80,7 @@ package struct QueueScanner {
 
     /// The longest value kept (a prompt id, a client id, a number); keys longer than this are
     /// simply not among the ones that matter.
-    private static let maxKeptBytes = 1024
+    private static let maxKeptBytes = 8192
     private static let maxDepth = 512
 
     package mutating func feed(_ bytes: some Collection<UInt8>) throws(QueueScanError) {
@@ -147,8 +147,12 @@ package struct QueueScanner {
                 || byte == 0x2D || byte == 0x2E
             {
                 if keepText {
-                    guard text.count < Self.maxKeptBytes else { throw fail("a value is too long") }
-                    text.append(byte)
+                    if text.count < Self.maxKeptBytes {
+                        text.append(byte)
+                    } else {
+                        keepText = false
+                        text.removeAll(keepingCapacity: true)
+                    }
                 }
                 return
             }
@@ -299,8 +303,9 @@ package struct QueueScanner {
     private mutating func keep(_ byte: UInt8) throws(QueueScanError) {
         guard keepText else { return }
         guard text.count < Self.maxKeptBytes else {
-            // A key this long is none of the ones that matter; a kept value this long is wrong.
-            guard case .string(isKey: true, _) = lexer else { throw fail("a value is too long") }
+            // A key this long is none of the ones that matter, and a value this long (a client id
+            // of escaped characters) is left out rather than failing the whole queue: an entry
+            // without its id is then refused, one without its client id is kept without it.
             keepText = false
             text.removeAll(keepingCapacity: true)
             return

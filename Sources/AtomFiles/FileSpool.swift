@@ -88,7 +88,15 @@ package final class FileSpool: @unchecked Sendable {
             }
             if let failure { throw failure }
             if ended && readOffset >= written { return nil }
-            await withCheckedContinuation { waiter = $0 }
+            guard !Task.isCancelled else {
+                throw GatewayError(.internalError, status: 499, message: "The download's reader was cancelled.")
+            }
+            // A reader whose task is cancelled (its client left) stops waiting at once.
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { waiter = $0 }
+            } onCancel: { [loop] in
+                loop.execute { self.wake() }
+            }
         }
     }
 

@@ -62,8 +62,12 @@ extension ImageStore {
                 let keep = cacheable && length != nil
                 let filling = spool.fill(from: { append in try await download.forEachChunk(append) }) { spool, error in
                     if keep, error == nil, spool.size == length {
-                        try? await spool.file.commit(
-                            as: location.filename, in: subfolder, modified: download.lastModified)
+                        do {
+                            try await spool.file.commit(
+                                as: location.filename, in: subfolder, modified: download.lastModified)
+                        } catch {
+                            await spool.file.discard()
+                        }
                     } else {
                         await spool.file.discard()
                     }

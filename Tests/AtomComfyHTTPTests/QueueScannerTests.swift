@@ -54,6 +54,18 @@ struct QueueScannerTests {
         #expect(try scanner.finish().pending.map(\.promptID) == ["big"])
     }
 
+    @Test func aVeryLongClientIDIsLeftOutNotFatal() throws {
+        let escaped = String(repeating: #"\u0001"#, count: 256)
+        let huge = String(repeating: "c", count: 10_000)
+        let text =
+            #"{"queue_running": [], "queue_pending": [[1, "a", {}, {"client_id": "\#(escaped)"}, []], "#
+            + #"[2, "b", {}, {"client_id": "\#(huge)"}, []]]}"#
+        let lists = try Self.scan(Array(text.utf8), splits: [])
+        #expect(lists.pending.map(\.promptID) == ["a", "b"])
+        #expect(lists.pending[0].clientID == String(repeating: "\u{1}", count: 256))
+        #expect(lists.pending[1].clientID == nil, "over the kept length: left out")
+    }
+
     @Test func anEmptyQueueHasNoEntries() throws {
         let lists = try Self.scan(Array(#" {"queue_running":[],"queue_pending":[]} "#.utf8), splits: [])
         #expect(lists.running.isEmpty && lists.pending.isEmpty)

@@ -74,19 +74,23 @@ package final class HTTPClient: @unchecked Sendable {
     package var longestWait: Duration { waiters.first.map { .now - $0.since } ?? .zero }
 
     /// Sends `request` and returns the response once its head has arrived. When the calling task
-    /// is cancelled (its client left), the wait for a connection ends, or the connection carrying
-    /// the request is closed rather than returned to the pool, and `cancelled` is thrown.
+    /// is cancelled (its client left), the wait for a connection ends and `cancelled` is thrown.
+    /// A request already on its way is closed rather than returned to the pool, except one that
+    /// is not safe to repeat (a POST): the upstream may act on it (ComfyUI queues a prompt), so
+    /// its answer is still awaited, for `cancelledGrace` at most, and the caller gets it.
     package func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
         loop.assertInLoop()
         guard !Task.isCancelled else { throw HTTPClientError.cancelled }
         let deadline = ContinuousClock.now + configuration.requestTimeout
-        let attempt = Attempt()
+        let attempt = Attempt(waitsForAnswer: !request.isSafeToRetry)
         return try await withTaskCancellationHandler {
             var retried = false
             while true {
                 let connection = try await acquire(deadline: deadline, skipIdle: retried, attempt: attempt)
                 guard !attempt.isCancelled else {
-                    release(connection)
+                    // Never used: closed, not pooled (an idle connection needs the idle timer
+                    // that only a finished exchange arms).
+                    connection.close()
                     throw HTTPClientError.cancelled
                 }
                 attempt.connection = connection
@@ -94,7 +98,7 @@ package final class HTTPClient: @unchecked Sendable {
                 do {
                     return try await connection.send(request, deadline: deadline)
                 } catch let failure as ExchangeFailure {
-                    if attempt.isCancelled { throw HTTPClientError.cancelled }
+                    if attempt.isCancelled && !attempt.waitsForAnswer { throw HTTPClientError.cancelled }
                     let retry =
                         !retried && failure.beforeResponse && connection.hasBeenUsedBefore
                         && request.isSafeToRetry && failure.error.isClosedByPeer
@@ -109,17 +113,31 @@ package final class HTTPClient: @unchecked Sendable {
 
     /// One `execute` call: what a cancellation must stop. Touched on the loop only.
     private final class Attempt: @unchecked Sendable {
+        /// A request the upstream may have acted on: its answer is awaited after a cancel.
+        let waitsForAnswer: Bool
         var isCancelled = false
         var waiterID: Int?
         var connection: HTTPClientConnection?
+
+        init(waitsForAnswer: Bool) {
+            self.waitsForAnswer = waitsForAnswer
+        }
     }
+
+    /// How long the answer to a cancelled request that is not safe to repeat is still awaited.
+    package static let cancelledGrace: Duration = .seconds(5)
 
     private func cancel(_ attempt: Attempt) {
         attempt.isCancelled = true
         if let id = attempt.waiterID, let index = waiters.firstIndex(where: { $0.id == id }) {
             waiters.remove(at: index).continuation.resume(throwing: HTTPClientError.cancelled)
         }
-        attempt.connection?.fail(.cancelled)
+        guard let connection = attempt.connection else { return }
+        if attempt.waitsForAnswer {
+            connection.limitDeadline(to: .now + Self.cancelledGrace)
+        } else {
+            connection.fail(.cancelled)
+        }
     }
 
     /// Closes every connection and fails every waiter; later calls throw `shutDown`.

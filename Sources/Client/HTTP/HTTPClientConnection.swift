@@ -269,6 +269,14 @@ final class HTTPClientConnection: TCPConnectionDelegate, @unchecked Sendable {
 
     // MARK: Failing and closing
 
+    /// Brings the end of the exchange in progress forward to `deadline` (its caller left): the
+    /// answer is still taken if it comes by then, else the exchange fails and the connection
+    /// closes.
+    func limitDeadline(to deadline: ContinuousClock.Instant) {
+        guard exchange != nil else { return }
+        arm(at: deadline) { $0.fail(.timedOut("the answer did not come within the grace after its caller left")) }
+    }
+
     /// Ends the exchange in progress with `error` (its head waiter or its body), then closes.
     func fail(_ error: HTTPClientError) {
         if let exchange {

@@ -58,6 +58,9 @@ package final class HTTPClientResponseBody: AsyncSequence, Sendable {
     /// Bytes received and not read yet.
     package var unreadBytes: Int { inbox.waitingBytes }
 
+    /// True once the whole body has arrived and been read.
+    var isComplete: Bool { inbox.isDrained }
+
     package func makeAsyncIterator() -> Iterator { Iterator(body: self, events: inbox.makeAsyncIterator()) }
 
     /// Yields chunks in order.
@@ -70,7 +73,10 @@ package final class HTTPClientResponseBody: AsyncSequence, Sendable {
             case .bytes(let bytes): return bytes
             case .failed(let error): throw error
             case nil:
-                // The inbox also ends for a cancelled reader: that is not the end of the body.
+                // The inbox also ends for a cancelled reader: that is not the end of the body,
+                // unless the whole body had arrived (a cancelled caller may still read an answer
+                // that is all there).
+                if body.isComplete { return nil }
                 try Task.checkCancellation()
                 return nil
             }

@@ -55,6 +55,10 @@ package final class MessageInbox<Element: Sendable>: AsyncSequence, Sendable {
     /// Bytes waiting to be taken.
     package var waitingBytes: Int { state.withLock { $0.bytes } }
 
+    /// True once `finish()` was called and every element has been taken: a `nil` from `next()`
+    /// then means the end, not a cancelled reader.
+    package var isDrained: Bool { state.withLock { $0.finished && $0.bytes == 0 } }
+
     /// Adds a received element (ignored after `finish()`).
     package func yield(_ element: Element) {
         let (waiter, shouldPause) = state.withLock { state -> (CheckedContinuation<Element?, Never>?, Bool) in

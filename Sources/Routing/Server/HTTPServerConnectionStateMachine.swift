@@ -177,7 +177,10 @@ package struct HTTPServerConnectionStateMachine<C: Clock> where C.Duration == Du
         return [arm(timeouts.body)]
     }
 
-    /// The peer sent FIN: no more requests will come, but pending ones are still answered.
+    /// The peer sent FIN: no more requests will come. A handler still running is cancelled, as a
+    /// proxy does when its client leaves (`cancelHandler`: its upstream work is abandoned, or,
+    /// for a request that is not safe to repeat, given a short grace); requests already received
+    /// behind it are still answered.
     package mutating func peerClosed() -> [Action] {
         inputEnded = true
         switch phase {
