@@ -59,7 +59,8 @@ package struct GatewaySetting: Sendable, Hashable {
         help: "Most simultaneous client connections; more are answered 503.")
     package static let wsSendQueueBytes = GatewaySetting(
         variable: "WS_SEND_QUEUE_BYTES", defaultValue: "1048576",
-        help: "Bytes a gateway WebSocket may have waiting unsent; a socket over it for 2 s is closed with 1008.")
+        help:
+            "Bytes a gateway WebSocket may have waiting unsent; over it for 2 s without progress, it is closed (1008).")
     package static let maxPendingPerClient = GatewaySetting(
         variable: "MAX_PENDING_PER_CLIENT", defaultValue: "100",
         help: "Most unfinished prompts one client id may have; more submits get 429 QUEUE_FULL (0: no cap).")

@@ -34,7 +34,8 @@ enum WebSocketRoutes {
         ComfyUI lost (restart) ends with `execution_error` of type `comfy_gateway.PromptLost`.
 
         Every socket of a client id gets every message. A socket whose unsent messages stay over \
-        WS_SEND_QUEUE_BYTES for 2 s (or pass 4 times it) is closed with 1008. A socket may send \
+        WS_SEND_QUEUE_BYTES for 2 s without shrinking (or for 30 s in all, or past 64 times it) is closed with \
+        1008. A socket may send \
         WS_SUBMITS_PER_SECOND submits a second (bursts of twice that), and a client id may have \
         MAX_PENDING_PER_CLIENT unfinished prompts; a submit beyond either gets a `system` error with \
         `QUEUE_FULL`.

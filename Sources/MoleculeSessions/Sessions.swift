@@ -6,23 +6,24 @@ package import Models
 /// The gateway's WebSocket sessions by client id (several sockets may share one), and the
 /// delivery of messages to them.
 ///
-/// Each socket's queue is bounded, and slowness is judged by time: a socket whose backlog (what
-/// was still unsent when a new message came) stays over `Policy.maxQueuedBytes` for
-/// `Policy.grace`, or over `Policy.hardLimitFactor` times it for `Policy.hardGrace`, is closed with
-/// 1008 and counted in `slowSocketsClosed`. One large message (a 17 MB result) starts the clock
-/// but never closes a socket by itself: a client that reads drains it well within the grace.
-/// Delivery never waits, so a slow socket never delays the others. Loop-bound.
+/// Each socket's queue is bounded, and slowness is judged by progress over time. The backlog is
+/// what was still unsent when a new message came. A socket is closed with 1008 (and counted in
+/// `slowSocketsClosed`) when its backlog stays over `Policy.maxQueuedBytes` without shrinking
+/// for `Policy.grace`, when it stays over it for `Policy.maxOverTime` even while shrinking (a
+/// reader far slower than the traffic), or at once past `Policy.capFactor` times it (the memory
+/// bound). One large message (a 17 MB result) starts the clock but closes no socket that reads
+/// it. Delivery never waits, so a slow socket never delays the others. Loop-bound.
 package final class Sessions: @unchecked Sendable {
     /// The slow consumer policy.
     package struct Policy: Sendable {
         /// Bytes a socket may have queued and unsent.
         package var maxQueuedBytes = 1024 * 1024
-        /// How long a socket may stay over `maxQueuedBytes` before it is closed.
+        /// How long a socket's backlog may stay over `maxQueuedBytes` without shrinking.
         package var grace: Duration = .seconds(2)
-        /// A socket past this multiple of `maxQueuedBytes` is closed after `hardGrace`.
-        package var hardLimitFactor = 4
-        /// How long a socket may stay past the hard limit.
-        package var hardGrace: Duration = .milliseconds(500)
+        /// How long it may stay over `maxQueuedBytes` at all, shrinking or not.
+        package var maxOverTime: Duration = .seconds(30)
+        /// A backlog past this multiple of `maxQueuedBytes` is closed at once.
+        package var capFactor = 64
 
         package init() {}
     }
@@ -34,7 +35,10 @@ package final class Sessions: @unchecked Sendable {
         /// The base URL the socket's client reached the gateway at, for links in its messages.
         package let publicBase: String
         let socket: any GatewaySocket
+        /// Since when the backlog is over the bound, when it last shrank, and how large it was.
         var overSince: ContinuousClock.Instant?
+        var progressAt: ContinuousClock.Instant?
+        var lastBacklog = 0
         /// Closed, or being closed, by the gateway.
         package fileprivate(set) var isClosing = false
 
@@ -116,18 +120,29 @@ package final class Sessions: @unchecked Sendable {
         // is forgotten, and this message alone only starts the clock.
         guard backlog > policy.maxQueuedBytes else {
             session.overSince = queued > policy.maxQueuedBytes ? now : nil
+            session.progressAt = session.overSince
+            session.lastBacklog = backlog
             return
         }
-        guard let since = session.overSince else {
-            session.overSince = now
-            return
-        }
-        let over = now - since
-        if over >= policy.grace
-            || (backlog > policy.maxQueuedBytes * policy.hardLimitFactor && over >= policy.hardGrace)
-        {
+        if backlog > policy.maxQueuedBytes * policy.capFactor {
             closeSlow(session)
+            return
         }
+        guard let since = session.overSince, let progressAt = session.progressAt else {
+            session.overSince = now
+            session.progressAt = now
+            session.lastBacklog = backlog
+            return
+        }
+        let shrank = backlog < session.lastBacklog
+        session.lastBacklog = backlog
+        if shrank {
+            session.progressAt = now
+        } else if now - progressAt >= policy.grace {
+            closeSlow(session)
+            return
+        }
+        if now - since >= policy.maxOverTime { closeSlow(session) }
     }
 
     private func closeSlow(_ session: Session) {

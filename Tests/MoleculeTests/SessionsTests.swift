@@ -75,22 +75,44 @@ struct SessionsTests {
         #expect(socket.closedWith == nil)
     }
 
-    @Test func aSocketFarOverItsBoundIsClosedAfterTheHardGrace() {
+    @Test func aSocketPastTheCapIsClosedAtOnce() {
         var policy = Sessions.Policy()
         policy.maxQueuedBytes = 100
         policy.grace = .seconds(60)
-        policy.hardGrace = .zero
+        policy.capFactor = 4
         let sessions = Sessions(policy: policy)
         let socket = RecordingSocket()
         _ = sessions.add(socket, clientID: "a", publicBase: "")
         socket.queuedBytes = 301
         sessions.send(Self.text("1"), toClient: "a")
-        socket.queuedBytes = 302
-        sessions.send(Self.text("2"), toClient: "a")
-        #expect(socket.closedWith == nil, "over the bound, under the hard limit: the grace applies")
+        #expect(socket.closedWith == nil, "over the bound, under the cap: the grace applies")
         socket.queuedBytes = 402
-        sessions.send(Self.text("3"), toClient: "a")
+        sessions.send(Self.text("2"), toClient: "a")
         #expect(socket.closedWith == 1008)
+    }
+
+    @Test func aSocketThatKeepsReadingIsKeptUntilItsMaximumTimeOver() {
+        var policy = Sessions.Policy()
+        policy.maxQueuedBytes = 100
+        policy.grace = .seconds(60)
+        let sessions = Sessions(policy: policy)
+        let socket = RecordingSocket()
+        _ = sessions.add(socket, clientID: "a", publicBase: "")
+        for backlog in [900, 800, 700] {
+            socket.queuedBytes = backlog + 1
+            sessions.send(Self.text("x"), toClient: "a")
+        }
+        #expect(socket.closedWith == nil, "shrinking: it reads")
+        var strict = policy
+        strict.maxOverTime = .zero
+        let strictSessions = Sessions(policy: strict)
+        let slow = RecordingSocket()
+        _ = strictSessions.add(slow, clientID: "a", publicBase: "")
+        for backlog in [900, 800] {
+            slow.queuedBytes = backlog + 1
+            strictSessions.send(Self.text("x"), toClient: "a")
+        }
+        #expect(slow.closedWith == 1008, "over the bound for longer than maxOverTime")
     }
 
     @Test func oneLargeMessageIsJudgedByTimeNotAtOnce() {
