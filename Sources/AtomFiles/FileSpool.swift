@@ -9,7 +9,9 @@ import Reactor
 /// starve every other transfer. Through a spool the upstream is read as fast as it sends (its
 /// connection is back in the pool as soon as the body is in), while the client reads the file
 /// behind it. The reader never passes the writer: it waits for bytes that are not written yet.
-/// Loop-bound: use it from tasks on the directory's loop.
+/// If the file cannot be written (a full disk), the download goes on without it: the rest of the
+/// source is handed to the reader in memory, one chunk at a time, at the reader's pace (as a
+/// plain relay would), and nothing is kept. Loop-bound: use it from tasks on the directory's loop.
 package final class FileSpool: @unchecked Sendable {
     /// The file being filled; `commit` it to keep it, or let `finish` discard it.
     package let file: TemporaryFile
@@ -20,6 +22,12 @@ package final class FileSpool: @unchecked Sendable {
     private var ended = false
     private var failure: GatewayError?
     private var waiter: CheckedContinuation<Void, Never>?
+    /// Set when writing the file failed (a full disk): the rest is handed over in memory, one
+    /// chunk at a time, at the reader's pace, so the download goes on without its spool.
+    private var fileFailed = false
+    private var handOver: [[UInt8]] = []
+    private var fillerWaiter: CheckedContinuation<Void, Never>?
+    private var readerClosed = false
 
     private init(file: TemporaryFile, loop: EventLoop) {
         self.file = file
@@ -56,11 +64,7 @@ package final class FileSpool: @unchecked Sendable {
         Task(executorPreference: loop) { [self] in
             var outcome: (any Error)?
             do {
-                try await source { chunk in
-                    try await file.write(chunk)
-                    written += chunk.count
-                    wake()
-                }
+                try await source { chunk in try await take(chunk) }
             } catch {
                 outcome = error
             }
@@ -75,6 +79,27 @@ package final class FileSpool: @unchecked Sendable {
         }
     }
 
+    /// Stores one chunk of the source: in the file, or, once the file cannot be written, handed
+    /// over in memory after the file's bytes, waiting until the reader has taken it.
+    private func take(_ chunk: [UInt8]) async throws {
+        if !fileFailed {
+            do {
+                try await file.write(chunk)
+                written += chunk.count
+                wake()
+                return
+            } catch {
+                fileFailed = true
+            }
+        }
+        guard !readerClosed else { throw CancellationError() }
+        handOver.append(chunk)
+        wake()
+        while !handOver.isEmpty && !readerClosed {
+            await withCheckedContinuation { fillerWaiter = $0 }
+        }
+    }
+
     /// The next chunk for the reader (at most 64 KiB), waiting while the writer is behind; nil
     /// at the end of a complete source. Throws what broke the source.
     package func next() async throws(GatewayError) -> [UInt8]? {
@@ -86,8 +111,14 @@ package final class FileSpool: @unchecked Sendable {
                 readOffset += chunk.count
                 if !chunk.isEmpty { return chunk }
             }
+            if readOffset >= written, !handOver.isEmpty {
+                let chunk = handOver.removeFirst()
+                fillerWaiter?.resume()
+                fillerWaiter = nil
+                return chunk
+            }
             if let failure { throw failure }
-            if ended && readOffset >= written { return nil }
+            if ended && readOffset >= written && handOver.isEmpty { return nil }
             guard !Task.isCancelled else {
                 throw GatewayError(.internalError, status: 499, message: "The download's reader was cancelled.")
             }
@@ -102,6 +133,9 @@ package final class FileSpool: @unchecked Sendable {
 
     /// Closes the reader's side (the file itself is committed or discarded by the filler).
     package func closeReader() async {
+        readerClosed = true
+        fillerWaiter?.resume()
+        fillerWaiter = nil
         guard let reader else { return }
         self.reader = nil
         try? await reader.close()
