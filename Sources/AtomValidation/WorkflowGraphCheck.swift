@@ -26,13 +26,13 @@ package enum WorkflowGraphCheck {
                 nodeErrors: [:])
         }
         var nodeErrors: [String: JSONValue] = [:]
-        var tooDeep: [String] = []
+        var tooDeep = false
         for (id, node) in nodes.sorted(by: { $0.key < $1.key }) {
             var problems = problems(of: node, in: nodes)
             if let fields = node.objectValue, let deepest = fields.values.map(inputNesting).max(),
                 deepest > maxNesting
             {
-                tooDeep.append(id)
+                tooDeep = true
                 problems.append(
                     Problem(
                         type: "nesting_too_deep",
@@ -54,7 +54,7 @@ package enum WorkflowGraphCheck {
         }
         guard nodeErrors.isEmpty else {
             let count = nodeErrors.count
-            let nested = tooDeep.isEmpty ? "" : " Values may nest at most \(maxNesting) levels deep."
+            let nested = tooDeep ? " Values may nest at most \(maxNesting) levels deep." : ""
             throw failure(
                 "The workflow is malformed: \(count) node\(count == 1 ? "" : "s") failed the structural check.\(nested)",
                 nodeErrors: nodeErrors)

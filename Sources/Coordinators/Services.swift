@@ -59,10 +59,8 @@ package final class Services: @unchecked Sendable {
         if let error = monitor.readiness() { return error }
         // ComfyUI answers its probe, but the gateway's connections to it may all be held by
         // requests it never answers: then new requests would only queue, so say so.
-        let waits = [workflowsMolecule.connectionWait, queueMolecule.connectionWait, imageMolecule.connectionWait]
-        guard let worst = waits.max(by: { $0.longest < $1.longest }), worst.longest >= Self.starvedAfter else {
-            return nil
-        }
+        let worst = backends.connectionWait
+        guard worst.longest >= Self.starvedAfter else { return nil }
         let seconds = worst.longest.components.seconds
         let reason =
             "every connection to ComfyUI is busy; \(worst.waiting) requests have waited up to \(seconds) s for one"

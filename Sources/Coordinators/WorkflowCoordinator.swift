@@ -24,7 +24,8 @@ package struct WorkflowCoordinator: Sendable {
     package func submit(
         _ request: WorkflowSubmitRequest, beforeFollowing: (WorkflowSubmission) -> Void = { _ in }
     ) async throws(GatewayError) -> WorkflowSubmission {
-        if let clientID = request.clientID, maxPendingPerClient > 0 {
+        let capped = maxPendingPerClient > 0 ? request.clientID : nil
+        if let clientID = capped {
             guard events.reserve(for: clientID, limit: maxPendingPerClient) else {
                 throw GatewayError(
                     .queueFull,
@@ -35,7 +36,7 @@ package struct WorkflowCoordinator: Sendable {
                     ])
             }
         }
-        defer { if let clientID = request.clientID, maxPendingPerClient > 0 { events.release(for: clientID) } }
+        defer { if let clientID = capped { events.release(for: clientID) } }
         let submission = try await workflows.submit(request)
         beforeFollowing(submission)
         events.track(promptID: submission.promptID, clientID: submission.clientID)

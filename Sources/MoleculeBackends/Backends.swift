@@ -20,6 +20,14 @@ package struct Backends: Sendable {
             baseURL: configuration.comfyURL, timeoutSeconds: configuration.comfyTimeoutSeconds, loop: loop)
     }
 
+    /// The wait of the request queued longest for a pooled connection to a backend (JSON calls
+    /// or transfers), and how many requests wait in that pool.
+    package var connectionWait: (longest: Duration, waiting: Int) {
+        let pools = [primary.json, primary.transfers]
+        let worst = pools.max { $0.longestPoolWait < $1.longestPoolWait } ?? primary.json
+        return (worst.longestPoolWait, worst.poolWaiters)
+    }
+
     /// Closes every connection to every backend. Call on the loop, at shutdown.
     package func shutdown() {
         primary.shutdown()

@@ -13,10 +13,6 @@ package import Reactor
 /// written), with memory flat at any file size. Loop-bound.
 package struct ImageStore: Sendable {
     let api: ComfyAPI
-
-    /// The wait of the request queued longest for one of this unit's connections to ComfyUI, and
-    /// how many wait.
-    package var connectionWait: (longest: Duration, waiting: Int) { (api.longestPoolWait, api.poolWaiters) }
     let inputs: LocalDirectory
     let outputs: LocalDirectory
 

@@ -9,10 +9,6 @@ package import Models
 package struct QueueControl: Sendable {
     let api: ComfyAPI
 
-    /// The wait of the request queued longest for one of this unit's connections to ComfyUI, and
-    /// how many wait.
-    package var connectionWait: (longest: Duration, waiting: Int) { (api.longestPoolWait, api.poolWaiters) }
-
     package init(api: ComfyAPI) {
         self.api = api
     }

@@ -13,10 +13,6 @@ package import Models
 /// the queue and the event tracker read it back. Loop-bound, like `ComfyAPI`.
 package struct Workflows: Sendable {
     let api: ComfyAPI
-
-    /// The wait of the request queued longest for one of this unit's connections to ComfyUI, and
-    /// how many wait.
-    package var connectionWait: (longest: Duration, waiting: Int) { (api.longestPoolWait, api.poolWaiters) }
     /// The client id the gateway's upstream socket uses.
     package let upstreamClientID: String
 

@@ -35,10 +35,6 @@ package final class HTTPClient: @unchecked Sendable {
             let literal = host.contains(":") ? "[\(host)]" : host
             return port == 80 ? literal : "\(literal):\(port)"
         }
-
-        static func milliseconds(_ duration: Duration) -> UInt64 {
-            LoopTimer.milliseconds(duration)
-        }
     }
 
     /// What a waiting `execute` is handed: a free connection, or the right to open one.
@@ -186,7 +182,7 @@ package final class HTTPClient: @unchecked Sendable {
         do {
             let tcp = try await TCPConnector.connect(
                 loop: loop, host: configuration.host, port: configuration.port,
-                timeoutMilliseconds: max(1, Configuration.milliseconds(remaining)))
+                timeoutMilliseconds: max(1, LoopTimer.milliseconds(remaining)))
             guard !isShutDown else {
                 tcp.close()
                 throw HTTPClientError.shutDown
@@ -199,7 +195,7 @@ package final class HTTPClient: @unchecked Sendable {
             handOffSlot()
             if let error = error as? HTTPClientError { throw error }
             if let error = error as? UVError, error.isTimeout {
-                let milliseconds = Configuration.milliseconds(remaining)
+                let milliseconds = LoopTimer.milliseconds(remaining)
                 throw HTTPClientError.connectFailed(
                     "\(configuration.hostHeader): no connection within \(milliseconds) ms")
             }
@@ -222,7 +218,7 @@ package final class HTTPClient: @unchecked Sendable {
             waiters.append((id, since, continuation))
             timer.start(after: deadline - .now) { [unowned self] in
                 guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
-                let waited = Configuration.milliseconds(.now - since)
+                let waited = LoopTimer.milliseconds(.now - since)
                 waiters.remove(at: index).continuation.resume(
                     throwing: HTTPClientError.timedOut(
                         "all \(configuration.maxConnections) connections to \(configuration.hostHeader) stayed busy for \(waited) ms"
