@@ -17,9 +17,9 @@ package struct UploadedImage: Sendable, Equatable {
 }
 
 /// The bytes of an upload: in memory, or streamed (a file from disk) with a known length.
-package enum UploadContent: Sendable {
+package enum UploadContent {
     case bytes([UInt8])
-    case stream(length: Int, next: @Sendable () async throws -> [UInt8]?)
+    case stream(length: Int, next: () async throws -> [UInt8]?)
 }
 
 /// A file ComfyUI is sending: its type and length as announced, and the body as it arrives
@@ -75,8 +75,8 @@ extension ComfyAPI {
 
     /// The chunks of a streamed part between its multipart head and tail.
     private static func framed(
-        _ head: [UInt8], _ next: @escaping @Sendable () async throws -> [UInt8]?, _ tail: [UInt8]
-    ) -> @Sendable () async throws -> [UInt8]? {
+        _ head: [UInt8], _ next: @escaping () async throws -> [UInt8]?, _ tail: [UInt8]
+    ) -> () async throws -> [UInt8]? {
         let stage = StreamStage()
         return {
             switch stage.advance() {
@@ -121,7 +121,7 @@ extension ComfyAPI {
 }
 
 /// Which piece of a streamed multipart body comes next.
-private final class StreamStage: @unchecked Sendable {
+private final class StreamStage {
     enum Stage { case head, content, done }
     private var stage = Stage.head
     private var contentDone = false

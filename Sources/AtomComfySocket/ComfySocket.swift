@@ -13,6 +13,7 @@ package import Reactor
 /// reconnect. ComfyUI unregisters an id when its old socket's handler ends, even if a new socket
 /// took the id meanwhile (`docs/comfyui.md`, "Connecting and client ids"), so a reconnect after a
 /// drop waits one backoff step first, long after ComfyUI has let go of the old socket.
+/// `@unchecked Sendable`: `UpstreamEvents` holds it; `run()` and `stop()` run on the loop.
 package final class ComfySocket: @unchecked Sendable {
     /// Where ComfyUI is and how to reconnect.
     package struct Configuration: Sendable {

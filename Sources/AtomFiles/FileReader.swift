@@ -2,7 +2,7 @@ package import Models
 import Reactor
 
 /// A file read from start to end in chunks, for streaming it to a socket or upstream.
-package final class FileReader: @unchecked Sendable {
+package final class FileReader {
     private let stream: FileStream
     private let name: String
     private var isClosed = false

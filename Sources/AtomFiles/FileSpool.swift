@@ -12,7 +12,7 @@ import Reactor
 /// If the file cannot be written (a full disk), the download goes on without it: the rest of the
 /// source is handed to the reader in memory, one chunk at a time, at the reader's pace (as a
 /// plain relay would), and nothing is kept. Loop-bound: use it from tasks on the directory's loop.
-package final class FileSpool: @unchecked Sendable {
+package final class FileSpool {
     /// The file being filled; `commit` it to keep it, or let `finish` discard it.
     package let file: TemporaryFile
     private let loop: EventLoop
@@ -61,22 +61,30 @@ package final class FileSpool: @unchecked Sendable {
         from source: @escaping @Sendable (_ append: ([UInt8]) async throws -> Void) async throws -> Void,
         completed: @escaping @Sendable (FileSpool, (any Error)?) async -> Void
     ) -> Task<Void, Never> {
-        Task(executorPreference: loop) { [self] in
-            var outcome: (any Error)?
-            do {
-                try await source { chunk in try await take(chunk) }
-            } catch {
-                outcome = error
-            }
-            await completed(self, outcome)
-            if let outcome {
-                failure =
-                    outcome as? GatewayError
-                    ?? GatewayError(.connectionError, message: "The download from ComfyUI broke off: \(outcome)")
-            }
-            ended = true
-            wake()
+        let spool = LoopBound(self, loop: loop)
+        return Task(executorPreference: loop) {
+            await spool.value.run(from: source, completed: completed)
         }
+    }
+
+    private func run(
+        from source: (_ append: ([UInt8]) async throws -> Void) async throws -> Void,
+        completed: (FileSpool, (any Error)?) async -> Void
+    ) async {
+        var outcome: (any Error)?
+        do {
+            try await source { chunk in try await take(chunk) }
+        } catch {
+            outcome = error
+        }
+        await completed(self, outcome)
+        if let outcome {
+            failure =
+                outcome as? GatewayError
+                ?? GatewayError(.connectionError, message: "The download from ComfyUI broke off: \(outcome)")
+        }
+        ended = true
+        wake()
     }
 
     /// Stores one chunk of the source: in the file, or, once the file cannot be written, handed
@@ -125,8 +133,8 @@ package final class FileSpool: @unchecked Sendable {
             // A reader whose task is cancelled (its client left) stops waiting at once.
             await withTaskCancellationHandler {
                 await withCheckedContinuation { waiter = $0 }
-            } onCancel: { [loop] in
-                loop.execute { self.wake() }
+            } onCancel: { [spool = LoopBound(self, loop: loop)] in
+                spool.execute { $0.wake() }
             }
         }
     }

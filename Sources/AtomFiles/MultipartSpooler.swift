@@ -3,7 +3,7 @@ package import Models
 
 /// A `multipart/form-data` upload received as a stream: the file part is written to a
 /// temporary file as it arrives, the small text fields are kept in memory.
-package struct SpooledForm: Sendable {
+package struct SpooledForm {
     /// The text fields asked for, by name (the last of a repeated name wins).
     package var fields: [String: String]
     /// The file part, if the form had one.
@@ -11,7 +11,7 @@ package struct SpooledForm: Sendable {
 }
 
 /// The file part of an upload, written to disk.
-package struct SpooledFile: Sendable {
+package struct SpooledFile {
     /// The file name the client sent (not yet checked).
     package let filename: String
     package let contentType: String?

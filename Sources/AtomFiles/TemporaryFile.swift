@@ -3,7 +3,7 @@ import Reactor
 
 /// A file being written under a temporary name, then either renamed to its final name in one
 /// atomic step (`commit`) or deleted (`discard`): readers never see a partial file.
-package final class TemporaryFile: @unchecked Sendable {
+package final class TemporaryFile {
     package let path: String
     /// The path relative to the directory, for errors.
     let name: String

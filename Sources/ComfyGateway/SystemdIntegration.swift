@@ -5,11 +5,11 @@ import Reactor
 /// when what it does changes, `WATCHDOG=1` from the event loop at half the watchdog interval
 /// (a stuck loop stops the pings and systemd restarts the service), `RELOADING=1` around a
 /// reload and `STOPPING=1` on shutdown. Does nothing when not started with `Type=notify`.
-final class SystemdIntegration: @unchecked Sendable {
-    private let notifier: SystemdNotifier?
-    private let watchdogInterval: Duration?
+actor SystemdIntegration {
+    private nonisolated let notifier: SystemdNotifier?
+    private nonisolated let watchdogInterval: Duration?
     private let loop: EventLoop
-    private var watchdogTimer: LoopTimer?
+    private var watchdogTimer: LoopBound<LoopTimer>?
     private var statusTask: Task<Void, Never>?
     private var lastStatus = ""
 
@@ -20,7 +20,7 @@ final class SystemdIntegration: @unchecked Sendable {
     }
 
     /// The watchdog interval systemd set, if any (for the start-up log).
-    var watchdog: Duration? { watchdogInterval }
+    nonisolated var watchdog: Duration? { watchdogInterval }
 
     /// Tells systemd the service is up, starts the watchdog pings and the status updates.
     func ready(_ application: GatewayApplication, status: String) async {
@@ -28,33 +28,37 @@ final class SystemdIntegration: @unchecked Sendable {
         lastStatus = status
         notifier.send("READY=1\nSTATUS=\(status)\nMAINPID=\(SystemdEnvironment.processID)")
         if let interval = watchdogInterval {
+            let loop = loop
             watchdogTimer = try? await loop.submit {
-                let timer = LoopTimer(loop: self.loop)
+                let timer = LoopTimer(loop: loop)
                 timer.start(every: interval / 2) { notifier.send("WATCHDOG=1") }
                 timer.unref()
-                return timer
+                return LoopBound(timer, loop: loop)
             }
         }
         statusTask = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(5))
-                let status = await application.statusLine()
-                if status != lastStatus, !Task.isCancelled {
-                    lastStatus = status
-                    notifier.send("STATUS=\(status)")
-                }
+                report(await application.statusLine())
             }
         }
     }
 
+    /// Sends `status` when it changed, unless the updates have ended.
+    private func report(_ status: String) {
+        guard status != lastStatus, !Task.isCancelled else { return }
+        lastStatus = status
+        notifier?.send("STATUS=\(status)")
+    }
+
     /// A reload begins (`RELOADING=1` with the monotonic time systemd requires).
-    func reloading() {
+    nonisolated func reloading() {
         notifier?.send(
             "RELOADING=1\nMONOTONIC_USEC=\(SystemdEnvironment.monotonicMicroseconds())\nSTATUS=Reloading configuration")
     }
 
     /// The reload is done, applied or not.
-    func reloaded(status: String) {
+    nonisolated func reloaded(status: String) {
         notifier?.send("READY=1\nSTATUS=\(status)")
     }
 
@@ -67,7 +71,7 @@ final class SystemdIntegration: @unchecked Sendable {
     }
 
     /// Start-up failed: the reason, for `systemctl status`.
-    func failed(status: String, errno: Int32?) {
+    nonisolated func failed(status: String, errno: Int32?) {
         notifier?.send("STATUS=\(status)" + (errno.map { "\nERRNO=\($0)" } ?? ""))
     }
 }

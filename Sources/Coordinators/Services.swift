@@ -16,6 +16,7 @@ package import Reactor
 
 /// Every coordinator of the service, built from the configuration on one event loop, and the
 /// background work they need (the upstream monitor, the upstream event socket). Loop-bound.
+/// `@unchecked Sendable`: the `Sendable` routes hold it; only tasks on the loop touch it.
 package final class Services: @unchecked Sendable {
     package let workflows: WorkflowCoordinator
     package let queue: QueueCoordinator

@@ -13,6 +13,7 @@ package typealias GatewaySession = Sessions.Session
 /// REST `/images` route lists them) or one `execution_error`. Composes `MoleculeEvents` (what
 /// ComfyUI reports), `MoleculeSessions` (the sockets), `MoleculeWorkflow` (history reading) and the
 /// workflow coordinator (submit). Loop-bound.
+/// `@unchecked Sendable`: a `Sendable` route holds it; only tasks on the loop touch it.
 package final class WebSocketCoordinator: @unchecked Sendable {
     let sessions: Sessions
     let events: UpstreamEvents

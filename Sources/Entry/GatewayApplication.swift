@@ -7,6 +7,7 @@ import Routing
 
 /// The gateway assembled from its configuration: the route table and middleware, the HTTP server
 /// on the event loop, its metrics and access rules, and its graceful shutdown.
+/// `@unchecked Sendable`: `configuration` changes only in `reload`, on the one signal task.
 package final class GatewayApplication: @unchecked Sendable {
     package private(set) var configuration: GatewayConfiguration
     private let server: HTTPServer
@@ -34,12 +35,13 @@ package final class GatewayApplication: @unchecked Sendable {
         self.access = access
         let metrics = GatewayMetrics()
         self.metrics = metrics
-        let reference = ServerReference()
+        // The `/metrics` handler (in the router, built before the server) reaches the server here.
+        let reference = Locked<HTTPServer?>(nil)
         let router = GatewayRoutes.build(
             services: services, configuration: configuration, access: access, metrics: metrics,
             accessLog: accessLog
         ) {
-            guard let server = reference.server else { return [] }
+            guard let server = reference.withLock({ $0 }) else { return [] }
             return metrics.scrape(server: server, stats: services.stats())
         }
         server = HTTPServer(
@@ -50,7 +52,7 @@ package final class GatewayApplication: @unchecked Sendable {
                 maxBodyBytes: 1024 * 1024, drainTimeout: .seconds(configuration.shutdownDrainSeconds),
                 listenDescriptor: listenDescriptor),
             router: router, logger: logger)
-        reference.server = server
+        reference.withLock { $0 = server }
     }
 
     /// Binds the listener (or adopts the inherited one), starts watching ComfyUI, and returns the
@@ -100,10 +102,4 @@ package final class GatewayApplication: @unchecked Sendable {
     private static func rules(_ configuration: GatewayConfiguration) -> AccessPolicy.Rules {
         AccessPolicy.Rules(apiKeys: configuration.apiKeys, corsOrigins: configuration.corsOrigins)
     }
-}
-
-/// The server, reachable from the `/metrics` handler that the router (built before the server)
-/// holds. Set once, before the server starts.
-private final class ServerReference: @unchecked Sendable {
-    var server: HTTPServer?
 }

@@ -9,6 +9,7 @@ package import Routing
 /// Counters kept elsewhere as running totals (sessions, traffic, ended jobs) are carried over
 /// by the increase since the previous scrape, so they stay true Prometheus counters. Loop-bound
 /// (scrapes run on the loop).
+/// `@unchecked Sendable`: the `/metrics` route holds it; scrapes run on the loop.
 package final class GatewayMetrics: @unchecked Sendable {
     /// The request counters and latency histogram, for `MetricsMiddleware`.
     package let http: HTTPMetrics

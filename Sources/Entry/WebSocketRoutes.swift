@@ -135,7 +135,7 @@ enum WebSocketRoutes {
 
 /// The server's WebSocket as a `GatewaySocket`: messages are framed once per broadcast (the
 /// frame's bytes are kept on the message for the next socket) and queued without waiting.
-final class SocketOutlet: GatewaySocket, @unchecked Sendable {
+final class SocketOutlet: GatewaySocket {
     let socket: WebSocket
 
     init(_ socket: WebSocket) {

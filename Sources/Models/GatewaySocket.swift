@@ -12,8 +12,8 @@ package protocol GatewaySocket: AnyObject {
 
 /// One message for gateway sockets, text or binary. A broadcast hands the same instance to
 /// every socket, so the first socket keeps the frame it encoded in `frame` and the others write
-/// those same bytes. Loop-bound (`frame` is set on the loop; a reason for `@unchecked`).
-package final class OutboundMessage: @unchecked Sendable {
+/// those same bytes. Not `Sendable`: made and sent on the loop.
+package final class OutboundMessage {
     /// Text (UTF-8 JSON) or binary.
     package let isText: Bool
     package let payload: [UInt8]

@@ -1,5 +1,5 @@
 /// Where a streamed file body writes its chunks (each call may wait while the client is slow).
-package typealias ByteSink = @Sendable ([UInt8]) async throws -> Void
+package typealias ByteSink = ([UInt8]) async throws -> Void
 
 /// The bytes of an image being served, with the headers that describe them.
 package struct ImageContent: Sendable {

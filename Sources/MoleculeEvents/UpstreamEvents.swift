@@ -16,6 +16,7 @@ package import Reactor
 /// reconnect (and for any prompt quiet for `quietCheckAfter`) ComfyUI's queue is read, then the
 /// history of every tracked prompt no longer in it, and the end is reported from there; a
 /// prompt ComfyUI no longer knows at all is reported lost. Loop-bound.
+/// `@unchecked Sendable`: a `Sendable` route holds it; only tasks on the loop touch it.
 package final class UpstreamEvents: @unchecked Sendable {
     /// Receives every notice, in order, on the loop.
     package var onNotice: ((TrackerNotice) -> Void)?

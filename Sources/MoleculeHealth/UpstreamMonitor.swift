@@ -8,6 +8,7 @@ package import Models
 /// Watches whether ComfyUI answers, by asking its cheap `/system_stats` in a loop, and says so in
 /// the log once per change: one clear line when it becomes unreachable (with the reason and the
 /// retry pace), one when it is back. Readiness reads `state`. Loop-bound.
+/// `@unchecked Sendable`: the readiness route holds it; its probe task and readers run on the loop.
 package final class UpstreamMonitor: @unchecked Sendable {
     /// What the last probe found.
     package enum State: Sendable, Equatable {

@@ -13,6 +13,7 @@ package import Models
 /// reader far slower than the traffic), or at once past `Policy.capFactor` times it (the memory
 /// bound). One large message (a 17 MB result) starts the clock but closes no socket that reads
 /// it. Delivery never waits, so a slow socket never delays the others. Loop-bound.
+/// `@unchecked Sendable`: a `Sendable` route holds it; only tasks on the loop touch it.
 package final class Sessions: @unchecked Sendable {
     /// The slow consumer policy.
     package struct Policy: Sendable {
@@ -29,7 +30,7 @@ package final class Sessions: @unchecked Sendable {
     }
 
     /// One socket of a client id.
-    package final class Session: @unchecked Sendable {
+    package final class Session {
         /// The client id the socket connected with.
         package let clientID: String
         /// The base URL the socket's client reached the gateway at, for links in its messages.

@@ -241,7 +241,7 @@ struct HTTPClientTests {
             return listener.localPort
         }
         // Fill the listener's accept queue; after that the kernel drops new SYNs.
-        var held: [TCPConnection] = []
+        var held: [LoopBound<TCPConnection>] = []
         for _ in 0..<4 {
             if let connection = try? await TCPConnector.connect(
                 loop: loop, host: "127.0.0.1", port: port, timeoutMilliseconds: 300)
@@ -261,7 +261,7 @@ struct HTTPClientTests {
             #expect(ContinuousClock.now - started < .seconds(3))
         }
         let connections = held
-        try await loop.submit { for connection in connections { connection.close() } }
+        try await loop.submit { for connection in connections { connection.value.close() } }
     }
 
     @Test func anUpstreamThatHangsTimesOut() async throws {

@@ -127,9 +127,10 @@ struct WebSocketClientTests {
             let client = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/hold", loop: loop)
             let progress = Progress()
             // 16 MiB in 16 KiB messages, more than the kernel's socket buffers hold on loopback.
+            let bound = LoopBound(client, loop: loop)
             let sender = Task(executorPreference: loop) {
                 for index in 0..<1024 {
-                    try await client.send(binary: [UInt8](repeating: UInt8(index % 251), count: 16 * 1024))
+                    try await bound.value.send(binary: [UInt8](repeating: UInt8(index % 251), count: 16 * 1024))
                     progress.sent.withLock { $0 = index + 1 }
                 }
             }

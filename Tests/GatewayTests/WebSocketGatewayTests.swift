@@ -30,9 +30,10 @@ struct WebSocketGatewayTests {
     static func read(
         _ socket: WebSocketClient, loop: EventLoop, until last: @escaping @Sendable (JSONValue) -> Bool
     ) async throws -> [JSONValue] {
+        let inbox = socket.messages
         let reader = Task(executorPreference: loop) { () -> [JSONValue] in
             var messages: [JSONValue] = []
-            for await message in socket.messages {
+            for await message in inbox {
                 guard case .text(let text) = message, let json = try? JSONValue(parsing: Array(text.utf8)) else {
                     continue
                 }
@@ -41,9 +42,10 @@ struct WebSocketGatewayTests {
             }
             return messages
         }
+        let bound = LoopBound(socket, loop: loop)
         let timeout = Task(executorPreference: loop) {
             try await Task.sleep(for: .seconds(20))
-            socket.abort()
+            bound.value.abort()
         }
         defer { timeout.cancel() }
         return await reader.value

@@ -87,6 +87,16 @@ struct EventLoopTests {
         #expect(loop.lateJobCount == 1)
     }
 
+    @Test func submittingToAClosedLoopThrowsInsteadOfWaitingForever() async throws {
+        let loop = try EventLoop()
+        loop.start()
+        #expect(try await loop.submit { 7 } == 7)
+        loop.shutdown()
+        #expect(loop.isClosedToJobs)
+        await #expect(throws: UVError.loopClosed) { _ = try await loop.submit { 7 } }
+        #expect(loop.lateJobCount == 0, "the submit never enqueued a job")
+    }
+
     @Test func durationsBecomeWholeMillisecondsRoundedUp() {
         #expect(LoopTimer.milliseconds(.seconds(2)) == 2000)
         #expect(LoopTimer.milliseconds(.microseconds(1500)) == 2)

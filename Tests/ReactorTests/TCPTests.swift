@@ -185,9 +185,10 @@ struct TCPTests {
         let (loop, port, accepted) = try await listen(.record)
         defer { loop.shutdown() }
         let peer = Peer(mode: .record)
-        let client = try await TCPConnector.connect(
+        let bound = try await TCPConnector.connect(
             loop: loop, host: "127.0.0.1", port: port, timeoutMilliseconds: 5000)
         try await loop.submit {
+            let client = bound.value
             client.delegate = peer
             client.startReading()
             client.write(Array("x".utf8))
@@ -239,9 +240,10 @@ struct TCPTests {
         let outcome = await Task(executorPreference: loop) { () async -> String in
             guard let (connection, _) = accepted.withLock({ $0.first }) else { return "no connection" }
             connection.write([UInt8](repeating: 1, count: 32 * 1024 * 1024))
+            let bound = LoopBound(connection, loop: loop)
             let waiter = Task(executorPreference: loop) { () async -> String in
                 do {
-                    try await connection.waitUntilWritable()
+                    try await bound.value.waitUntilWritable()
                     return "resumed"
                 } catch {
                     return "failed"

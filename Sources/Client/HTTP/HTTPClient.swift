@@ -10,6 +10,7 @@ package import Reactor
 /// request that is idempotent and replayable is retried once, on a new connection, when a reused
 /// connection turns out to have been closed by the upstream before any response byte came.
 /// Loop-bound: call it from tasks running on `loop`.
+/// `@unchecked Sendable`: `Sendable` routes hold it; `execute` traps off the loop, in every build.
 package final class HTTPClient: @unchecked Sendable {
     /// Where the upstream is and how the pool behaves.
     package struct Configuration: Sendable {
@@ -39,7 +40,7 @@ package final class HTTPClient: @unchecked Sendable {
 
     /// What a waiting `execute` is handed: a free connection, or the right to open one.
     private enum Handoff {
-        case connection(HTTPClientConnection)
+        case connection(LoopBound<HTTPClientConnection>)
         case openSlot
     }
 
@@ -75,10 +76,11 @@ package final class HTTPClient: @unchecked Sendable {
     /// is not safe to repeat (a POST): the upstream may act on it (ComfyUI queues a prompt), so
     /// its answer is still awaited, for `cancelledGrace` at most, and the caller gets it.
     package func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
-        loop.assertInLoop()
+        loop.preconditionInLoop()
         guard !Task.isCancelled else { throw HTTPClientError.cancelled }
         let deadline = ContinuousClock.now + configuration.requestTimeout
         let attempt = Attempt(waitsForAnswer: !request.isSafeToRetry)
+        let cancellable = LoopBound(attempt, loop: loop)
         return try await withTaskCancellationHandler {
             var retried = false
             while true {
@@ -102,13 +104,13 @@ package final class HTTPClient: @unchecked Sendable {
                     retried = true
                 }
             }
-        } onCancel: { [loop] in
-            loop.execute { [self] in cancel(attempt) }
+        } onCancel: {
+            cancellable.execute { [self] in cancel($0) }
         }
     }
 
     /// One `execute` call: what a cancellation must stop. Touched on the loop only.
-    private final class Attempt: @unchecked Sendable {
+    private final class Attempt {
         /// A request the upstream may have acted on: its answer is awaited after a cancel.
         let waitsForAnswer: Bool
         var isCancelled = false
@@ -160,8 +162,9 @@ package final class HTTPClient: @unchecked Sendable {
             }
             let waitDeadline = min(deadline, .now + configuration.poolWaitTimeout)
             switch try await waitForConnection(deadline: waitDeadline, attempt: attempt) {
-            case .connection(let connection):
+            case .connection(let handed):
                 // It may have closed between its release and this task running: wait again.
+                let connection = handed.value
                 if !connection.isClosed { return connection }
             case .openSlot:
                 return try await open(deadline: deadline)
@@ -182,7 +185,8 @@ package final class HTTPClient: @unchecked Sendable {
         do {
             let tcp = try await TCPConnector.connect(
                 loop: loop, host: configuration.host, port: configuration.port,
-                timeoutMilliseconds: max(1, LoopTimer.milliseconds(remaining)))
+                timeoutMilliseconds: max(1, LoopTimer.milliseconds(remaining))
+            ).value
             guard !isShutDown else {
                 tcp.close()
                 throw HTTPClientError.shutDown
@@ -234,7 +238,7 @@ package final class HTTPClient: @unchecked Sendable {
             return
         }
         if !waiters.isEmpty {
-            waiters.removeFirst().continuation.resume(returning: .connection(connection))
+            waiters.removeFirst().continuation.resume(returning: .connection(LoopBound(connection, loop: loop)))
         } else {
             idle.append(connection)
         }

@@ -5,7 +5,7 @@ import Reactor
 /// request (streaming its body with backpressure), decodes the response, feeds the body into the
 /// response's inbox, and tells its pool when it is free again or gone. While idle it keeps
 /// reading, so an upstream that closes an idle connection is noticed at once. Loop-bound.
-final class HTTPClientConnection: TCPConnectionDelegate, @unchecked Sendable {
+final class HTTPClientConnection: TCPConnectionDelegate {
     /// Where the connection is.
     private enum State {
         case idle
@@ -76,8 +76,9 @@ final class HTTPClientConnection: TCPConnectionDelegate, @unchecked Sendable {
         try await writeRequest(request, exchange: exchange)
         let head = try await awaitHead(of: exchange)
         guard let inbox = exchange.body else { throw ExchangeFailure(error: .shutDown, beforeResponse: false) }
-        let body = HTTPClientResponseBody(inbox: inbox) { [loop = tcp.loop, self, id = exchange.id] in
-            loop.execute { self.abandon(exchangeID: id) }
+        let connection = LoopBound(self, loop: tcp.loop)
+        let body = HTTPClientResponseBody(inbox: inbox) { [id = exchange.id] in
+            connection.execute { $0.abandon(exchangeID: id) }
         }
         return HTTPClientResponse(head: head, body: body)
     }
@@ -109,7 +110,7 @@ final class HTTPClientConnection: TCPConnectionDelegate, @unchecked Sendable {
     }
 
     private func streamBody(
-        length: Int?, next: @Sendable () async throws -> [UInt8]?, exchange: Exchange
+        length: Int?, next: () async throws -> [UInt8]?, exchange: Exchange
     ) async throws {
         var sent = 0
         while self.exchange === exchange, state != .closed {
@@ -206,17 +207,18 @@ final class HTTPClientConnection: TCPConnectionDelegate, @unchecked Sendable {
     }
 
     private func startBody(_ head: HTTPResponseHead, exchange: Exchange) {
-        let connection = head.headers.tokens("Connection")
-        let persistent = head.version == .http1_1 ? !connection.contains("close") : connection.contains("keep-alive")
+        let options = head.headers.tokens("Connection")
+        let persistent = head.version == .http1_1 ? !options.contains("close") : options.contains("keep-alive")
         exchange.keepAlive = persistent && head.framing != .untilClose
         let limit = configuration.maxUnreadBodyBytes
         let id = exchange.id
         // Pausing and resuming act only while this exchange is the connection's current one: the
         // body of a finished exchange, drained late, must not resume reading for the next one.
+        let connection = LoopBound(self, loop: tcp.loop)
         exchange.body = MessageInbox(
             highWaterMark: limit, lowWaterMark: limit / 4, size: \.size,
-            pause: { [self] in tcp.loop.execute { if self.exchange?.id == id { self.tcp.pauseReading() } } },
-            resume: { [self] in tcp.loop.execute { if self.exchange?.id == id { self.tcp.startReading() } } })
+            pause: { connection.execute { if $0.exchange?.id == id { $0.tcp.pauseReading() } } },
+            resume: { connection.execute { if $0.exchange?.id == id { $0.tcp.startReading() } } })
         state = .streamingBody
         if let bodyDeadline = exchange.bodyDeadline {
             arm(at: bodyDeadline) { $0.fail(.timedOut("the response did not complete in time")) }

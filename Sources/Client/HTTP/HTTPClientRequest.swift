@@ -1,10 +1,11 @@
 package import Codecs
 
 /// A request for `HTTPClient`: method, origin-form target (`/view?filename=a.png`), header
-/// fields and body. `Host` is added by the client.
-package struct HTTPClientRequest: Sendable {
+/// fields and body. `Host` is added by the client. Not `Sendable`: a streamed body is produced on
+/// the loop that sends it.
+package struct HTTPClientRequest {
     /// Where the body comes from.
-    package enum Body: Sendable {
+    package enum Body {
         case none
         /// Bytes in memory: sent with `Content-Length`, and replayable, so a request that met a
         /// connection the upstream had just closed can be retried.
@@ -12,7 +13,7 @@ package struct HTTPClientRequest: Sendable {
         /// Chunks produced on demand (`nil` ends the body), written as fast as the upstream
         /// reads them: with `Content-Length` when `length` is known, else chunked. Not
         /// replayable, so never retried.
-        case stream(length: Int?, next: @Sendable () async throws -> [UInt8]?)
+        case stream(length: Int?, next: () async throws -> [UInt8]?)
     }
 
     package var method: HTTPMethod

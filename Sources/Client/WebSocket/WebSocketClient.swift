@@ -6,7 +6,7 @@ package import Reactor
 /// and sends masked frames with a fresh random key each. It sends no `Origin` unless given one
 /// (ComfyUI rejects a mismatched origin). Pings are answered; protocol errors fail the
 /// connection with their close code. Loop-bound.
-package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable {
+package final class WebSocketClient: TCPConnectionDelegate {
     /// A data message.
     package typealias Message = WebSocketMessage
 
@@ -55,7 +55,8 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
         messages = MessageInbox(pausing: tcp, limit: options.maxUnreadBytes, size: \.inboxSize)
     }
 
-    /// Connects to `url` (`ws://host[:port][/path][?query]`) and completes the handshake.
+    /// Connects to `url` (`ws://host[:port][/path][?query]`) and completes the handshake. Call it
+    /// from a task on `loop`: the client it returns belongs to that loop.
     package static func connect(to url: String, loop: EventLoop, options: Options = Options()) async throws
         -> WebSocketClient
     {
@@ -64,13 +65,14 @@ package final class WebSocketClient: TCPConnectionDelegate, @unchecked Sendable 
         let tcp: TCPConnection
         do {
             tcp = try await TCPConnector.connect(
-                loop: loop, host: target.host, port: target.port, timeoutMilliseconds: max(timeout, 1))
+                loop: loop, host: target.host, port: target.port, timeoutMilliseconds: max(timeout, 1)
+            ).value
         } catch {
             throw Failure.connectFailed("\(error)")
         }
         let client = WebSocketClient(tcp: tcp, options: options)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            loop.execute { client.startHandshake(target: target, continuation: continuation) }
+            client.startHandshake(target: target, continuation: continuation)
         }
         return client
     }

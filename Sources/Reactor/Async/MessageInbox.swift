@@ -130,9 +130,10 @@ extension MessageInbox {
     /// connection closes.
     package convenience init(pausing connection: TCPConnection, limit: Int, size: @escaping @Sendable (Element) -> Int)
     {
+        let bound = LoopBound(connection, loop: connection.loop)
         self.init(
             highWaterMark: limit, lowWaterMark: limit / 4, size: size,
-            pause: { connection.loop.execute { connection.pauseReading() } },
-            resume: { connection.loop.execute { connection.startReading() } })
+            pause: { bound.execute { $0.pauseReading() } },
+            resume: { bound.execute { $0.startReading() } })
     }
 }

@@ -68,10 +68,19 @@ extension EventLoop: SerialExecutor, TaskExecutor {
         }
     }
 
-    /// Runs `body` on the loop thread and returns its result to the caller's task.
+    /// Runs `body` on the loop thread and returns its result to the caller's task; throws
+    /// `UVError.loopClosed` at once when the loop has closed (the body could never run).
     package func submit<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         if inLoop { return try body() }
+        guard !isClosedToJobs else { throw UVError.loopClosed }
         return try await Task(executorPreference: self) { try body() }.value
+    }
+
+    /// True once the loop takes no more jobs (it is ending or has ended).
+    package var isClosedToJobs: Bool {
+        remoteLock.lock()
+        defer { remoteLock.unlock() }
+        return remoteClosed
     }
 
     func drainRemote() {

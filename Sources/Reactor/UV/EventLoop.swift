@@ -10,6 +10,7 @@ import Glibc
 /// so `closeAllHandles()` can close whatever is still open, and `liveHandleCount` lets tests check
 /// that nothing leaked. After the thread ends, `closeStatus` holds what `uv_loop_close` returned
 /// (0 means no handle or request was left alive).
+/// `@unchecked Sendable`: cross-thread state is under `remoteLock`; the rest is loop-only.
 package final class EventLoop: @unchecked Sendable {
     let loop: UnsafeMutablePointer<uv_loop_t>
     let wakeup: UnsafeMutablePointer<uv_async_t>
@@ -122,6 +123,13 @@ package final class EventLoop: @unchecked Sendable {
     package var inLoop: Bool {
         guard let thread else { return false }
         return pthread_equal(thread, pthread_self()) != 0
+    }
+
+    /// Traps, in release builds too, when called off the loop thread: the check `LoopBound` makes
+    /// on every access.
+    @inline(__always)
+    package func preconditionInLoop(file: StaticString = #fileID, line: UInt = #line) {
+        precondition(inLoop, "called off the event loop thread", file: file, line: line)
     }
 
     /// Traps (in debug builds) when called off the loop thread: the check every loop-bound

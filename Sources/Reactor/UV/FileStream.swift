@@ -4,7 +4,7 @@ import CLibUV
 /// the loop, so disk work never blocks the loop thread. Reads and writes are sequential (each
 /// continues where the last ended), which is what streaming an upload to disk or an image to a
 /// socket needs.
-package final class FileStream: @unchecked Sendable {
+package final class FileStream {
     /// How a file is opened.
     package enum Mode: Sendable {
         /// Read only; the file must exist and not be a symbolic link.

@@ -9,9 +9,8 @@ import CLibUV
 /// after `close()`.
 ///
 /// Subclasses allocate their `uv_*_t`, initialise it on the loop, then call `adopt()`. Owners are
-/// `@unchecked Sendable` so a task on the loop executor can hold one; every method asserts (in
-/// debug builds) that it runs on the loop thread, which is what makes that safe.
-package class HandleOwner: @unchecked Sendable {
+/// not `Sendable`: a task or closure that must carry one to the loop carries a `LoopBound`.
+package class HandleOwner {
     /// The loop the handle belongs to; every method of an owner runs on its thread.
     package let loop: EventLoop
     /// The handle memory, typed as the common `uv_handle_t` prefix.

@@ -4,7 +4,7 @@ import CLibUV
 ///
 /// Loop-bound: create, start, stop and close it on the loop thread. It stays open (and retained)
 /// until `close()`; a stopped timer can be started again.
-package final class LoopTimer: HandleOwner, @unchecked Sendable {
+package final class LoopTimer: HandleOwner {
     private var onFire: (() -> Void)?
     /// Called once when the timer's handle has closed (by its owner or by loop shutdown).
     package var onClose: (() -> Void)?

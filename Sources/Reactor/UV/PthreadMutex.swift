@@ -3,7 +3,7 @@ import Glibc
 /// A pthread mutex: the lock behind the loop's cross-thread job queue. (Foundation's `NSLock`
 /// would pull all of Foundation into the process; `Synchronization.Mutex` gave ThreadSanitizer
 /// false positives on Linux.)
-final class PthreadMutex: @unchecked Sendable {
+final class PthreadMutex {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
     init() {
@@ -22,6 +22,7 @@ final class PthreadMutex: @unchecked Sendable {
 
 /// A value guarded by a `PthreadMutex`, for state shared across threads (an inbox written by the
 /// loop and read by a task elsewhere).
+/// `@unchecked Sendable`: every access to the value holds the mutex.
 package final class Locked<Value>: @unchecked Sendable {
     private let mutex = PthreadMutex()
     private var value: Value

@@ -2,7 +2,7 @@ import CLibUV
 
 /// Watches one Unix signal (SIGTERM, SIGINT) through `uv_signal_t` and calls `onSignal` on the
 /// loop thread each time it arrives.
-package final class SignalWatcher: HandleOwner, @unchecked Sendable {
+package final class SignalWatcher: HandleOwner {
     private var onSignal: ((Int32) -> Void)?
 
     /// Starts watching `signal` on `loop`; call on the loop thread.

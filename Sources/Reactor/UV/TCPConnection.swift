@@ -23,7 +23,7 @@ package protocol TCPConnectionDelegate: AnyObject {
 /// by `uv_write`, whose bytes live in `inFlight` while `pending` collects the next batch: never
 /// more than one write request.
 /// Loop-bound: call every method on the loop thread.
-package final class TCPConnection: HandleOwner, @unchecked Sendable {
+package final class TCPConnection: HandleOwner {
     /// Receives reads, EOF, writability and the close. Held strongly until the close.
     package var delegate: (any TCPConnectionDelegate)?
 

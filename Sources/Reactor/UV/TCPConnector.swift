@@ -4,14 +4,16 @@ import Glibc
 /// Opens outgoing TCP connections: resolves the host with `uv_getaddrinfo`, then tries each
 /// address in turn with `uv_tcp_connect`, all under one deadline.
 package enum TCPConnector {
-    /// Connects to `host:port` within `timeoutMilliseconds`; runs its libuv work on `loop`.
+    /// Connects to `host:port` within `timeoutMilliseconds`; runs its libuv work on `loop`. The
+    /// connection comes back bound to `loop`: only code on that loop may use it.
     package static func connect(
         loop: EventLoop, host: String, port: Int, timeoutMilliseconds: UInt64
-    ) async throws -> TCPConnection {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<TCPConnection, any Error>) in
+    ) async throws -> LoopBound<TCPConnection> {
+        try await withCheckedThrowingContinuation {
+            (continuation: CheckedContinuation<LoopBound<TCPConnection>, any Error>) in
             loop.execute {
                 ConnectAttempt(loop: loop, host: host, port: port, timeout: timeoutMilliseconds) {
-                    continuation.resume(with: $0)
+                    continuation.resume(with: $0.map { LoopBound($0, loop: loop) })
                 }.start()
             }
         }

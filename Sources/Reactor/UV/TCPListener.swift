@@ -5,7 +5,7 @@ import Glibc
 ///
 /// Accepted connections have Nagle disabled and are not reading yet: the owner sets a delegate
 /// and calls `startReading()`. Loop-bound.
-package final class TCPListener: HandleOwner, @unchecked Sendable {
+package final class TCPListener: HandleOwner {
     private var onAccept: ((TCPConnection) -> Void)?
     /// While true, new connections are left in the kernel's accept queue (libuv stops watching
     /// the socket until one is accepted); once the queue is full the kernel drops new SYNs, so a

@@ -1,4 +1,5 @@
 import CLibUV
+import Glibc
 
 /// A libuv error: the negative status code a libuv call or callback reported, with its name.
 ///
@@ -37,6 +38,9 @@ package struct UVError: Error, Equatable, CustomStringConvertible {
     package static func timedOut(_ operation: String) -> UVError {
         UVError(code: clibuv_etimedout(), operation: operation)
     }
+
+    /// The error for work handed to a loop that has closed (`ESHUTDOWN`, as libuv reports it).
+    package static let loopClosed = UVError(code: -ESHUTDOWN, operation: "the event loop has closed")
 
     /// The error a pending operation gets when its handle is closed under it.
     package static func cancelled(_ operation: String) -> UVError {

@@ -1,8 +1,8 @@
 package import Codecs
 
 /// A request as handlers see it: the decoded head, path parameters filled in by the router, and
-/// the body as a stream.
-package struct Request: Sendable {
+/// the body as a stream. Not `Sendable`: its body is read on the loop that receives it.
+package struct Request {
     package var head: HTTPRequestHead
     package var body: RequestBody
 

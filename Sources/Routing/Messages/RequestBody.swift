@@ -4,7 +4,7 @@
 /// reading the socket, and it resumes once the handler has consumed them. `collect(upTo:)`
 /// gathers a whole body for JSON routes and enforces the route's size limit. Loop-bound: the
 /// handler that reads it runs on the loop executor.
-package final class RequestBody: AsyncSequence, @unchecked Sendable {
+package final class RequestBody: AsyncSequence {
     /// A chunk of body bytes, in arrival order.
     package typealias Element = [UInt8]
 
@@ -28,20 +28,11 @@ package final class RequestBody: AsyncSequence, @unchecked Sendable {
 
     /// A body that is already complete (no body, or bytes known up front).
     package static func complete(_ bytes: [UInt8] = []) -> RequestBody {
-        if bytes.isEmpty { return empty }
         let body = RequestBody(expectedLength: bytes.count)
-        body.push(bytes)
+        if !bytes.isEmpty { body.push(bytes) }
         body.finish()
         return body
     }
-
-    /// The body of every request without one. Shared: a finished, empty body never changes
-    /// (`next()` returns nil, `fail` is ignored, nothing pushes to it).
-    private static let empty: RequestBody = {
-        let body = RequestBody(expectedLength: 0)
-        body.finish()
-        return body
-    }()
 
     func push(_ bytes: [UInt8]) {
         if let waiter {

@@ -33,7 +33,7 @@ package enum ResponseBody: Sendable {
 }
 
 /// Where a streamed body's producer writes; each write waits while the socket is backed up.
-package protocol ResponseBodyWriter: Sendable {
+package protocol ResponseBodyWriter {
     func write(_ bytes: [UInt8]) async throws
 }
 

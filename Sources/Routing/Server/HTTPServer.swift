@@ -9,6 +9,7 @@ package import Reactor
 /// Handlers run as tasks whose executor preference is the loop, so they stay on the loop thread
 /// unless they await work elsewhere. `shutdown()` stops accepting, lets in-flight requests
 /// finish (idle connections close at once), and closes what is left after `drainTimeout`.
+/// `@unchecked Sendable`: its state is touched on the loop only; the public methods hop there.
 package final class HTTPServer: @unchecked Sendable {
     package let loop: EventLoop
     package let configuration: HTTPServerConfiguration

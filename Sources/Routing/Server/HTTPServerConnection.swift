@@ -9,7 +9,7 @@ import Reactor
 /// callback that dispatched it, and its completion feeds the machine again. Actions therefore go
 /// through one queue, performed in order by whichever call got there first, so a pipelined
 /// request can never overtake the end of the one before it. Loop-bound.
-final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
+final class HTTPServerConnection: TCPConnectionDelegate {
     private unowned let server: HTTPServer
     private let tcp: TCPConnection
     private var machine: HTTPServerConnectionStateMachine<ContinuousClock>
@@ -193,33 +193,40 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
         let request = Request(head: head, body: requestBody)
         requestNumber += 1
         let number = requestNumber
-        let task = Task.immediate(executorPreference: server.loop) { [self] in
-            defer {
-                finishedRequestNumber = number
-                if requestNumber == number { handler = nil }
-            }
-            let response: Response
-            do {
-                response = try await match.responder(request, context)
-            } catch {
-                response = HTTPError.internalError.makeResponse(requestID: context.requestID)
-            }
-            await send(response, for: head, keepAlive: !machine.closesAfterResponse)
-            finishRequest(requestBody)
-            // The next pipelined request is served only once this response has drained below
-            // the high-water mark: a client that pipelines and never reads cannot make the server
-            // queue unbounded responses (the wait is bounded by the write-stall timeout).
-            if !closing {
-                do {
-                    try await tcp.waitUntilWritable()
-                } catch {
-                    closing = true
-                }
-            }
-            perform(closing ? machine.connectionClosed() : machine.responseCompleted())
+        let work = LoopBound((connection: self, request: request), loop: server.loop)
+        let task = Task.immediate(executorPreference: server.loop) {
+            let (connection, request) = work.value
+            await connection.serve(request, responder: match.responder, context: context, number: number)
         }
         // A handler that never suspended has ended already: nothing to keep for cancelling.
         if finishedRequestNumber != number { handler = task }
+    }
+
+    /// Runs the handler of request `number`, sends its response, and moves the machine on.
+    private func serve(_ request: Request, responder: Responder, context: RequestContext, number: Int) async {
+        defer {
+            finishedRequestNumber = number
+            if requestNumber == number { handler = nil }
+        }
+        let response: Response
+        do {
+            response = try await responder(request, context)
+        } catch {
+            response = HTTPError.internalError.makeResponse(requestID: context.requestID)
+        }
+        await send(response, for: request.head, keepAlive: !machine.closesAfterResponse)
+        finishRequest(request.body)
+        // The next pipelined request is served only once this response has drained below the
+        // high-water mark: a client that pipelines and never reads cannot make the server queue
+        // unbounded responses (the wait is bounded by the write-stall timeout).
+        if !closing {
+            do {
+                try await tcp.waitUntilWritable()
+            } catch {
+                closing = true
+            }
+        }
+        perform(closing ? machine.connectionClosed() : machine.responseCompleted())
     }
 
     /// Answers a WebSocket upgrade: 101 and a `WebSocket` taking over the socket (with any bytes
@@ -229,20 +236,22 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
             requestID: RequestIDGenerator.make(), logger: server.logger, parameters: match.parameters,
             remoteAddress: remoteAddress, routePattern: match.pattern, isWebSocketRoute: true)
         let request = Request(head: head)
-        Task.immediate(executorPreference: server.loop) { [self] in
+        let connection = LoopBound(self, loop: server.loop)
+        Task.immediate(executorPreference: server.loop) {
             let verdict: Response
             do {
                 verdict = try await route.admission(request, context)
             } catch {
                 verdict = HTTPError.internalError.makeResponse(requestID: context.requestID)
             }
-            guard !closed else { return }
+            let this = connection.value
+            guard !this.closed else { return }
             guard verdict.status == 101 else {
-                refuseUpgrade(verdict, version: head.version)
+                this.refuseUpgrade(verdict, version: head.version)
                 return
             }
             if let requestID = verdict.headers[first: "X-Request-Id"] { context.requestID = requestID }
-            accept(request, route: route, context: context, verdict: verdict)
+            this.accept(request, route: route, context: context, verdict: verdict)
         }
     }
 
@@ -280,7 +289,9 @@ final class HTTPServerConnection: TCPConnectionDelegate, @unchecked Sendable {
             server.connectionDidClose(self)
         }
         webSocket = socket
+        let upgraded = LoopBound((socket: socket, request: request), loop: server.loop)
         Task.immediate(executorPreference: server.loop) {
+            let (socket, request) = upgraded.value
             do {
                 try await route.handler(socket, request, context)
                 socket.close(code: 1000)
@@ -405,7 +416,7 @@ enum StreamedBodyError: Error {
 
 /// Writes a streamed body to the socket, chunk-framed when needed, waiting while it is backed
 /// up, and refusing to write past an announced length. Loop-bound.
-private final class ConnectionBodyWriter: ResponseBodyWriter, @unchecked Sendable {
+private final class ConnectionBodyWriter: ResponseBodyWriter {
     let tcp: TCPConnection
     let chunked: Bool
     let length: Int?

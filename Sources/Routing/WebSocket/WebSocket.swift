@@ -6,7 +6,7 @@ package import Reactor
 /// pinged, the closing handshake is run by `WebSocketCloseStateMachine`, and protocol errors
 /// fail the connection with their close code (1002, 1007, 1009). Sends wait while the socket is
 /// backed up. Loop-bound.
-package final class WebSocket: TCPConnectionDelegate, @unchecked Sendable {
+package final class WebSocket: TCPConnectionDelegate {
     /// A data message.
     package typealias Message = WebSocketMessage
 

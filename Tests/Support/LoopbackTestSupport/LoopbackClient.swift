@@ -22,7 +22,8 @@ package final class LoopbackClient: TCPConnectionDelegate, @unchecked Sendable {
         let client = LoopbackClient(loop: loop)
         try await Task(executorPreference: loop) {
             let connection = try await TCPConnector.connect(
-                loop: loop, host: host, port: port, timeoutMilliseconds: 5000)
+                loop: loop, host: host, port: port, timeoutMilliseconds: 5000
+            ).value
             client.connection = connection
             connection.delegate = client
             connection.startReading()

@@ -163,7 +163,8 @@ extension LoadConnection {
                 for index in batchStart..<min(batchStart + 100, count) {
                     group.addTask(executorPreference: loop) {
                         let tcp = try await TCPConnector.connect(
-                            loop: loop, host: "127.0.0.1", port: port, timeoutMilliseconds: 10_000)
+                            loop: loop, host: "127.0.0.1", port: port, timeoutMilliseconds: 10_000
+                        ).value
                         let connection = LoadConnection(tcp: tcp, sampleEvery: sampleEvery)
                         configure(connection)
                         let accepted = await withCheckedContinuation { continuation in
