@@ -282,4 +282,18 @@ struct HTTPServerConnectionStateMachineTests {
         #expect(actions.first == .resumeReading)
         #expect(Self.dispatched(actions) == ["/"])
     }
+
+    @Test func aRefusedUpgradeClosesAndAnAcceptedOneHandsOverTheBytesBehindIt() {
+        let upgrade = Self.bytes("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+        var refused = machine()
+        _ = refused.connectionOpened()
+        #expect(Self.dispatched(refused.bytesReceived(upgrade + Self.get)) == ["/ws"])
+        #expect(refused.upgradeRefused() == [.cancelTimeout, .close])
+        #expect(refused.responseCompleted() == [], "nothing behind a refused upgrade is served")
+        var accepted = machine()
+        _ = accepted.connectionOpened()
+        _ = accepted.bytesReceived(upgrade + [0x81, 0x00])
+        #expect(accepted.upgraded() == [0x81, 0x00])
+        #expect(accepted.bytesReceived(Self.get) == [])
+    }
 }

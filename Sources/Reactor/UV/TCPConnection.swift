@@ -43,16 +43,20 @@ package final class TCPConnection: HandleOwner {
     private var inFlight = OutputBuffer()
     private var writeRequest: UnsafeMutablePointer<uv_write_t>?
     private var shutdownRequest: UnsafeMutablePointer<uv_shutdown_t>?
-    private var isReading = false
+    /// The sending side: open, FIN asked for once the queue drains, or FIN sent.
+    private var writeSide = WriteSide.open
+    /// Whether the peer has sent its FIN.
+    private var peer = PeerSide.sending
+    /// How the owner asked the connection to end, if it did.
+    private var ending = Ending.notAsked
+    /// What the owner wants: reads delivered or not.
     private var wantsReading = false
+    /// Reading is held back while too many written bytes wait (`highWaterMark`).
     private var pausedForWrites = false
-    private var resetOnClose = false
-    private var sawEOF = false
+    /// Whether libuv is reading (the result of the three above).
+    private var isReading = false
+    /// A flush of the gathered writes is queued for the end of this loop iteration.
     private var flushScheduled = false
-    private var writeSideClosed = false
-    private var shutdownAfterFlush = false
-    private var lingerAfterShutdown = false
-    private var lingerMilliseconds: UInt64 = 2000
     /// Bounds a write that makes no progress, then the linger after a graceful close.
     private var deadlineTimer: LoopTimer?
     private var closeError: UVError?
@@ -116,8 +120,14 @@ package final class TCPConnection: HandleOwner {
         updateReading()
     }
 
+    /// True while a graceful close waits for the peer's FIN (reads are then discarded).
+    private var isLingering: Bool {
+        if case .graceful = ending { return true }
+        return false
+    }
+
     private func updateReading() {
-        let shouldRead = (wantsReading && !pausedForWrites || lingerAfterShutdown) && !sawEOF && !isClosing
+        let shouldRead = (wantsReading && !pausedForWrites || isLingering) && peer == .sending && !isClosing
         if shouldRead && !isReading {
             isReading = true
             let status = uv_read_start(
@@ -140,13 +150,13 @@ package final class TCPConnection: HandleOwner {
 
     private func didRead(count: Int, base: UnsafeMutablePointer<CChar>?) {
         if count > 0 {
-            if lingerAfterShutdown { return }
+            if isLingering { return }
             let bytes = [UInt8](UnsafeRawBufferPointer(start: base, count: count))
             delegate?.connection(self, didRead: bytes)
         } else if count == Int(clibuv_eof()) {
-            sawEOF = true
+            peer = .finished
             updateReading()
-            if lingerAfterShutdown {
+            if isLingering {
                 close()
             } else {
                 delegate?.connectionDidReadEOF(self)
@@ -173,7 +183,7 @@ package final class TCPConnection: HandleOwner {
 
     private func write(raw bytes: UnsafeRawBufferPointer) -> Bool {
         loop.assertInLoop()
-        guard !isClosing, !writeSideClosed, !shutdownAfterFlush else { return false }
+        guard !isClosing, writeSide == .open else { return false }
         guard bytes.count > 0 else { return true }
         if pending.isEmpty && inFlight.isEmpty && !flushScheduled {
             flushScheduled = true
@@ -283,7 +293,7 @@ package final class TCPConnection: HandleOwner {
     /// Everything queued has been taken by the kernel.
     private func writesDrained() {
         deadlineTimer?.stop()
-        if shutdownAfterFlush { startShutdown() }
+        if writeSide == .finAfterFlush { startShutdown() }
         if pausedForWrites {
             pausedForWrites = false
             updateReading()
@@ -314,8 +324,8 @@ package final class TCPConnection: HandleOwner {
     /// Half-close: sends FIN once every queued byte is written; reading goes on.
     package func shutdownWrite() {
         loop.assertInLoop()
-        guard !isClosing, !writeSideClosed, !shutdownAfterFlush else { return }
-        shutdownAfterFlush = true
+        guard !isClosing, writeSide == .open else { return }
+        writeSide = .finAfterFlush
         if pending.isEmpty && inFlight.isEmpty { startShutdown() }
     }
 
@@ -325,18 +335,15 @@ package final class TCPConnection: HandleOwner {
     /// destroyed by a reset when the peer is still sending.
     package func closeGracefully(lingerMilliseconds: UInt64 = 2000) {
         loop.assertInLoop()
-        guard !isClosing, !lingerAfterShutdown else { return }
-        if sawEOF {
-            if pending.isEmpty && inFlight.isEmpty && !shutdownAfterFlush {
-                close()
-                return
-            }
+        guard !isClosing, !isLingering else { return }
+        if peer == .finished && pending.isEmpty && inFlight.isEmpty && writeSide != .finAfterFlush {
+            close()
+            return
         }
-        lingerAfterShutdown = true
-        self.lingerMilliseconds = lingerMilliseconds
+        ending = .graceful(lingerMilliseconds: lingerMilliseconds)
         updateReading()
-        if writeSideClosed {
-            if sawEOF {
+        if writeSide == .finished {
+            if peer == .finished {
                 close()
             } else {
                 armDeadline(lingerMilliseconds) { $0.close() }
@@ -347,8 +354,8 @@ package final class TCPConnection: HandleOwner {
     }
 
     private func startShutdown() {
-        guard !writeSideClosed, !isClosing else { return }
-        writeSideClosed = true
+        guard writeSide != .finished, !isClosing else { return }
+        writeSide = .finished
         if shutdownRequest == nil { shutdownRequest = .allocate(capacity: 1) }
         shutdownRequest!.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         let status = uv_shutdown(shutdownRequest!, stream) { request, status in
@@ -359,14 +366,12 @@ package final class TCPConnection: HandleOwner {
     }
 
     private func didShutdown(status: Int32) {
-        guard status != clibuv_ecanceled() else { return }
-        if lingerAfterShutdown {
-            if sawEOF || status < 0 {
-                close()
-            } else {
-                updateReading()
-                armDeadline(lingerMilliseconds) { $0.close() }
-            }
+        guard status != clibuv_ecanceled(), case .graceful(let lingerMilliseconds) = ending else { return }
+        if peer == .finished || status < 0 {
+            close()
+        } else {
+            updateReading()
+            armDeadline(lingerMilliseconds) { $0.close() }
         }
     }
 
@@ -379,12 +384,12 @@ package final class TCPConnection: HandleOwner {
     /// FIN (`uv_tcp_close_reset`), as for an upstream that must not see a clean end.
     package func reset() {
         loop.assertInLoop()
-        resetOnClose = true
+        ending = .reset
         close()
     }
 
     override func closeHandle(_ callback: uv_close_cb) {
-        if resetOnClose && !writeSideClosed && uv_tcp_close_reset(tcp, callback) == 0 { return }
+        if ending == .reset && writeSide != .finished && uv_tcp_close_reset(tcp, callback) == 0 { return }
         super.closeHandle(callback)
     }
 
@@ -400,4 +405,31 @@ package final class TCPConnection: HandleOwner {
         resumeWritableWaiters(with: closeError ?? UVError.cancelled("write"))
         delegate?.connection(self, didCloseWith: closeError)
     }
+}
+
+/// The sending side of a connection.
+private enum WriteSide {
+    /// Writes are accepted.
+    case open
+    /// `shutdownWrite()` was called: FIN goes out once the queue is written; no more writes.
+    case finAfterFlush
+    /// FIN has been handed to the kernel.
+    case finished
+}
+
+/// The peer's sending side, as reads tell it.
+private enum PeerSide {
+    case sending
+    /// Its FIN arrived: nothing more will be read.
+    case finished
+}
+
+/// How the owner asked the connection to end.
+private enum Ending: Equatable {
+    case notAsked
+    /// `closeGracefully`: write what is queued, FIN, discard reads until the peer's FIN or the
+    /// linger time after ours, then close.
+    case graceful(lingerMilliseconds: UInt64)
+    /// `reset`: close at once with an RST.
+    case reset
 }

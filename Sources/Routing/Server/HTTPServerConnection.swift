@@ -4,39 +4,59 @@ import Reactor
 
 /// Drives one client connection: performs the actions of its `HTTPServerConnectionStateMachine`
 /// against the socket, runs each request's handler as a task on the loop, and writes responses.
+/// The WebSocket upgrade is in `HTTPServerConnection+Upgrade.swift`, streamed bodies go through
+/// `ConnectionBodyWriter`.
 ///
 /// A handler that never suspends finishes inside `Task.immediate`, that is, inside the read
 /// callback that dispatched it, and its completion feeds the machine again. Actions therefore go
 /// through one queue, performed in order by whichever call got there first, so a pipelined
 /// request can never overtake the end of the one before it. Loop-bound.
 final class HTTPServerConnection: TCPConnectionDelegate {
-    private unowned let server: HTTPServer
-    private let tcp: TCPConnection
-    private var machine: HTTPServerConnectionStateMachine<ContinuousClock>
+    /// Where the connection is in its life, as far as the driver is concerned (the machine
+    /// tracks the HTTP exchange itself).
+    enum Lifecycle {
+        /// Requests are read and answered.
+        case serving
+        /// This side decided to close (gracefully or not): no further request is served.
+        case closing
+        /// The connection was upgraded: the WebSocket owns the socket now.
+        case upgraded(WebSocket)
+        /// The socket is closed.
+        case closed
+    }
+
+    /// Why reading is held back: the handler has not consumed its body yet, or pipelined
+    /// requests wait behind the current response.
+    struct ReadHolds: OptionSet {
+        let rawValue: UInt8
+        static let body = ReadHolds(rawValue: 1)
+        static let pipeline = ReadHolds(rawValue: 2)
+    }
+
+    typealias Machine = HTTPServerConnectionStateMachine<ContinuousClock>
+
+    unowned let server: HTTPServer
+    let tcp: TCPConnection
+    var machine: Machine
+    var lifecycle = Lifecycle.serving
     private let matchCache: MatchCache
-    private var timer: LoopTimer?
+    var timer: LoopTimer?
     /// When the armed timer fires; the timer is only re-armed for an earlier deadline, since a
     /// timer that fires early is simply rescheduled by the machine. This keeps a keep-alive
     /// request from touching the timer heap at all.
     private var timerDeadline: ContinuousClock.Instant?
     private var body: RequestBody?
+    private var readHolds: ReadHolds = []
     /// The task running the current request's handler, while it runs (released when it ends: a
     /// finished task kept by an idle keep-alive connection cost 9 KB a connection).
     private var handler: Task<Void, Never>?
     /// Numbers the requests, so a handler that ended inside `Task.immediate` is not kept.
     private var requestNumber = 0
     private var finishedRequestNumber = 0
-    private var queue: [HTTPServerConnectionStateMachine<ContinuousClock>.Action] = []
+    private var queue: [Machine.Action] = []
     private var isPerforming = false
-    private var pausedForBody = false
-    private var pausedForPipeline = false
-    private var closed = false
-    /// Set once this side decided to close (gracefully or not): no further request is served.
-    private var closing = false
-    /// The WebSocket this connection was upgraded to, if any.
-    private var webSocket: WebSocket?
     /// The peer's address, looked up once per connection.
-    private lazy var remoteAddress = tcp.remoteAddress
+    private(set) lazy var remoteAddress = tcp.remoteAddress
 
     init(server: HTTPServer, tcp: TCPConnection) {
         self.server = server
@@ -45,7 +65,7 @@ final class HTTPServerConnection: TCPConnectionDelegate {
         matchCache = cache
         let router = server.router
         let defaultLimit = server.configuration.maxBodyBytes
-        machine = HTTPServerConnectionStateMachine(
+        machine = Machine(
             clock: ContinuousClock(), timeouts: server.configuration.timeouts, limits: server.configuration.limits
         ) { head in
             let match = router.match(method: head.method, path: head.path)
@@ -61,7 +81,7 @@ final class HTTPServerConnection: TCPConnectionDelegate {
     }
 
     func shutdownRequested() {
-        if let webSocket {
+        if case .upgraded(let webSocket) = lifecycle {
             webSocket.close(code: 1001, reason: "server shutting down")
             return
         }
@@ -70,6 +90,18 @@ final class HTTPServerConnection: TCPConnectionDelegate {
 
     func forceClose() {
         tcp.close()
+    }
+
+    /// True until this side decided to close.
+    var isServing: Bool {
+        if case .serving = lifecycle { return true }
+        return false
+    }
+
+    /// True once the socket is closed (or handed to a WebSocket that closed it).
+    var isClosed: Bool {
+        if case .closed = lifecycle { return true }
+        return false
     }
 
     // MARK: TCPConnectionDelegate
@@ -85,20 +117,24 @@ final class HTTPServerConnection: TCPConnectionDelegate {
     func connectionDidBecomeWritable(_ connection: TCPConnection) {}
 
     func connection(_ connection: TCPConnection, didCloseWith error: UVError?) {
-        closed = true
-        closing = true
         _ = machine.connectionClosed()
-        timer?.close()
-        timer = nil
         body?.fail(RequestBodyError.incomplete)
         body = nil
         handler?.cancel()
+        socketClosed()
+    }
+
+    /// The socket is gone (closed here, or by the WebSocket it was handed to).
+    func socketClosed() {
+        lifecycle = .closed
+        timer?.close()
+        timer = nil
         server.connectionDidClose(self)
     }
 
     // MARK: Actions
 
-    private func perform(_ actions: [HTTPServerConnectionStateMachine<ContinuousClock>.Action]) {
+    func perform(_ actions: [Machine.Action]) {
         queue.append(contentsOf: actions)
         guard !isPerforming else { return }
         isPerforming = true
@@ -112,7 +148,7 @@ final class HTTPServerConnection: TCPConnectionDelegate {
         isPerforming = false
     }
 
-    private func execute(_ action: HTTPServerConnectionStateMachine<ContinuousClock>.Action) {
+    private func execute(_ action: Machine.Action) {
         switch action {
         case .dispatch(let head):
             dispatch(head)
@@ -125,37 +161,40 @@ final class HTTPServerConnection: TCPConnectionDelegate {
         case .sendContinue:
             tcp.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
         case .respondWithError(let error):
-            closing = true
-            var bytes: [UInt8] = []
-            Self.encode(
-                Self.errorResponse(error), keepAlive: false, headOnly: false, version: .http1_1,
-                date: server.currentDate(), into: &bytes)
-            tcp.write(bytes)
-            tcp.closeGracefully()
+            writeFinal(Self.errorResponse(error), version: .http1_1)
         case .close:
-            closing = true
+            lifecycle = .closing
             tcp.closeGracefully()
         case .scheduleTimeout(let deadline):
             scheduleTimer(at: deadline)
         case .cancelTimeout:
             break
         case .pauseReading:
-            pausedForPipeline = true
-            updateReading()
+            hold(.pipeline, true)
         case .resumeReading:
-            pausedForPipeline = false
-            updateReading()
+            hold(.pipeline, false)
         case .cancelHandler:
             handler?.cancel()
         }
     }
 
-    private func updateReading() {
-        if pausedForBody || pausedForPipeline { tcp.pauseReading() } else { tcp.startReading() }
+    /// Writes a last response the machine or the upgrade decided on, then closes gracefully.
+    func writeFinal(_ response: Response, version: HTTPVersion) {
+        lifecycle = .closing
+        var bytes: [UInt8] = []
+        Self.encode(
+            response, keepAlive: false, headOnly: false, version: version, date: server.currentDate(), into: &bytes)
+        tcp.write(bytes)
+        tcp.closeGracefully()
+    }
+
+    private func hold(_ reason: ReadHolds, _ on: Bool) {
+        if on { readHolds.insert(reason) } else { readHolds.remove(reason) }
+        if readHolds.isEmpty { tcp.startReading() } else { tcp.pauseReading() }
     }
 
     private func scheduleTimer(at deadline: ContinuousClock.Instant) {
-        guard !closed else { return }
+        guard !isClosed else { return }
         if let timerDeadline, timerDeadline <= deadline { return }
         let timer = self.timer ?? LoopTimer(loop: server.loop)
         self.timer = timer
@@ -164,6 +203,12 @@ final class HTTPServerConnection: TCPConnectionDelegate {
             timerDeadline = nil
             perform(machine.timeoutFired())
         }
+    }
+
+    func makeContext(_ match: Router.Match) -> RequestContext {
+        RequestContext(
+            requestID: RequestIDGenerator.make(), logger: server.logger, parameters: match.parameters,
+            remoteAddress: remoteAddress, routePattern: match.pattern, isWebSocketRoute: match.webSocket != nil)
     }
 
     private func dispatch(_ head: HTTPRequestHead) {
@@ -181,15 +226,12 @@ final class HTTPServerConnection: TCPConnectionDelegate {
             requestBody = RequestBody(expectedLength: expected)
             requestBody.onBackpressure = { [weak self] paused in
                 guard let self else { return }
-                pausedForBody = paused
-                updateReading()
+                hold(.body, paused)
                 perform(paused ? machine.bodyReadingPaused() : machine.bodyReadingResumed())
             }
         }
         body = requestBody
-        let context = RequestContext(
-            requestID: RequestIDGenerator.make(), logger: server.logger, parameters: match.parameters,
-            remoteAddress: remoteAddress, routePattern: match.pattern, isWebSocketRoute: match.webSocket != nil)
+        let context = makeContext(match)
         let request = Request(head: head, body: requestBody)
         requestNumber += 1
         let number = requestNumber
@@ -219,102 +261,26 @@ final class HTTPServerConnection: TCPConnectionDelegate {
         // The next pipelined request is served only once this response has drained below the
         // high-water mark: a client that pipelines and never reads cannot make the server queue
         // unbounded responses (the wait is bounded by the write-stall timeout).
-        if !closing {
+        if isServing {
             do {
                 try await tcp.waitUntilWritable()
             } catch {
-                closing = true
+                lifecycle = .closing
             }
         }
-        perform(closing ? machine.connectionClosed() : machine.responseCompleted())
-    }
-
-    /// Answers a WebSocket upgrade: 101 and a `WebSocket` taking over the socket (with any bytes
-    /// that followed the request), or the handshake's error status, then close.
-    private func upgrade(_ head: HTTPRequestHead, route: WebSocketRoute, match: Router.Match) {
-        var context = RequestContext(
-            requestID: RequestIDGenerator.make(), logger: server.logger, parameters: match.parameters,
-            remoteAddress: remoteAddress, routePattern: match.pattern, isWebSocketRoute: true)
-        let request = Request(head: head)
-        let connection = LoopBound(self, loop: server.loop)
-        Task.immediate(executorPreference: server.loop) {
-            let verdict: Response
-            do {
-                verdict = try await route.admission(request, context)
-            } catch {
-                verdict = HTTPError.internalError.makeResponse(requestID: context.requestID)
-            }
-            let this = connection.value
-            guard !this.closed else { return }
-            guard verdict.status == 101 else {
-                this.refuseUpgrade(verdict, version: head.version)
-                return
-            }
-            if let requestID = verdict.headers[first: "X-Request-Id"] { context.requestID = requestID }
-            this.accept(request, route: route, context: context, verdict: verdict)
-        }
-    }
-
-    /// Answers an upgrade request the middleware or the handshake refused (401, 400, 426) and
-    /// closes.
-    private func refuseUpgrade(_ response: Response, version: HTTPVersion) {
-        closing = true
-        var bytes: [UInt8] = []
-        Self.encode(
-            response, keepAlive: false, headOnly: false, version: version, date: server.currentDate(), into: &bytes)
-        tcp.write(bytes)
-        _ = machine.connectionClosed()
-        tcp.closeGracefully()
-    }
-
-    /// Switches an admitted upgrade request to the WebSocket protocol: 101 with the admission's
-    /// headers, and a `WebSocket` taking over the socket (with any bytes that followed the request).
-    private func accept(_ request: Request, route: WebSocketRoute, context: RequestContext, verdict: Response) {
-        var headers = verdict.headers
-        headers.remove(name: "Content-Length")
-        var bytes: [UInt8] = []
-        HTTPEncoder.encode(
-            HTTPResponseHead(status: 101, headers: headers, framing: .none), date: server.currentDate(), into: &bytes)
-        tcp.write(bytes)
-        let leftover = machine.upgraded()
-        timer?.close()
-        timer = nil
-        let socket = WebSocket(
-            tcp: tcp, configuration: route.configuration, subprotocol: headers[first: "Sec-WebSocket-Protocol"],
-            leftover: leftover, traffic: server.traffic
-        ) { [weak self] in
-            guard let self else { return }
-            closed = true
-            closing = true
-            server.connectionDidClose(self)
-        }
-        webSocket = socket
-        let upgraded = LoopBound((socket: socket, request: request), loop: server.loop)
-        Task.immediate(executorPreference: server.loop) {
-            let (socket, request) = upgraded.value
-            do {
-                try await route.handler(socket, request, context)
-                socket.close(code: 1000)
-            } catch {
-                context.logger.debug("WebSocket handler ended with \(error)")
-                socket.close(code: 1011)
-            }
-        }
+        perform(isServing ? machine.responseCompleted() : machine.connectionClosed())
     }
 
     /// The request's body is no longer read: stop routing bytes to it and let reading resume.
     private func finishRequest(_ requestBody: RequestBody) {
         guard body === requestBody else { return }
         body = nil
-        if pausedForBody {
-            pausedForBody = false
-            updateReading()
-        }
+        if readHolds.contains(.body) { hold(.body, false) }
     }
 
     private func send(_ response: Response, for head: HTTPRequestHead, keepAlive: Bool) async {
-        guard !closed else { return }
-        let headOnly = head.method == .head || !Self.bodyAllowed(status: response.status)
+        guard !isClosed else { return }
+        let headOnly = head.method == .head || !HTTPResponseFraming.bodyAllowed(status: response.status)
         switch response.body {
         case .bytes:
             var bytes: [UInt8] = []
@@ -323,20 +289,10 @@ final class HTTPServerConnection: TCPConnectionDelegate {
                 into: &bytes)
             tcp.write(bytes)
         case .stream(let length, let producer):
-            let framing: HTTPBodyFraming =
-                if !Self.bodyAllowed(status: response.status) {
-                    .none
-                } else if let length {
-                    .length(length)
-                } else if head.version == .http1_1 {
-                    .chunked
-                } else {
-                    .untilClose
-                }
-            var headBytes: [UInt8] = []
+            let framing = HTTPResponseFraming.framing(status: response.status, length: length, version: head.version)
             var responseHead = HTTPResponseHead(status: response.status, headers: response.headers, framing: framing)
-            Self.setConnectionHeader(
-                &responseHead, keepAlive: keepAlive && framing != .untilClose, version: head.version)
+            HTTPResponseFraming.setConnection(keepAlive: keepAlive, version: head.version, on: &responseHead)
+            var headBytes: [UInt8] = []
             HTTPEncoder.encode(responseHead, date: server.currentDate(), into: &headBytes)
             tcp.write(headBytes)
             guard !headOnly else { return }
@@ -344,22 +300,15 @@ final class HTTPServerConnection: TCPConnectionDelegate {
                 tcp: tcp, chunked: framing == .chunked, length: length, traffic: server.traffic)
             do {
                 try await producer(writer)
-                if let length, writer.written != length {
-                    throw StreamedBodyError.lengthMismatch(announced: length, written: writer.written)
-                }
-                if framing == .chunked {
-                    var last: [UInt8] = []
-                    HTTPEncoder.encodeLastChunk(into: &last)
-                    tcp.write(last)
-                }
+                try writer.finish()
                 if framing == .untilClose {
-                    closing = true
+                    lifecycle = .closing
                     tcp.closeGracefully()
                 }
             } catch {
                 // The head is already out: the only honest signal left is to cut the connection.
                 server.logger.warning("streamed response failed: \(error)")
-                closing = true
+                lifecycle = .closing
                 tcp.flushNow()
                 tcp.close()
             }
@@ -380,71 +329,13 @@ final class HTTPServerConnection: TCPConnectionDelegate {
         into bytes: inout [UInt8]
     ) {
         guard case .bytes(let body) = response.body else { return }
-        let allowed = bodyAllowed(status: response.status)
-        var head = HTTPResponseHead(
-            status: response.status, headers: response.headers, framing: allowed ? .length(body.count) : .none)
-        setConnectionHeader(&head, keepAlive: keepAlive, version: version)
-        bytes.reserveCapacity(256 + body.count)
-        HTTPEncoder.encode(head, date: date, into: &bytes)
-        if !headOnly && allowed { bytes.append(contentsOf: body) }
-    }
-
-    /// 1xx, 204 and 304 responses never have a body (RFC 9110 sections 6.4.1, 15.3.5, 15.4.5).
-    static func bodyAllowed(status: Int) -> Bool {
-        status >= 200 && status != 204 && status != 304
-    }
-
-    private static func setConnectionHeader(_ head: inout HTTPResponseHead, keepAlive: Bool, version: HTTPVersion) {
-        if !keepAlive {
-            head.headers.replaceOrAdd(name: "Connection", value: "close")
-        } else if version == .http1_0 {
-            head.headers.replaceOrAdd(name: "Connection", value: "keep-alive")
-        }
+        HTTPResponseFraming.encode(
+            status: response.status, headers: response.headers, body: body, keepAlive: keepAlive, headOnly: headOnly,
+            version: version, date: date, into: &bytes)
     }
 }
 
 /// The router match computed while deciding the body limit, kept for the dispatch that follows.
 private final class MatchCache {
     var match: Router.Match?
-}
-
-/// Why a streamed body was cut off.
-enum StreamedBodyError: Error {
-    /// The producer wrote more or fewer bytes than the `Content-Length` it announced.
-    case lengthMismatch(announced: Int, written: Int)
-}
-
-/// Writes a streamed body to the socket, chunk-framed when needed, waiting while it is backed
-/// up, and refusing to write past an announced length. Loop-bound.
-private final class ConnectionBodyWriter: ResponseBodyWriter {
-    let tcp: TCPConnection
-    let chunked: Bool
-    let length: Int?
-    let traffic: ServerTraffic
-    private(set) var written = 0
-
-    init(tcp: TCPConnection, chunked: Bool, length: Int?, traffic: ServerTraffic) {
-        self.traffic = traffic
-        self.tcp = tcp
-        self.chunked = chunked
-        self.length = length
-    }
-
-    func write(_ bytes: [UInt8]) async throws {
-        guard !bytes.isEmpty else { return }
-        if let length, written + bytes.count > length {
-            throw StreamedBodyError.lengthMismatch(announced: length, written: written + bytes.count)
-        }
-        written += bytes.count
-        traffic.streamedBodyBytes += bytes.count
-        if chunked {
-            var framed: [UInt8] = []
-            framed.reserveCapacity(bytes.count + 16)
-            HTTPEncoder.encodeChunk(bytes, into: &framed)
-            guard tcp.write(framed) else { throw UVError.cancelled("write") }
-        } else {
-            guard tcp.write(bytes) else { throw UVError.cancelled("write") }
-        }
-        try await tcp.waitUntilWritable()
-    }
 }

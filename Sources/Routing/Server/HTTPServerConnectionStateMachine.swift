@@ -157,6 +157,14 @@ package struct HTTPServerConnectionStateMachine<C: Clock> where C.Duration == Du
         return decoder.takeRemainingBytes()
     }
 
+    /// The upgrade the current request asked for was refused (its answer has been written): the
+    /// connection closes, since the bytes after an upgrade request are not known to be HTTP.
+    package mutating func upgradeRefused() -> [Action] {
+        phase = .closed
+        deadline = nil
+        return [.cancelTimeout, .close]
+    }
+
     /// The connection closed (or the driver closed it): nothing more is parsed or dispatched.
     package mutating func connectionClosed() -> [Action] {
         phase = .closed
