@@ -49,7 +49,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(name: "Client", dependencies: ["Reactor", "Codecs"], swiftSettings: strictSettings),
-        .target(name: "Models", swiftSettings: strictSettings),
+        .target(name: "Models", dependencies: ["Codecs"], swiftSettings: strictSettings),
         .target(
             name: "Core",
             dependencies: [
@@ -65,27 +65,27 @@ let package = Package(
         .target(
             name: "AtomComfySocket", dependencies: ["Client", "Codecs", "Models", "Reactor"],
             swiftSettings: strictSettings),
-        .target(name: "AtomValidation", dependencies: ["Models"], swiftSettings: strictSettings),
+        .target(name: "AtomValidation", dependencies: ["Codecs", "Models"], swiftSettings: strictSettings),
         .target(name: "AtomFiles", dependencies: ["Codecs", "Models", "Reactor"], swiftSettings: strictSettings),
         .target(
-            name: "MoleculeWorkflow", dependencies: ["Reactor", "AtomComfyHTTP", "AtomValidation", "Core", "Models"],
+            name: "MoleculeWorkflow", dependencies: ["Codecs", "Reactor", "AtomComfyHTTP", "AtomValidation", "Core", "Models"],
             swiftSettings: strictSettings),
         .target(
             name: "MoleculeQueue", dependencies: ["Reactor", "AtomComfyHTTP", "Core", "Models"],
             swiftSettings: strictSettings),
         .target(
             name: "MoleculeImage",
-            dependencies: ["Reactor", "AtomComfyHTTP", "AtomFiles", "AtomValidation", "Core", "Models"],
+            dependencies: ["Codecs", "Reactor", "AtomComfyHTTP", "AtomFiles", "AtomValidation", "Core", "Models"],
             swiftSettings: strictSettings),
         .target(
             name: "MoleculeHealth",
-            dependencies: [
+            dependencies: ["Codecs", 
                 "Reactor", "AtomComfyHTTP", "Core", "Models", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings),
         .target(
             name: "MoleculeEvents",
-            dependencies: [
+            dependencies: ["Codecs", 
                 "Reactor",
                 "AtomComfyHTTP", "AtomComfySocket", "Core", "Models", .product(name: "Logging", package: "swift-log"),
             ],
@@ -95,7 +95,7 @@ let package = Package(
         .target(name: "MoleculeSessions", dependencies: ["Models"], swiftSettings: strictSettings),
         .target(
             name: "Coordinators",
-            dependencies: [
+            dependencies: ["Codecs", 
                 "Reactor",
                 "MoleculeBackends", "MoleculeEvents", "MoleculeHealth", "MoleculeImage", "MoleculeQueue",
                 "MoleculeSessions",
@@ -105,7 +105,7 @@ let package = Package(
             swiftSettings: strictSettings),
         .target(
             name: "Entry",
-            dependencies: [
+            dependencies: ["Codecs", 
                 "Reactor",
                 "Coordinators", "Routing", "Models", "Core", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -173,7 +173,6 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: strictSettings),
-        .testTarget(name: "ModelsTests", dependencies: ["Models"], swiftSettings: strictSettings),
         .testTarget(
             name: "ClientTests",
             dependencies: ["Client", "Codecs", "Reactor", "Routing", .product(name: "Logging", package: "swift-log")],
@@ -186,17 +185,19 @@ let package = Package(
         ),
         .testTarget(
             name: "AtomComfyHTTPTests",
-            dependencies: ["AtomComfyHTTP", "Client", "Models", "Reactor", "ComfyEmulatorSupport"],
+            dependencies: ["AtomComfyHTTP", "Client", "Codecs", "Models", "Reactor", "ComfyEmulatorSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "AtomComfySocketTests",
-            dependencies: ["AtomComfySocket", "AtomComfyHTTP", "Client", "Models", "Reactor", "ComfyEmulatorSupport"],
+            dependencies: [
+                "AtomComfySocket", "AtomComfyHTTP", "Client", "Codecs", "Models", "Reactor", "ComfyEmulatorSupport",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "ArchitectureTests", swiftSettings: strictSettings),
         .testTarget(
-            name: "AtomValidationTests", dependencies: ["AtomValidation", "Models"], swiftSettings: strictSettings),
+            name: "AtomValidationTests", dependencies: ["AtomValidation", "Codecs", "Models"], swiftSettings: strictSettings),
         .testTarget(
             name: "GatewayTests",
             dependencies: [

@@ -1,4 +1,4 @@
-import Codecs
+package import Codecs
 import FoundationEssentials
 package import Models
 

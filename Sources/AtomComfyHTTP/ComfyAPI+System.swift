@@ -1,4 +1,4 @@
-import Codecs
+package import Codecs
 package import Models
 
 extension ComfyAPI {

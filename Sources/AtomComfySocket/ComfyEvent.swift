@@ -1,4 +1,4 @@
-package import Models
+package import Codecs
 
 /// What ComfyUI's `/ws` says, typed (`docs/comfyui.md`, "WebSocket events" and "Binary frames").
 /// Every JSON message type has a case; a type this list does not know arrives as `other`, never

@@ -1,3 +1,4 @@
+import Codecs
 import Models
 
 /// Turns `/ws` frames into `ComfyEvent`s, without I/O. Text must be a JSON object with a string

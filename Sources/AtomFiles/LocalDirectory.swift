@@ -2,6 +2,7 @@
 // never follow symbolic links, streaming reads, temporary files renamed into place, multipart
 // uploads spooled to disk. Imports Reactor, Codecs and Models; never another atom.
 
+import Codecs
 package import Models
 package import Reactor
 

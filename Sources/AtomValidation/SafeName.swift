@@ -1,3 +1,4 @@
+import Codecs
 package import Models
 
 /// Checks of the file names and subfolders clients give, before any I/O: a name is one path

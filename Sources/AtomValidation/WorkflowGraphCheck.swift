@@ -1,6 +1,7 @@
 // AtomValidation (L4): pure checks of what clients send: workflow graph structure, file name and
 // subfolder safety, image formats by magic bytes. Imports Models only; no I/O.
 
+package import Codecs
 package import Models
 
 /// The structural check of an API-format workflow graph before it is sent to ComfyUI: the

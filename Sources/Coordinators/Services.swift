@@ -2,6 +2,7 @@
 // composed. Imports molecules, Models, Core and the infrastructure's own types (the event loop);
 // never an atom.
 
+import Codecs
 package import Core
 package import Logging
 package import Models

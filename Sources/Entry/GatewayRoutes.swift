@@ -2,6 +2,7 @@
 // HTTP responses, docs pages, and the app assembled from configuration. Imports Coordinators,
 // Routing, Models and Core only.
 
+import Codecs
 import Coordinators
 import Core
 import Models
@@ -15,7 +16,7 @@ enum GatewayRoutes {
     ) -> [APIOperation] {
         let base = PublicBase(configuration: configuration)
         // The liveness answer never changes: encoded once, not per request.
-        let health = (try? Response.json(HealthStatus())) ?? Response(status: 200)
+        let health = Response.json(HealthStatus().json)
         return [
             APIOperation(
                 method: .get, path: "/health", operationID: "health", tag: "operations",

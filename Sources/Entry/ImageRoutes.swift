@@ -1,3 +1,4 @@
+import Codecs
 import Coordinators
 import Models
 import Routing

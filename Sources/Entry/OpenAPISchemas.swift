@@ -1,3 +1,4 @@
+import Codecs
 import Models
 
 /// The component schemas of the OpenAPI document: every body the API sends or accepts.

@@ -1,3 +1,4 @@
+import Codecs
 import Models
 import Routing
 

@@ -1,3 +1,5 @@
+package import Codecs
+
 /// A response body of the API: it knows its JSON form exactly, including which keys are
 /// `null` rather than absent (`docs/api-contract.md`, "Conventions", fixes both).
 package protocol APIResponse: Sendable {

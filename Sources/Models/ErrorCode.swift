@@ -1,3 +1,5 @@
+package import Codecs
+
 /// The error codes of `docs/api-contract.md` ("Errors"), each with the HTTP status it is answered
 /// with.
 package enum ErrorCode: String, Sendable, CaseIterable {

@@ -1,3 +1,5 @@
+package import Codecs
+
 /// ComfyUI's folders for files.
 package enum FileType: String, Sendable, CaseIterable {
     case output, input, temp

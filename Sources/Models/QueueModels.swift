@@ -1,3 +1,5 @@
+package import Codecs
+
 /// One prompt in the queue.
 package struct QueueEntry: Sendable, Equatable {
     package var number: Int

@@ -1,3 +1,5 @@
+package import Codecs
+
 /// A text message on the gateway WebSocket: `{"type": ..., "data": {...}}`
 /// (`docs/api-contract.md`, "WebSocket").
 package struct SocketMessage: Sendable, Equatable {
@@ -21,10 +23,8 @@ package struct SocketMessage: Sendable, Equatable {
         system(
             "error",
             [
-                "error": [
-                    "code": .string(error.code.rawValue), "message": .string(error.message),
-                    "details": .object(error.details), "request_id": .string(requestID),
-                ]
+                "error": ErrorEnvelope.error(
+                    code: error.code.rawValue, message: error.message, details: error.details, requestID: requestID)
             ])
     }
 

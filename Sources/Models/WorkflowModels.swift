@@ -1,3 +1,5 @@
+package import Codecs
+
 /// `POST /api/v1/workflows/submit`, as the client sent it (already checked for types).
 package struct WorkflowSubmitRequest: Sendable {
     /// The key in `extra_data` where the gateway keeps the caller's client id (ComfyUI's own

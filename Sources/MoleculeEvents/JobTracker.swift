@@ -1,5 +1,6 @@
 package import AtomComfySocket
-package import Models
+package import Codecs
+import Models
 
 /// The job tracker's state, without I/O: which prompt belongs to which caller's client id, what
 /// each tracked prompt has reported so far, and which ComfyUI events become which gateway

@@ -1,4 +1,5 @@
-package import Models
+package import Codecs
+import Models
 
 /// What the job tracker tells the layer above, in the order it must be delivered. Messages for
 /// one prompt name the client id the prompt was submitted with; `status` and the upstream

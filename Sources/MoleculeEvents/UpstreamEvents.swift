@@ -4,8 +4,9 @@
 
 package import AtomComfyHTTP
 package import AtomComfySocket
+package import Codecs
 package import Logging
-package import Models
+import Models
 package import Reactor
 
 /// The gateway's view of ComfyUI's events: one upstream WebSocket (as `upstreamClientID`, the

@@ -2,6 +2,7 @@
 // AtomComfyHTTP. Never imports another molecule.
 
 package import AtomComfyHTTP
+import Codecs
 package import Logging
 package import Models
 

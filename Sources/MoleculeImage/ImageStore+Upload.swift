@@ -1,6 +1,7 @@
 import AtomComfyHTTP
 import AtomFiles
 import AtomValidation
+import Codecs
 package import Models
 
 extension ImageStore {

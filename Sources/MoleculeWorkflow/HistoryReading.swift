@@ -1,3 +1,4 @@
+package import Codecs
 package import Models
 
 /// Reads ComfyUI history entries: the outcome (success, error or interrupted, told apart by the

@@ -3,6 +3,7 @@
 
 package import AtomComfyHTTP
 import AtomValidation
+import Codecs
 package import Models
 
 /// The workflow business of the gateway: submit a graph, tell a prompt's state from ComfyUI's

@@ -138,7 +138,7 @@ enum ArchitectureRules {
         .codecs: [],
         .routing: [.reactor, .codecs],
         .client: [.reactor, .codecs],
-        .models: [],
+        .models: [.codecs],
         .core: [],
         // Every ComfyUI layer may use the infrastructure's own types (the event loop, timers, byte
         // buffers) under their own names; only the layers between them are strict.

@@ -1,5 +1,6 @@
 import AtomComfyHTTP
 import Client
+import Codecs
 import ComfyEmulatorSupport
 import Foundation
 import Models

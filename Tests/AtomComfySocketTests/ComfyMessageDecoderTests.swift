@@ -1,4 +1,5 @@
 import AtomComfySocket
+import Codecs
 import Foundation
 import Models
 import Testing

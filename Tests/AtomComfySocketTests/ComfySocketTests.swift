@@ -1,6 +1,7 @@
 import AtomComfyHTTP
 import AtomComfySocket
 import Client
+import Codecs
 import ComfyEmulatorSupport
 import Models
 import Reactor

@@ -1,4 +1,5 @@
 import AtomValidation
+import Codecs
 import Models
 import Testing
 

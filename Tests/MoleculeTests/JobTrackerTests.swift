@@ -1,4 +1,5 @@
 import AtomComfySocket
+import Codecs
 import Models
 import MoleculeEvents
 import Testing

@@ -1,4 +1,5 @@
 import AtomComfyHTTP
+import Codecs
 import ComfyEmulatorSupport
 import Core
 import Foundation

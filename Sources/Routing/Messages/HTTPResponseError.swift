@@ -31,16 +31,17 @@ package struct HTTPError: HTTPResponseError, Equatable {
 
     package func makeResponse(requestID: String) -> Response {
         Self.response(
-            status: status, code: code, message: message, details: details, requestID: requestID, headers: headers)
+            status: status, code: code, message: message, details: details.mapValues(JSONValue.string),
+            requestID: requestID, headers: headers)
     }
 
-    /// Builds an error response; `details` may be any JSON-encodable value.
+    /// Builds an error response in the API's error shape (`ErrorEnvelope`).
     package static func response(
-        status: Int, code: String, message: String, details: some Encodable & Sendable, requestID: String,
+        status: Int, code: String, message: String, details: [String: JSONValue], requestID: String,
         headers: HTTPHeaders = HTTPHeaders()
     ) -> Response {
-        let body = ErrorEnvelope(error: .init(code: code, message: message, details: details, requestID: requestID))
-        var response = (try? Response.json(body, status: status)) ?? Response(status: status)
+        let body = ErrorEnvelope.body(code: code, message: message, details: details, requestID: requestID)
+        var response = Response.json(body, status: status)
         for field in headers { response.headers.replaceOrAdd(name: field.name, value: field.value) }
         return response
     }
@@ -87,19 +88,4 @@ package struct HTTPError: HTTPResponseError, Equatable {
     /// 503 while the server shuts down or is at its connection limit.
     package static let unavailable = HTTPError(
         status: 503, code: "SERVICE_UNAVAILABLE", message: "The gateway is not accepting requests right now.")
-}
-
-private struct ErrorEnvelope<Details: Encodable & Sendable>: Encodable, Sendable {
-    struct Body: Encodable, Sendable {
-        let code: String
-        let message: String
-        let details: Details
-        let requestID: String
-
-        enum CodingKeys: String, CodingKey {
-            case code, message, details
-            case requestID = "request_id"
-        }
-    }
-    let error: Body
 }

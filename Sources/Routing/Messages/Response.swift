@@ -1,5 +1,4 @@
 package import Codecs
-package import FoundationEssentials
 
 /// A response a handler returns: status, headers and a body that is either bytes in hand or a
 /// producer that streams them.
@@ -14,12 +13,11 @@ package struct Response: Sendable {
         self.body = body
     }
 
-    /// A JSON response encoded with Foundation's encoder (`application/json; charset=utf-8`).
-    package static func json(_ value: some Encodable, status: Int = 200) throws -> Response {
-        let data = try JSONCoding.encoder.encode(value)
+    /// A JSON response (`application/json; charset=utf-8`), written by the one JSON writer.
+    package static func json(_ value: JSONValue, status: Int = 200) -> Response {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
-        return Response(status: status, headers: headers, body: .bytes([UInt8](data)))
+        return Response(status: status, headers: headers, body: .bytes(JSONWriter.write(value)))
     }
 }
 
@@ -35,16 +33,6 @@ package enum ResponseBody: Sendable {
 /// Where a streamed body's producer writes; each write waits while the socket is backed up.
 package protocol ResponseBodyWriter {
     func write(_ bytes: [UInt8]) async throws
-}
-
-/// The JSON coders every layer shares (sorted keys make bodies stable and testable).
-package enum JSONCoding {
-    package static var encoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
-    package static var decoder: JSONDecoder { JSONDecoder() }
 }
 
 extension Response {

@@ -1,7 +1,6 @@
 package import Client
-import Codecs
+package import Codecs
 import Foundation
-package import Models
 package import Reactor
 
 /// The ComfyUI emulator (`Tests/ComfyEmulator`, Python on aiohttp) as a child process on a free

@@ -1,5 +1,5 @@
+import Codecs
 import FoundationEssentials
-import Models
 import Testing
 
 /// The hand-written JSON parser and writer against RFC 8259's edge cases and against

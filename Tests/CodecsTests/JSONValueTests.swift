@@ -1,4 +1,4 @@
-import Models
+import Codecs
 import Testing
 
 /// JSON values round-trip whatever ComfyUI sends: every kind, 64-bit integers exactly, Unicode.
