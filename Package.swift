@@ -53,6 +53,7 @@ let package = Package(
         .target(
             name: "Core",
             dependencies: [
+                "Codecs",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -68,7 +69,8 @@ let package = Package(
         .target(name: "AtomValidation", dependencies: ["Codecs", "Models"], swiftSettings: strictSettings),
         .target(name: "AtomFiles", dependencies: ["Codecs", "Models", "Reactor"], swiftSettings: strictSettings),
         .target(
-            name: "MoleculeWorkflow", dependencies: ["Codecs", "Reactor", "AtomComfyHTTP", "AtomValidation", "Core", "Models"],
+            name: "MoleculeWorkflow",
+            dependencies: ["Codecs", "Reactor", "AtomComfyHTTP", "AtomValidation", "Core", "Models"],
             swiftSettings: strictSettings),
         .target(
             name: "MoleculeQueue", dependencies: ["Reactor", "AtomComfyHTTP", "Core", "Models"],
@@ -79,13 +81,15 @@ let package = Package(
             swiftSettings: strictSettings),
         .target(
             name: "MoleculeHealth",
-            dependencies: ["Codecs", 
+            dependencies: [
+                "Codecs",
                 "Reactor", "AtomComfyHTTP", "Core", "Models", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings),
         .target(
             name: "MoleculeEvents",
-            dependencies: ["Codecs", 
+            dependencies: [
+                "Codecs",
                 "Reactor",
                 "AtomComfyHTTP", "AtomComfySocket", "Core", "Models", .product(name: "Logging", package: "swift-log"),
             ],
@@ -95,7 +99,8 @@ let package = Package(
         .target(name: "MoleculeSessions", dependencies: ["Models"], swiftSettings: strictSettings),
         .target(
             name: "Coordinators",
-            dependencies: ["Codecs", 
+            dependencies: [
+                "Codecs",
                 "Reactor",
                 "MoleculeBackends", "MoleculeEvents", "MoleculeHealth", "MoleculeImage", "MoleculeQueue",
                 "MoleculeSessions",
@@ -105,7 +110,8 @@ let package = Package(
             swiftSettings: strictSettings),
         .target(
             name: "Entry",
-            dependencies: ["Codecs", 
+            dependencies: [
+                "Codecs",
                 "Reactor",
                 "Coordinators", "Routing", "Models", "Core", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -197,7 +203,8 @@ let package = Package(
         ),
         .testTarget(name: "ArchitectureTests", swiftSettings: strictSettings),
         .testTarget(
-            name: "AtomValidationTests", dependencies: ["AtomValidation", "Codecs", "Models"], swiftSettings: strictSettings),
+            name: "AtomValidationTests", dependencies: ["AtomValidation", "Codecs", "Models"],
+            swiftSettings: strictSettings),
         .testTarget(
             name: "GatewayTests",
             dependencies: [

@@ -1,3 +1,4 @@
+import Codecs
 package import Reactor
 
 /// One ComfyUI as the gateway reaches it: its URL parsed once, one connection pool for JSON
@@ -23,7 +24,8 @@ package struct ComfyBackend: Sendable {
     /// A backend at `baseURL` (`http://host:port[/path]`) on `loop`, waiting up to
     /// `timeoutSeconds` for an answer (the probe at most 10 s).
     package init(baseURL: String, timeoutSeconds: Double, loop: EventLoop) {
-        let (host, port, path) = ComfyAPI.parts(of: baseURL)
+        let url = EndpointURL(baseURL)
+        let (host, port, path) = (url?.host ?? baseURL, url?.port ?? 80, url?.path ?? "")
         self.host = host
         self.port = port
         pathPrefix = path

@@ -1,3 +1,4 @@
+import Codecs
 import Configuration
 import SystemPackage
 
@@ -100,9 +101,7 @@ package enum ConfigurationLoader {
         }
         let comfyURL: String
         if let url = optional(.comfyURL) {
-            guard let parsed = BaseURL(url), url.lowercased().hasPrefix("http://"), !url.contains("?"),
-                !url.contains("#")
-            else {
+            guard let parsed = EndpointURL(url), parsed.scheme == .http, !url.contains("?"), !url.contains("#") else {
                 throw ConfigurationError(
                     "COMFYUI_URL must be an http:// URL with a host (and optionally a path), got '\(url)'"
                         + (url.lowercased().hasPrefix("https://")
@@ -118,7 +117,7 @@ package enum ConfigurationLoader {
         }
         var publicBaseURL: String?
         if let url = optional(.publicBaseURL) {
-            guard let parsed = BaseURL(url) else {
+            guard let parsed = EndpointURL(url), parsed.scheme == .http || parsed.scheme == .https else {
                 throw ConfigurationError("PUBLIC_BASE_URL must be an http:// or https:// URL, got '\(url)'")
             }
             publicBaseURL = parsed.normalized
@@ -160,27 +159,6 @@ package enum ConfigurationLoader {
             return value
         }
         return String(value.dropFirst().dropLast())
-    }
-}
-
-/// An `http(s)://host[:port][/path]` base URL, checked and without a trailing slash.
-struct BaseURL {
-    let normalized: String
-
-    init?(_ text: String) {
-        let lower = text.lowercased()
-        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { return nil }
-        let rest = text.drop { $0 != ":" }.dropFirst(3)
-        let authority = rest.prefix { $0 != "/" }
-        guard !authority.isEmpty, !authority.contains(" "), !authority.contains("@") else { return nil }
-        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
-            guard let port = Int(authority[authority.index(after: colon)...]), (1...65535).contains(port) else {
-                return nil
-            }
-        }
-        var normalized = text
-        while normalized.hasSuffix("/") { normalized.removeLast() }
-        self.normalized = normalized
     }
 }
 

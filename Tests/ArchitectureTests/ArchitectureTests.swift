@@ -139,7 +139,7 @@ enum ArchitectureRules {
         .routing: [.reactor, .codecs],
         .client: [.reactor, .codecs],
         .models: [.codecs],
-        .core: [],
+        .core: [.codecs],
         // Every ComfyUI layer may use the infrastructure's own types (the event loop, timers, byte
         // buffers) under their own names; only the layers between them are strict.
         .atom: [.client, .reactor, .codecs, .models, .core],

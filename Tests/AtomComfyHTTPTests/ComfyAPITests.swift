@@ -193,10 +193,6 @@ struct ComfyAPITests {
     }
 
     @Test func aURLPathIsAMountPointEveryCallGoesUnder() async throws {
-        let ipv6 = ComfyAPI.parts(of: "http://[::1]:8188/comfy/")
-        #expect(ipv6.host == "::1" && ipv6.port == 8188 && ipv6.path == "/comfy")
-        let plain = ComfyAPI.parts(of: "http://comfy.internal")
-        #expect(plain.host == "comfy.internal" && plain.port == 80 && plain.path == "")
         try await Self.withEmulator { _, emulator, loop in
             // ComfyUI serves every route under /api too: a gateway mounted there must reach it.
             let mounted = ComfyAPI(baseURL: "http://127.0.0.1:\(emulator.port)/api/", timeoutSeconds: 5, loop: loop)

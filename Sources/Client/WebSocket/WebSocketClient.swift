@@ -60,7 +60,10 @@ package final class WebSocketClient: TCPConnectionDelegate {
     package static func connect(to url: String, loop: EventLoop, options: Options = Options()) async throws
         -> WebSocketClient
     {
-        let target = try WebSocketURL(url)
+        guard let target = EndpointURL(url), target.scheme == .ws else {
+            throw Failure.invalidURL(
+                url.lowercased().hasPrefix("ws://") ? url : "only ws:// URLs are supported: \(url)")
+        }
         let timeout = UInt64(options.connectTimeout.components.seconds * 1000)
         let tcp: TCPConnection
         do {
@@ -77,10 +80,10 @@ package final class WebSocketClient: TCPConnectionDelegate {
         return client
     }
 
-    private func startHandshake(target: WebSocketURL, continuation: CheckedContinuation<Void, any Error>) {
+    private func startHandshake(target: EndpointURL, continuation: CheckedContinuation<Void, any Error>) {
         handshake = continuation
         let head = WebSocketHandshake.request(
-            target: target.resource, host: target.hostHeader, key: key, protocols: options.protocols,
+            target: target.resource, host: target.authority, key: key, protocols: options.protocols,
             origin: options.origin, extraHeaders: options.headers)
         var bytes: [UInt8] = []
         HTTPEncoder.encode(head, into: &bytes)
@@ -218,42 +221,5 @@ package final class WebSocketClient: TCPConnectionDelegate {
         failHandshake(.connectFailed("the connection closed during the handshake"))
         timer?.close()
         timer = nil
-    }
-}
-
-/// A parsed `ws://` URL.
-struct WebSocketURL {
-    let host: String
-    let port: Int
-    /// Path and query (`/ws?clientId=x`).
-    let resource: String
-
-    var hostHeader: String { port == 80 ? host : "\(host.contains(":") ? "[\(host)]" : host):\(port)" }
-
-    init(_ url: String) throws(WebSocketClient.Failure) {
-        guard url.lowercased().hasPrefix("ws://") else { throw .invalidURL("only ws:// URLs are supported: \(url)") }
-        let rest = url.dropFirst(5)
-        let authority = rest.prefix { $0 != "/" && $0 != "?" }
-        var resource = String(rest.dropFirst(authority.count))
-        if resource.isEmpty || resource.hasPrefix("?") { resource = "/" + resource }
-        var host = Substring(authority)
-        var port = 80
-        if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { throw .invalidURL(url) }
-            let after = host[host.index(after: close)...]
-            host = host[host.index(after: host.startIndex)..<close]
-            if after.hasPrefix(":") {
-                guard let value = Int(after.dropFirst()) else { throw .invalidURL(url) }
-                port = value
-            }
-        } else if let colon = host.lastIndex(of: ":") {
-            guard let value = Int(host[host.index(after: colon)...]) else { throw .invalidURL(url) }
-            port = value
-            host = host[..<colon]
-        }
-        guard !host.isEmpty, (1...65535).contains(port) else { throw .invalidURL(url) }
-        self.host = String(host)
-        self.port = port
-        self.resource = resource
     }
 }
