@@ -58,8 +58,9 @@ enum GatewayRoutes {
                 services.images, base: base, maxUploadBytes: configuration.maxUploadBytes)
     }
 
-    /// The router: request id, metrics, access log, CORS, API keys and error shaping around every
-    /// route (the WebSocket upgrade included), in that order from the outside in.
+    /// The router: request id, metrics, access log, CORS and API keys around every route (the
+    /// WebSocket upgrade included), in that order from the outside in; errors a handler throws
+    /// take the API's error shape in every route's pipeline.
     static func build(
         services: Services, configuration: GatewayConfiguration, access: AccessPolicy, metrics: GatewayMetrics,
         accessLog: AccessLogMiddleware.Writer?, scrape: @escaping @Sendable () -> [UInt8]
@@ -72,7 +73,6 @@ enum GatewayRoutes {
         let operations = operations(services: services, configuration: configuration, scrape: scrape)
         let openPatterns = Set(operations.filter(\.isOpen).map(\.routerPattern))
         router.add(middleware: APIKeyMiddleware(policy: access, openPatterns: openPatterns))
-        router.add(middleware: ErrorMiddleware())
         for operation in operations {
             switch operation.method {
             case .get: router.get(operation.routerPattern, handler: operation.handler)

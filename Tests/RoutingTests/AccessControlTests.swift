@@ -47,7 +47,6 @@ struct AccessControlTests {
         router.add(middleware: AccessLogMiddleware())
         router.add(middleware: CORSMiddleware(policy: policy))
         router.add(middleware: APIKeyMiddleware(policy: policy, openPatterns: ["/health"]))
-        router.add(middleware: ErrorMiddleware())
         router.get("/health") { _, _ in Response(body: .bytes(Array("ok".utf8))) }
         router.get("/cached") { _, _ in Response(headers: ["Cache-Control": "public, max-age=3600"]) }
         router.get("/items/:id") { _, context in Response(body: .bytes(Array((context.parameters["id"] ?? "").utf8))) }

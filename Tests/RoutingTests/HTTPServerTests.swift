@@ -40,7 +40,6 @@ struct HTTPServerTests {
         loop.start()
         let router = RouterBuilder()
         router.add(middleware: RequestIDMiddleware())
-        router.add(middleware: ErrorMiddleware())
         router.get("/hello") { request, _ in
             Response(
                 status: 200, headers: ["Content-Type": "text/plain"], body: .bytes(Array("hello \(request.path)".utf8)))

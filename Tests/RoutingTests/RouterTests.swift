@@ -19,7 +19,6 @@ struct RouterTests {
 
     static func router() -> Router {
         let builder = RouterBuilder()
-        builder.add(middleware: ErrorMiddleware())
         builder.get("/health", handler: responder("health"))
         builder.get("/api/v1/workflows/:prompt_id/history", handler: responder("history"))
         builder.get("/api/v1/workflows/:prompt_id/images", handler: responder("images"))
@@ -91,10 +90,8 @@ struct RouterTests {
 
     @Test func middlewareWrapsOnlyLaterRoutes() async throws {
         struct Tag: Middleware {
-            func handle(_ request: Request, context: RequestContext, next: Responder) async throws -> Response {
-                var response = try await next(request, context)
+            func finish(_ request: Request, context: RequestContext, response: inout Response) {
                 response.headers.add(name: "X-Tag", value: "yes")
-                return response
             }
         }
         let builder = RouterBuilder()

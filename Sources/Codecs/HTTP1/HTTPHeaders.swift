@@ -22,7 +22,9 @@ package struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     /// Replaces every field named `name` with one field.
     package mutating func replaceOrAdd(name: String, value: String) {
-        remove(name: name)
+        // Fields are only touched when one has the name: adding a field to a shared list (a
+        // response made once and sent many times) then copies it once, not twice.
+        if fields.contains(where: { Self.namesEqual($0.name, name) }) { remove(name: name) }
         add(name: name, value: value)
     }
 

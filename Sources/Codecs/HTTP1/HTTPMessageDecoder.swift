@@ -121,13 +121,14 @@ struct HTTPMessageDecoder {
                         ? .badRequest("whitespace before the request line")
                         : .badResponse("whitespace before the status line")
                 }
-                state = .headers(startLine: line, headers: HTTPHeaders(), bytes: 0)
+                state = .headers(startLine: Array(line), headers: HTTPHeaders(), bytes: 0)
             case .headers(let startLine, var headers, let bytes):
                 // Each field line costs its bytes plus its CRLF.
                 let remaining = limits.maxHeaderBytes - bytes - 2
                 guard let line = try nextLine(limit: remaining, tooLong: .headersTooLarge) else { return nil }
+                // The state lets go of the fields first, so adding one does not copy them all.
+                state = .awaitingFraming
                 if line.isEmpty {
-                    state = .awaitingFraming
                     return .head(startLine: startLine, headers: headers)
                 }
                 try Self.appendField(line, to: &headers, limits: limits, isRequest: isRequest)
@@ -151,7 +152,7 @@ struct HTTPMessageDecoder {
                 else {
                     return nil
                 }
-                let size = try ChunkLine.parseSize(line)
+                let size = try ChunkLine.parseSize(Array(line))
                 state = size == 0 ? .trailers(headers: HTTPHeaders(), bytes: 0) : .chunkData(remaining: size)
             case .chunkData(let remaining):
                 guard readIndex < buffer.count else { return nil }
@@ -175,8 +176,8 @@ struct HTTPMessageDecoder {
             case .trailers(var trailers, let bytes):
                 let remaining = limits.maxHeaderBytes - bytes - 2
                 guard let line = try nextLine(limit: remaining, tooLong: .headersTooLarge) else { return nil }
+                state = .startLine
                 if line.isEmpty {
-                    state = .startLine
                     return .end(trailers: trailers)
                 }
                 try Self.appendField(line, to: &trailers, limits: limits, isRequest: isRequest)
@@ -223,7 +224,8 @@ struct HTTPMessageDecoder {
     /// A line longer than `limit` (a negative limit allows only an empty line), a bare LF or a
     /// bare CR is an error. Both are decided from the bytes before the LF alone, by the same rule whether
     /// the line arrived whole or in pieces, so any split of the input gives the same error.
-    private mutating func nextLine(limit: Int, tooLong: HTTPParseError) throws(HTTPParseError) -> [UInt8]? {
+    /// The line is a slice of the buffer, read before the next `append` (which compacts it).
+    private mutating func nextLine(limit: Int, tooLong: HTTPParseError) throws(HTTPParseError) -> ArraySlice<UInt8>? {
         let limit = max(limit, 0)
         var index = max(scanIndex, readIndex)
         let end = buffer.count
@@ -250,35 +252,31 @@ struct HTTPMessageDecoder {
         guard content > 0 && buffer[index - 1] == 0x0D else {
             throw isRequest ? .badRequest("bare LF where CRLF is required") : .badResponse("bare LF")
         }
-        let line = Array(buffer[readIndex..<(index - 1)])
+        let line = buffer[readIndex..<(index - 1)]
         readIndex = index + 1
         scanIndex = readIndex
-        if readIndex == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
-            readIndex = 0
-            scanIndex = 0
-        }
         return line
     }
 
     /// Parses `name: value` (RFC 9110 section 5.1, RFC 9112 section 5) into `headers`.
     private static func appendField(
-        _ line: [UInt8], to headers: inout HTTPHeaders, limits: HTTPLimits, isRequest: Bool
+        _ line: ArraySlice<UInt8>, to headers: inout HTTPHeaders, limits: HTTPLimits, isRequest: Bool
     ) throws(HTTPParseError) {
         let fail: (String) -> HTTPParseError = { isRequest ? .badRequest($0) : .badResponse($0) }
         if line.first == 0x20 || line.first == 0x09 {
             throw fail("obsolete line folding")
         }
         guard headers.count < limits.maxHeaderCount else { throw .headersTooLarge }
+        let first = line.startIndex
         guard let colon = line.firstIndex(of: 0x3A) else { throw fail("header field without a colon") }
-        guard colon > 0 else { throw fail("empty header field name") }
-        for index in 0..<colon where !HTTPSyntax.isTokenByte(line[index]) {
+        guard colon > first else { throw fail("empty header field name") }
+        for index in first..<colon where !HTTPSyntax.isTokenByte(line[index]) {
             throw line[index] == 0x20 || line[index] == 0x09
                 ? fail("whitespace before the colon of a header field")
                 : fail("invalid character in a header field name")
         }
         var start = colon + 1
-        var end = line.count
+        var end = line.endIndex
         while start < end && (line[start] == 0x20 || line[start] == 0x09) { start += 1 }
         while end > start && (line[end - 1] == 0x20 || line[end - 1] == 0x09) { end -= 1 }
         for index in start..<end where !HTTPSyntax.isFieldValueByte(line[index]) {
@@ -286,7 +284,7 @@ struct HTTPMessageDecoder {
                 ? fail("bare CR in a header field") : fail("control character in a header field value")
         }
         headers.add(
-            name: String(decoding: line[0..<colon], as: UTF8.self),
+            name: String(decoding: line[first..<colon], as: UTF8.self),
             value: String(decoding: line[start..<end], as: UTF8.self))
     }
 }

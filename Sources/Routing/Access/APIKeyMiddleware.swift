@@ -16,13 +16,9 @@ package struct APIKeyMiddleware: Middleware {
         self.openPatterns = openPatterns
     }
 
-    package nonisolated(nonsending) func handle(
-        _ request: Request, context: RequestContext, next: Responder
-    ) async throws -> Response {
+    package func prepare(_ request: Request, context: inout RequestContext) -> Response? {
         let keys = policy.rules.keys
-        guard !keys.isEmpty, !openPatterns.contains(context.routePattern) else {
-            return try await next(request, context)
-        }
+        guard !keys.isEmpty, !openPatterns.contains(context.routePattern) else { return nil }
         switch Self.credential(of: request, webSocketRoute: context.isWebSocketRoute) {
         case .none:
             return Self.unauthorized(
@@ -38,12 +34,16 @@ package struct APIKeyMiddleware: Middleware {
                     "The API key is not valid.", challenge: #"Bearer realm="comfy-gateway", error="invalid_token""#,
                     requestID: context.requestID)
             }
-            return Self.privately(try await next(request, context))
+            return nil
         }
     }
 
-    /// A response that needed a key must not be kept by shared caches (a proxy would serve it to
-    /// clients without one): `Cache-Control: public` becomes `private`.
+    /// An answer given to a key holder is not for shared caches: `public` becomes `private`.
+    package func finish(_ request: Request, context: RequestContext, response: inout Response) {
+        guard !policy.rules.keys.isEmpty, !openPatterns.contains(context.routePattern) else { return }
+        response = Self.privately(response)
+    }
+
     static func privately(_ response: Response) -> Response {
         guard let cacheControl = response.headers[first: "Cache-Control"], cacheControl.contains("public") else {
             return response

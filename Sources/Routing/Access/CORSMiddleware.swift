@@ -16,33 +16,34 @@ package struct CORSMiddleware: Middleware {
         self.policy = policy
     }
 
-    package nonisolated(nonsending) func handle(
-        _ request: Request, context: RequestContext, next: Responder
-    ) async throws -> Response {
+    /// Answers a preflight (`OPTIONS` with `Access-Control-Request-Method`) of a path that has
+    /// routes: allowed with the methods it has, or 400 for an origin not allowed.
+    package func prepare(_ request: Request, context: inout RequestContext) -> Response? {
         let origins = policy.rules.origins
-        guard !origins.isDisabled else { return try await next(request, context) }
-        guard let origin = request.headers[first: "Origin"] else {
-            var response = try await next(request, context)
-            Self.varyByOrigin(origins, &response.headers)
-            return response
-        }
-        if request.method == .options, request.headers.contains("Access-Control-Request-Method") {
-            guard let methods = context.parameters[Router.allowedMethodsKey] else {
-                return try await next(request, context)
-            }
-            return Self.preflight(
-                origin: origin, origins: origins, methods: methods,
-                requestedHeaders: request.headers[first: "Access-Control-Request-Headers"],
-                requestID: context.requestID)
-        }
-        var response = try await next(request, context)
+        guard !origins.isDisabled, let origin = request.headers[first: "Origin"], Self.isPreflight(request),
+            let methods = context.parameters[Router.allowedMethodsKey]
+        else { return nil }
+        return Self.preflight(
+            origin: origin, origins: origins, methods: methods,
+            requestedHeaders: request.headers[first: "Access-Control-Request-Headers"], requestID: context.requestID)
+    }
+
+    /// Marks every response as varying by `Origin` and, for an allowed origin, allows it.
+    package func finish(_ request: Request, context: RequestContext, response: inout Response) {
+        let origins = policy.rules.origins
+        guard !origins.isDisabled else { return }
         Self.varyByOrigin(origins, &response.headers)
-        if origins.allows(origin) {
-            Self.allow(origin, origins: origins, in: &response.headers)
-            response.headers.replaceOrAdd(
-                name: "Access-Control-Expose-Headers", value: "X-Request-Id, Content-Disposition, WWW-Authenticate")
-        }
-        return response
+        guard let origin = request.headers[first: "Origin"] else { return }
+        // A preflight `prepare` did not answer (a path without routes) gets nothing more.
+        if Self.isPreflight(request) { return }
+        guard origins.allows(origin) else { return }
+        Self.allow(origin, origins: origins, in: &response.headers)
+        response.headers.replaceOrAdd(
+            name: "Access-Control-Expose-Headers", value: "X-Request-Id, Content-Disposition, WWW-Authenticate")
+    }
+
+    private static func isPreflight(_ request: Request) -> Bool {
+        request.method == .options && request.headers.contains("Access-Control-Request-Method")
     }
 
     private static func preflight(

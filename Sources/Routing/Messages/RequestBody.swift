@@ -49,7 +49,7 @@ package final class RequestBody: AsyncSequence {
     }
 
     func finish() {
-        // The shared empty body is finished already; writing it again would race across loops.
+        // A connection's shared empty body is finished already: it stays as it is.
         guard !finished else { return }
         finished = true
         if let waiter {

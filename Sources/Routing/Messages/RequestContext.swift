@@ -14,11 +14,14 @@ package struct RequestContext: Sendable {
     package var routePattern: String
     /// True on a WebSocket route (the upgrade request, or a plain GET that gets 426).
     package var isWebSocketRoute: Bool
+    /// When the request's head was read (the access log and the latency metric count from here).
+    package var receivedAt: ContinuousClock.Instant
 
     package init(
         requestID: String, logger: Logger, parameters: [String: String] = [:], remoteAddress: String = "",
-        routePattern: String = "", isWebSocketRoute: Bool = false
+        routePattern: String = "", isWebSocketRoute: Bool = false, receivedAt: ContinuousClock.Instant = .now
     ) {
+        self.receivedAt = receivedAt
         self.isWebSocketRoute = isWebSocketRoute
         self.requestID = requestID
         self.logger = logger

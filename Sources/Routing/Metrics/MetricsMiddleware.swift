@@ -7,14 +7,9 @@ package struct MetricsMiddleware: Middleware {
         self.metrics = metrics
     }
 
-    package nonisolated(nonsending) func handle(
-        _ request: Request, context: RequestContext, next: Responder
-    ) async throws -> Response {
-        let start = ContinuousClock.now
-        let response = try await next(request, context)
+    package func finish(_ request: Request, context: RequestContext, response: inout Response) {
         metrics.record(
             route: context.routePattern, method: request.methodName, status: response.status,
-            duration: ContinuousClock.now - start)
-        return response
+            duration: ContinuousClock.now - context.receivedAt)
     }
 }

@@ -18,13 +18,9 @@ package struct AccessLogMiddleware: Middleware {
         self.writer = writer
     }
 
-    package nonisolated(nonsending) func handle(
-        _ request: Request, context: RequestContext, next: Responder
-    ) async throws -> Response {
-        guard context.logger.logLevel <= .info else { return try await next(request, context) }
-        let start = ContinuousClock.now
-        let response = try await next(request, context)
-        let elapsed = ContinuousClock.now - start
+    package func finish(_ request: Request, context: RequestContext, response: inout Response) {
+        guard context.logger.logLevel <= .info else { return }
+        let elapsed = ContinuousClock.now - context.receivedAt
         let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
         // Built by appending plain strings: interpolating a non-String value costs a dynamic cast.
         var line = request.method.rawValue
@@ -40,12 +36,11 @@ package struct AccessLogMiddleware: Middleware {
         line += "ms"
         if let writer {
             writer(line, context.remoteAddress, context.requestID)
-            return response
+            return
         }
         context.logger.info(
             Logger.Message(stringLiteral: line),
             metadata: ["remote": .string(context.remoteAddress), "request_id": .string(context.requestID)])
-        return response
     }
 
     /// `target` with the value of every `token` query parameter (however its name is

@@ -9,16 +9,15 @@ import Synchronization
 package struct RequestIDMiddleware: Middleware {
     package init() {}
 
-    package nonisolated(nonsending) func handle(
-        _ request: Request, context: RequestContext, next: Responder
-    ) async throws -> Response {
-        var context = context
+    package func prepare(_ request: Request, context: inout RequestContext) -> Response? {
         if let sent = request.headers[first: "X-Request-Id"], Self.isSane(sent) {
             context.requestID = sent
         }
-        var response = try await next(request, context)
+        return nil
+    }
+
+    package func finish(_ request: Request, context: RequestContext, response: inout Response) {
         response.headers.replaceOrAdd(name: "X-Request-Id", value: context.requestID)
-        return response
     }
 
     /// True for ids safe to echo into a header and a log line.
@@ -42,14 +41,21 @@ package enum RequestIDGenerator {
 
     package static func make() -> String {
         let (value, _) = counter.wrappingAdd(1, ordering: .relaxed)
-        return String(decoding: prefix + hexDigits(mix(value)), as: UTF8.self)
+        let mixed = mix(value)
+        var digits = prefix
+        digits.reserveCapacity(32)
+        for index in 0..<16 { digits.append(hexDigit(of: mixed, at: index)) }
+        return String(decoding: digits, as: UTF8.self)
     }
 
     private static func hexDigits(_ value: UInt64) -> [UInt8] {
-        (0..<16).map { index in
-            let nibble = UInt8(truncatingIfNeeded: value >> (60 - 4 * UInt64(index))) & 0x0F
-            return nibble < 10 ? 0x30 + nibble : 0x57 + nibble
-        }
+        (0..<16).map { hexDigit(of: value, at: $0) }
+    }
+
+    /// The `index`th hex digit of `value`, most significant first.
+    private static func hexDigit(of value: UInt64, at index: Int) -> UInt8 {
+        let nibble = UInt8(truncatingIfNeeded: value >> (60 - 4 * UInt64(index))) & 0x0F
+        return nibble < 10 ? 0x30 + nibble : 0x57 + nibble
     }
 
     private static func mix(_ value: UInt64) -> UInt64 {

@@ -55,6 +55,9 @@ final class HTTPServerConnection: TCPConnectionDelegate {
     private var finishedRequestNumber = 0
     private var queue: [Machine.Action] = []
     private var isPerforming = false
+    /// The body of every request of this connection that has none: a finished, empty body never
+    /// changes, so one serves them all.
+    private lazy var emptyBody = RequestBody.complete()
     /// The peer's address, looked up once per connection.
     private(set) lazy var remoteAddress = tcp.remoteAddress
 
@@ -107,7 +110,7 @@ final class HTTPServerConnection: TCPConnectionDelegate {
     // MARK: TCPConnectionDelegate
 
     func connection(_ connection: TCPConnection, didRead bytes: [UInt8]) {
-        perform(machine.bytesReceived(bytes))
+        perform { machine, actions in machine.bytesReceived(bytes, into: &actions) }
     }
 
     func connectionDidReadEOF(_ connection: TCPConnection) {
@@ -136,6 +139,16 @@ final class HTTPServerConnection: TCPConnectionDelegate {
 
     func perform(_ actions: [Machine.Action]) {
         queue.append(contentsOf: actions)
+        drainQueue()
+    }
+
+    /// Feeds the machine an event whose actions go straight into the queue, then performs them.
+    func perform(_ event: (inout Machine, inout [Machine.Action]) -> Void) {
+        event(&machine, &queue)
+        drainQueue()
+    }
+
+    private func drainQueue() {
         guard !isPerforming else { return }
         isPerforming = true
         var index = 0
@@ -220,7 +233,7 @@ final class HTTPServerConnection: TCPConnectionDelegate {
         }
         let requestBody: RequestBody
         if head.framing == .none {
-            requestBody = .complete()
+            requestBody = emptyBody
         } else {
             let expected: Int? = if case .length(let length) = head.framing { length } else { nil }
             requestBody = RequestBody(expectedLength: expected)
@@ -268,7 +281,11 @@ final class HTTPServerConnection: TCPConnectionDelegate {
                 lifecycle = .closing
             }
         }
-        perform(isServing ? machine.responseCompleted() : machine.connectionClosed())
+        if isServing {
+            perform { machine, actions in machine.responseCompleted(into: &actions) }
+        } else {
+            perform(machine.connectionClosed())
+        }
     }
 
     /// The request's body is no longer read: stop routing bytes to it and let reading resume.

@@ -109,30 +109,47 @@ package struct HTTPServerConnectionStateMachine<C: Clock> where C.Duration == Du
 
     /// Bytes arrived.
     package mutating func bytesReceived(_ bytes: [UInt8]) -> [Action] {
-        guard phase != .closed, !ignoreInput else { return [] }
-        decoder.append(bytes)
         var actions: [Action] = []
-        parse(into: &actions)
+        bytesReceived(bytes, into: &actions)
         return actions
+    }
+
+    /// Bytes arrived; the actions are appended to `actions` (the driver's queue: no array is
+    /// made per event on the hot path).
+    package mutating func bytesReceived(_ bytes: [UInt8], into actions: inout [Action]) {
+        guard phase != .closed, !ignoreInput else { return }
+        decoder.append(bytes)
+        parse(into: &actions)
     }
 
     /// The handler's response has been fully handed to the socket.
     package mutating func responseCompleted() -> [Action] {
+        var actions: [Action] = []
+        responseCompleted(into: &actions)
+        return actions
+    }
+
+    /// The handler's response has been fully handed to the socket; the actions are appended to
+    /// `actions`.
+    package mutating func responseCompleted(into actions: inout [Action]) {
         switch phase {
         case .body:
             phase = .closed
-            return [.cancelTimeout, .close]
+            actions.append(.cancelTimeout)
+            actions.append(.close)
+            return
         case .responding:
             break
         case .idle, .head, .closed:
-            return []
+            return
         }
         guard keepAlive, !shuttingDown, !ignoreInput else {
             phase = .closed
-            return [.cancelTimeout, .close]
+            actions.append(.cancelTimeout)
+            actions.append(.close)
+            return
         }
         phase = .idle(fresh: false)
-        var actions: [Action] = []
         if pausedForPipeline {
             pausedForPipeline = false
             actions.append(.resumeReading)
@@ -141,12 +158,12 @@ package struct HTTPServerConnectionStateMachine<C: Clock> where C.Duration == Du
         if case .idle = phase {
             if inputEnded {
                 phase = .closed
-                actions.append(contentsOf: [.cancelTimeout, .close])
+                actions.append(.cancelTimeout)
+                actions.append(.close)
             } else {
                 actions.append(arm(timeouts.idle))
             }
         }
-        return actions
     }
 
     /// The connection switched protocols (a WebSocket upgrade was accepted): HTTP ends here, and

@@ -1,29 +1,26 @@
 import Logging
 
-/// Turns thrown errors into responses in the API's error shape: `HTTPResponseError`s render
-/// themselves, a body over its limit is 413, and anything else is a logged 500 whose body says
-/// nothing about internals.
-package struct ErrorMiddleware: Middleware {
-    package init() {}
-
-    package nonisolated(nonsending) func handle(
-        _ request: Request, context: RequestContext, next: Responder
-    ) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch let error as any HTTPResponseError {
+/// Turns what a handler throws into a response in the API's error shape: `HTTPResponseError`s
+/// render themselves, a body over its limit is 413, one too slow 408, a malformed or cut-short
+/// one 400, and anything else is a logged 500 whose body says nothing about internals. Every
+/// route's pipeline uses it (`Array<Middleware>.wrapping`).
+package enum ErrorResponses {
+    /// The response for `error`, thrown while answering a request with `context`.
+    package static func response(for error: any Error, context: RequestContext) -> Response {
+        switch error {
+        case let error as any HTTPResponseError:
             return error.makeResponse(requestID: context.requestID)
-        } catch RequestBodyError.tooLarge(let limit) {
+        case RequestBodyError.tooLarge(let limit):
             return HTTPError.payloadTooLarge(limit: limit).makeResponse(requestID: context.requestID)
-        } catch RequestBodyError.timedOut {
+        case RequestBodyError.timedOut:
             return HTTPError.requestTimeout.makeResponse(requestID: context.requestID)
-        } catch RequestBodyError.malformed(let reason) {
+        case RequestBodyError.malformed(let reason):
             return HTTPError(status: 400, code: "INVALID_REQUEST", message: reason).makeResponse(
                 requestID: context.requestID)
-        } catch RequestBodyError.incomplete {
+        case RequestBodyError.incomplete:
             return HTTPError(status: 400, code: "INVALID_REQUEST", message: "The request body ended early.")
                 .makeResponse(requestID: context.requestID)
-        } catch {
+        default:
             context.logger.error(
                 "unhandled error: \(String(reflecting: error))", metadata: ["request_id": "\(context.requestID)"])
             return HTTPError.internalError.makeResponse(requestID: context.requestID)
