@@ -77,3 +77,14 @@ extension ComfyEvent {
         }
     }
 }
+
+extension ComfyEvent {
+    /// True for the messages a prompt's client may be sent exactly as ComfyUI wrote them
+    /// (`executing`, `progress`, `executed`): their text is kept with the event.
+    package var isForwardedAsSent: Bool {
+        switch self {
+        case .executing, .progress, .executed: true
+        default: false
+        }
+    }
+}

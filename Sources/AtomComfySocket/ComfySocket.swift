@@ -51,12 +51,15 @@ package final class ComfySocket: @unchecked Sendable {
         case connectFailed(reason: String, retryIn: Duration)
         /// The connection as `clientID` ended.
         case disconnected(clientID: String, reason: String)
-        case message(ComfyEvent)
+        /// An event, with ComfyUI's text frame it came in when it is one a client may be sent
+        /// as it is (`executing`, `progress`, `executed`).
+        case message(ComfyEvent, text: [UInt8]?)
 
         var size: Int {
             switch self {
-            case .message(.preview(_, let bytes)), .message(.previewWithMetadata(_, let bytes)): bytes.count + 256
-            case .message(.binary(_, let payload)): payload.count + 256
+            case .message(.preview(_, let bytes), _), .message(.previewWithMetadata(_, let bytes), _): bytes.count + 256
+            case .message(.binary(_, let payload), _): payload.count + 256
+            case .message(_, let text?): text.count + 256
             default: 512
             }
         }
@@ -179,12 +182,14 @@ package final class ComfySocket: @unchecked Sendable {
             try? await client.send(text: #"{"type":"feature_flags","data":{"supports_preview_metadata":true}}"#)
         }
         for await message in client.messages {
-            let event: ComfyEvent?
             switch message {
-            case .text(let text): event = ComfyMessageDecoder.decode(text: text)
-            case .binary(let bytes): event = ComfyMessageDecoder.decode(binary: bytes)
+            case .text(let text):
+                guard let event = ComfyMessageDecoder.decode(text: text) else { continue }
+                await emit(.message(event, text: event.isForwardedAsSent ? Array(text.utf8) : nil))
+            case .binary(let bytes):
+                guard let event = ComfyMessageDecoder.decode(binary: bytes) else { continue }
+                await emit(.message(event, text: nil))
             }
-            if let event { await emit(.message(event)) }
         }
         self.client = nil
         clientID = nil

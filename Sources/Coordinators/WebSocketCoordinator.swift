@@ -97,10 +97,11 @@ package final class WebSocketCoordinator: @unchecked Sendable {
         switch notice {
         case .status(let data):
             sessions.broadcast(OutboundMessage(text: SocketMessage(type: "status", data: data).serialized()))
-        case .message(let clientID, let type, let data):
+        case .message(let clientID, let kind, let data, let frame):
             guard sessions.hasSessions(clientID) else { return }
-            sessions.send(
-                OutboundMessage(text: SocketMessage(type: type, data: data).serialized()), toClient: clientID)
+            // ComfyUI's own text when the message is unchanged: a large `executed` is not written again.
+            let text = frame ?? SocketMessage(type: kind.rawValue, data: data).serialized()
+            sessions.send(OutboundMessage(text: text), toClient: clientID)
         case .binary(let clientID, let frame):
             sessions.send(OutboundMessage(binary: frame), toClient: clientID)
         case .finished(let clientID, let promptID, let entry, _):

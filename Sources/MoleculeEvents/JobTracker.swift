@@ -47,14 +47,16 @@ package struct JobTracker {
     private struct Held {
         let promptID: String
         let event: ComfyEvent
+        /// ComfyUI's text of the event, when it came as text.
+        let text: [UInt8]?
         let at: ContinuousClock.Instant
 
-        /// What the held event costs: its image bytes, plus a fixed overhead.
+        /// What the held event costs: its image bytes or its text, plus a fixed overhead.
         var size: Int {
             switch event {
             case .preview(_, let bytes), .previewWithMetadata(_, let bytes): bytes.count + 256
             case .binary(_, let payload): payload.count + 256
-            default: 256
+            default: (text?.count ?? 0) + 256
             }
         }
     }
@@ -110,13 +112,17 @@ package struct JobTracker {
             held = held[heldStart...].filter { $0.promptID != promptID }
             heldStart = 0
             heldBytes = held.reduce(0) { $0 + $1.size }
-            for item in replay { actions += receive(item.event, now: now) }
+            for item in replay { actions += receive(item.event, text: item.text, now: now) }
         }
         return actions
     }
 
     /// Turns one ComfyUI event into actions.
-    package mutating func receive(_ event: ComfyEvent, now: ContinuousClock.Instant) -> [Action] {
+    /// `text` is ComfyUI's text frame the event was decoded from, forwarded as it is when the
+    /// message reaches the client unchanged.
+    package mutating func receive(
+        _ event: ComfyEvent, text: [UInt8]? = nil, now: ContinuousClock.Instant
+    ) -> [Action] {
         expireHeld(now: now)
         switch event {
         case .status(_, _, let data):
@@ -135,38 +141,43 @@ package struct JobTracker {
             _ = track(event, for: promptID, now: now)
             return []
         case .executing(let promptID?, let node, _, let data):
-            guard track(event, for: promptID, now: now), let job = jobs[promptID], !job.finishing else { return [] }
+            guard track(event, text: text, for: promptID, now: now), let job = jobs[promptID], !job.finishing else {
+                return []
+            }
+            let message = TrackerNotice.message(clientID: job.clientID, kind: .executing, data: data, frame: text)
             guard node != nil else {
                 jobs[promptID]?.finishing = true
                 if runningPromptID == promptID { runningPromptID = nil }
-                return [
-                    .notice(.message(clientID: job.clientID, type: "executing", data: data)),
-                    .readHistory(promptID: promptID),
-                ]
+                return [.notice(message), .readHistory(promptID: promptID)]
             }
             runningPromptID = promptID
-            return [.notice(.message(clientID: job.clientID, type: "executing", data: data))]
+            return [.notice(message)]
         case .executing(nil, let node?, let displayNode, _):
             // After a reconnect ComfyUI names the running node without its prompt.
             guard let promptID = runningPromptID, let job = jobs[promptID], !job.finishing else { return [] }
             var data: JSONValue = ["node": .string(node), "prompt_id": .string(promptID)]
             if let displayNode { data = data.setting("display_node", .string(displayNode)) }
-            return [.notice(.message(clientID: job.clientID, type: "executing", data: data))]
+            return [.notice(.message(clientID: job.clientID, kind: .executing, data: data, frame: nil))]
         case .executing(nil, nil, _, _):
             return []
-        case .progress(let promptID, _, _, _, let data):
-            guard let promptID = promptID ?? runningPromptID, track(event, for: promptID, now: now),
+        case .progress(let named, _, _, _, let data):
+            guard let promptID = named ?? runningPromptID, track(event, text: text, for: promptID, now: now),
                 let job = jobs[promptID], !job.finishing
             else { return [] }
-            return [
-                .notice(
-                    .message(
-                        clientID: job.clientID, type: "progress", data: data.setting("prompt_id", .string(promptID))))
-            ]
+            // A progress without its prompt id gets it filled in, and is written again.
+            let message: TrackerNotice =
+                named != nil
+                ? .message(clientID: job.clientID, kind: .progress, data: data, frame: text)
+                : .message(
+                    clientID: job.clientID, kind: .progress, data: data.setting("prompt_id", .string(promptID)),
+                    frame: nil)
+            return [.notice(message)]
         case .executed(let promptID, let node, let output, let data):
-            guard track(event, for: promptID, now: now), let job = jobs[promptID], !job.finishing else { return [] }
+            guard track(event, text: text, for: promptID, now: now), let job = jobs[promptID], !job.finishing else {
+                return []
+            }
             if !output.isNull { jobs[promptID]?.outputs[node] = output }
-            return [.notice(.message(clientID: job.clientID, type: "executed", data: data))]
+            return [.notice(.message(clientID: job.clientID, kind: .executed, data: data, frame: text))]
         case .executionSuccess(let promptID, let data):
             return terminal("execution_success", promptID: promptID, data: data, event: event, now: now)
         case .executionError(let promptID, _, let data):
@@ -262,17 +273,21 @@ package struct JobTracker {
 
     /// Whether the event's prompt is tracked (its activity noted); holds it when the prompt is
     /// not known yet.
-    private mutating func track(_ event: ComfyEvent, for promptID: String, now: ContinuousClock.Instant) -> Bool {
+    private mutating func track(
+        _ event: ComfyEvent, text: [UInt8]? = nil, for promptID: String, now: ContinuousClock.Instant
+    ) -> Bool {
         if jobs[promptID] != nil {
             jobs[promptID]?.lastActivity = now
             return true
         }
-        if !ended.contains(promptID) { hold(event, for: promptID, now: now) }
+        if !ended.contains(promptID) { hold(event, text: text, for: promptID, now: now) }
         return false
     }
 
-    private mutating func hold(_ event: ComfyEvent, for promptID: String, now: ContinuousClock.Instant) {
-        let item = Held(promptID: promptID, event: event, at: now)
+    private mutating func hold(
+        _ event: ComfyEvent, text: [UInt8]?, for promptID: String, now: ContinuousClock.Instant
+    ) {
+        let item = Held(promptID: promptID, event: event, text: text, at: now)
         held.append(item)
         heldBytes += item.size
         while held.count - heldStart > limits.maxHeldEvents || heldBytes > limits.maxHeldBytes { dropOldestHeld() }

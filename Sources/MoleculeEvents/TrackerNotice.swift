@@ -8,8 +8,10 @@ package enum TrackerNotice: Sendable, Equatable {
     /// ComfyUI's queue status (`{"status": {"exec_info": {"queue_remaining": n}}}`), for every socket.
     case status(JSONValue)
     /// A `progress`, `executing` or `executed` message for the sockets of `clientID`; `data`
-    /// always carries the `prompt_id`.
-    case message(clientID: String, type: String, data: JSONValue)
+    /// always carries the `prompt_id`. `frame` is ComfyUI's own text when the message goes out
+    /// unchanged (it is then sent as it came, not written again); nil when the tracker filled
+    /// something in.
+    case message(clientID: String, kind: ProgressKind, data: JSONValue, frame: [UInt8]?)
     /// A binary frame (preview image or node text), exactly as ComfyUI framed it, for the
     /// sockets of `clientID`.
     case binary(clientID: String, frame: [UInt8])
@@ -25,4 +27,9 @@ package enum TrackerNotice: Sendable, Equatable {
     case upstreamDisconnected(reason: String)
     /// The upstream socket is back after a drop; missed ends follow as `finished` or `lost`.
     case upstreamReconnected
+}
+
+/// The kinds of ComfyUI message a prompt's client hears while it runs.
+package enum ProgressKind: String, Sendable, Equatable {
+    case executing, progress, executed
 }

@@ -135,8 +135,8 @@ package final class UpstreamEvents: @unchecked Sendable {
             guard !stopping else { return }
             logger.warning("ComfyUI's WebSocket dropped", metadata: ["reason": "\(reason)"])
             upstreamDown(reason: reason)
-        case .message(let message):
-            perform(tracker.receive(message, now: .now))
+        case .message(let message, let text):
+            perform(tracker.receive(message, text: text, now: .now))
         }
     }
 

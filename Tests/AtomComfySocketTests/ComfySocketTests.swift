@@ -73,7 +73,7 @@ struct ComfySocketTests {
         case .connected: "connected"
         case .connectFailed: "connect_failed"
         case .disconnected: "disconnected"
-        case .message(let message):
+        case .message(let message, _):
             switch message {
             case .status: "status"
             case .executionStart: "execution_start"
@@ -102,7 +102,7 @@ struct ComfySocketTests {
 
     static func isDone(_ promptID: String) -> (ComfySocket.Event) -> Bool {
         { event in
-            if case .message(.executing(promptID, nil, _, _)) = event { return true }
+            if case .message(.executing(promptID, nil, _, _), _) = event { return true }
             return false
         }
     }
@@ -111,7 +111,7 @@ struct ComfySocketTests {
         try await Self.withSocket(negotiate: false) { socket, events, api, _, _ in
             let id = Self.connectedID(await events.next())
             #expect(id != nil && id == socket.clientID)
-            guard case .message(.status(_, let sid, _))? = await events.next() else {
+            guard case .message(.status(_, let sid, _), _)? = await events.next() else {
                 Issue.record("the first frame is not status")
                 return
             }
@@ -134,7 +134,7 @@ struct ComfySocketTests {
         try await Self.withSocket(negotiate: negotiate) { _, events, api, _, _ in
             let id = try #require(Self.connectedID(await events.next()), "the socket connects")
             if negotiate {
-                _ = await events.until { if case .message(.featureFlags) = $0 { true } else { false } }
+                _ = await events.until { if case .message(.featureFlags, _) = $0 { true } else { false } }
             }
             let workflow: JSONValue = [
                 "1": ["class_type": "EmptyImage", "inputs": ["width": 8, "height": 8, "batch_size": 1, "color": 0]],
@@ -149,10 +149,10 @@ struct ComfySocketTests {
             var previews = 0
             for event in before {
                 switch event {
-                case .message(.preview(let format, let image)):
+                case .message(.preview(let format, let image), _):
                     #expect(!negotiate && format == 1 && image.starts(with: [0xFF, 0xD8]))
                     previews += 1
-                case .message(let preview):
+                case .message(let preview, _):
                     guard case .previewWithMetadata(let metadata, _) = preview else { break }
                     #expect(negotiate && metadata["prompt_id"] == .string(submitted.promptID))
                     #expect(preview.previewImage?.starts(with: [0xFF, 0xD8]) == true)
@@ -187,15 +187,21 @@ struct ComfySocketTests {
             ]
             let submitted = try await api.submit(workflow: workflow, clientID: "gateway-fixed")
             _ = await events.until {
-                if case .message(.progress(submitted.promptID, _, _, _, _)) = $0 { true } else { false }
+                if case .message(.progress(submitted.promptID, _, _, _, _), _) = $0 { true } else { false }
             }
             try await emulator.control("drop_sockets", json: [:], loop: loop)
             let (reconnected, _) = await events.until { Self.connectedID($0) != nil }
             #expect(Self.connectedID(reconnected) == "gateway-fixed")
-            let (done, _) = await events.until {
-                if case .message(.executing(submitted.promptID, nil, _, _)) = $0 { true } else { false }
+            let (ending, _) = await events.until {
+                if case .message(.executing(submitted.promptID, nil, _, _), _) = $0 { true } else { false }
             }
-            #expect(done != nil)
+            // The message keeps ComfyUI's own text, to be forwarded as it came.
+            let done = try #require(ending)
+            guard case .message(.executing(_, _, _, let data), let text?) = done else {
+                Issue.record("the executing message came without its text: \(done)")
+                return
+            }
+            #expect(try JSONValue(parsing: text) == ["type": "executing", "data": data])
         }
     }
 
@@ -212,7 +218,7 @@ struct ComfySocketTests {
             #expect(!failures.isEmpty, "attempts during the restart fail and are reported")
             #expect(failures.allSatisfy { $0 <= .seconds(30) })
             #expect(Self.connectedID(reconnected) != first)
-            guard case .message(.status(let remaining, _, _))? = await events.next() else {
+            guard case .message(.status(let remaining, _, _), _)? = await events.next() else {
                 Issue.record("no status after reconnecting")
                 return
             }

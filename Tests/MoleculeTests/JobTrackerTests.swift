@@ -31,7 +31,7 @@ struct JobTrackerTests {
         #expect(tracker.receive(Self.progress("p", 2), now: start).isEmpty)
         let replayed = Self.notices(tracker.track(promptID: "p", clientID: "alice", now: start))
         let values = replayed.map { notice -> JSONValue? in
-            if case .message("alice", "progress", let data) = notice { data["value"] } else { nil }
+            if case .message("alice", .progress, let data, _) = notice { data["value"] } else { nil }
         }
         #expect(values == [.int(1), .int(2)])
         // Replayed once only.
@@ -136,7 +136,9 @@ struct JobTrackerTests {
         // After a reconnect ComfyUI sends `executing` with only the node.
         let executing = Self.notices(tracker.receive(Self.executing(nil, "4"), now: start))
         #expect(
-            executing == [.message(clientID: "alice", type: "executing", data: ["node": "4", "prompt_id": "p"])])
+            executing == [
+                .message(clientID: "alice", kind: .executing, data: ["node": "4", "prompt_id": "p"], frame: nil)
+            ])
         let preview = Self.notices(tracker.receive(.preview(format: 1, image: [0xFF, 0xD8]), now: start))
         #expect(preview == [.binary(clientID: "alice", frame: [0, 0, 0, 1, 0, 0, 0, 1, 0xFF, 0xD8])])
         // Once the prompt ended, nothing is attributed to it.
@@ -200,5 +202,29 @@ struct JobTrackerTests {
         _ = tracker.track(promptID: "new", clientID: "a", now: start)
         _ = tracker.receive(Self.progress("new", 1), now: start + .seconds(9))
         #expect(tracker.quietPrompts(for: .seconds(10), now: start + .seconds(12)) == ["old"])
+    }
+
+    @Test func unchangedMessagesKeepComfyUIsTextAndFilledInOnesDoNot() {
+        var tracker = JobTracker()
+        let text = Array(#"{"type": "executed", "data": {"node": "9", "prompt_id": "p", "output": {}}}"#.utf8)
+        let executed = ComfyEvent.executed(
+            promptID: "p", node: "9", output: [:], data: ["node": "9", "prompt_id": "p", "output": [:]])
+        // Held before the submit answer, with its text, and replayed with it.
+        #expect(tracker.receive(executed, text: text, now: start).isEmpty)
+        let replayed = Self.notices(tracker.track(promptID: "p", clientID: "alice", now: start))
+        guard case .message("alice", .executed, _, let frame) = replayed.first else {
+            Issue.record("no executed message: \(replayed)")
+            return
+        }
+        #expect(frame == text)
+        // A progress without its prompt id is attributed to the running prompt and written anew.
+        _ = tracker.receive(.executionStart(promptID: "p", data: [:]), now: start)
+        let anonymous = ComfyEvent.progress(promptID: nil, node: "2", value: 1, max: 2, data: ["value": 1, "max": 2])
+        let filled = Self.notices(tracker.receive(anonymous, text: Array("{}".utf8), now: start))
+        #expect(
+            filled == [
+                .message(
+                    clientID: "alice", kind: .progress, data: ["value": 1, "max": 2, "prompt_id": "p"], frame: nil)
+            ])
     }
 }
