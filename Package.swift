@@ -20,6 +20,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: []),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -34,7 +35,9 @@ let package = Package(
             pkgConfig: "libuv",
             providers: [.apt(["libuv1-dev"])]
         ),
-        .target(name: "Reactor", dependencies: ["CLibUV"], swiftSettings: strictSettings),
+        .target(
+            name: "Reactor", dependencies: ["CLibUV", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: strictSettings),
         .target(
             name: "Codecs",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
@@ -45,10 +48,14 @@ let package = Package(
             dependencies: [
                 "Reactor", "Codecs", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: strictSettings
         ),
-        .target(name: "Client", dependencies: ["Reactor", "Codecs"], swiftSettings: strictSettings),
+        .target(
+            name: "Client",
+            dependencies: ["Reactor", "Codecs", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: strictSettings),
         .target(name: "Models", dependencies: ["Codecs"], swiftSettings: strictSettings),
         .target(
             name: "Core",
@@ -67,7 +74,10 @@ let package = Package(
             name: "AtomComfySocket", dependencies: ["Client", "Codecs", "Models", "Reactor"],
             swiftSettings: strictSettings),
         .target(name: "AtomValidation", dependencies: ["Codecs", "Models"], swiftSettings: strictSettings),
-        .target(name: "AtomFiles", dependencies: ["Codecs", "Models", "Reactor"], swiftSettings: strictSettings),
+        .target(
+            name: "AtomFiles",
+            dependencies: ["Codecs", "Models", "Reactor", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: strictSettings),
         .target(
             name: "MoleculeWorkflow",
             dependencies: ["Codecs", "Reactor", "AtomComfyHTTP", "AtomValidation", "Core", "Models"],
@@ -92,6 +102,7 @@ let package = Package(
                 "Codecs",
                 "Reactor",
                 "AtomComfyHTTP", "AtomComfySocket", "Core", "Models", .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: strictSettings),
         .target(

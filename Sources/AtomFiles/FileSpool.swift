@@ -1,4 +1,5 @@
 import Codecs
+import DequeModule
 package import Models
 import Reactor
 
@@ -26,7 +27,7 @@ package final class FileSpool {
     /// Set when writing the file failed (a full disk): the rest is handed over in memory, one
     /// chunk at a time, at the reader's pace, so the download goes on without its spool.
     private var fileFailed = false
-    private var handOver: [[UInt8]] = []
+    private var handOver = Deque<[UInt8]>()
     private var fillerWaiter: CheckedContinuation<Void, Never>?
     private var readerClosed = false
 

@@ -1,5 +1,6 @@
 package import AtomComfySocket
 package import Codecs
+import DequeModule
 import Models
 
 /// The job tracker's state, without I/O: which prompt belongs to which caller's client id, what
@@ -65,12 +66,10 @@ package struct JobTracker {
     private var jobs: [String: Job] = [:]
     /// How many tracked prompts each client id has.
     private var jobsPerClient: [String: Int] = [:]
-    private var held: [Held] = []
-    private var heldStart = 0
+    private var held = Deque<Held>()
     private var heldBytes = 0
     private var ended: Set<String> = []
-    private var endedOrder: [String] = []
-    private var endedStart = 0
+    private var endedOrder = Deque<String>()
     /// The tracked prompt ComfyUI runs now, as far as its events tell.
     package private(set) var runningPromptID: String?
     /// The last queue status ComfyUI sent (without its `sid`).
@@ -107,10 +106,9 @@ package struct JobTracker {
         jobs[promptID] = Job(clientID: clientID, lastActivity: now)
         jobsPerClient[clientID, default: 0] += 1
         var actions: [Action] = []
-        let replay = held[heldStart...].filter { $0.promptID == promptID }
+        let replay = held.filter { $0.promptID == promptID }
         if !replay.isEmpty {
-            held = held[heldStart...].filter { $0.promptID != promptID }
-            heldStart = 0
+            held.removeAll { $0.promptID == promptID }
             heldBytes = held.reduce(0) { $0 + $1.size }
             for item in replay { actions += receive(item.event, text: item.text, now: now) }
         }
@@ -290,41 +288,23 @@ package struct JobTracker {
         let item = Held(promptID: promptID, event: event, text: text, at: now)
         held.append(item)
         heldBytes += item.size
-        while held.count - heldStart > limits.maxHeldEvents || heldBytes > limits.maxHeldBytes { dropOldestHeld() }
-        compactHeld()
+        while held.count > limits.maxHeldEvents || heldBytes > limits.maxHeldBytes { dropOldestHeld() }
     }
 
     private mutating func expireHeld(now: ContinuousClock.Instant) {
-        while heldStart < held.count, now - held[heldStart].at > limits.holdUnknownFor { dropOldestHeld() }
-        compactHeld()
+        while let oldest = held.first, now - oldest.at > limits.holdUnknownFor { dropOldestHeld() }
     }
 
     private mutating func dropOldestHeld() {
-        heldBytes -= held[heldStart].size
-        heldStart += 1
-    }
-
-    private mutating func compactHeld() {
-        if heldStart == held.count {
-            held.removeAll(keepingCapacity: true)
-            heldStart = 0
-            heldBytes = 0
-        } else if heldStart > 1024 && heldStart * 2 > held.count {
-            held.removeFirst(heldStart)
-            heldStart = 0
-        }
+        guard let oldest = held.popFirst() else { return }
+        heldBytes -= oldest.size
     }
 
     private mutating func remember(_ promptID: String) {
         ended.insert(promptID)
         endedOrder.append(promptID)
-        if endedOrder.count - endedStart > limits.rememberEnded {
-            ended.remove(endedOrder[endedStart])
-            endedStart += 1
-            if endedStart > limits.rememberEnded {
-                endedOrder.removeFirst(endedStart)
-                endedStart = 0
-            }
+        if endedOrder.count > limits.rememberEnded, let oldest = endedOrder.popFirst() {
+            ended.remove(oldest)
         }
     }
 }

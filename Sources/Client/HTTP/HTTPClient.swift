@@ -1,3 +1,4 @@
+import DequeModule
 package import Reactor
 
 /// An HTTP/1.1 client for one upstream (ComfyUI) on the reactor, with a bounded pool of
@@ -50,8 +51,9 @@ package final class HTTPClient: @unchecked Sendable {
     private var all: [ObjectIdentifier: HTTPClientConnection] = [:]
     /// Connections open or being opened; never above `maxConnections`.
     private var openCount = 0
-    private var waiters:
-        [(id: Int, since: ContinuousClock.Instant, continuation: CheckedContinuation<Handoff, any Error>)] = []
+    private var waiters = Deque<
+        (id: Int, since: ContinuousClock.Instant, continuation: CheckedContinuation<Handoff, any Error>)
+    >()
     private var nextWaiterID = 0
     private var isShutDown = false
 

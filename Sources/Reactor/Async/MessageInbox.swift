@@ -1,3 +1,5 @@
+import DequeModule
+
 /// Messages a connection has received and its application has not taken yet, as an async
 /// sequence with backpressure: once more than `highWaterMark` bytes wait, `pause` is called (the
 /// owner stops reading its socket, so a peer that sends faster than the application reads is held
@@ -8,8 +10,7 @@
 /// they touch hops to its own loop in them (as `init(pausing:)` does).
 package final class MessageInbox<Element: Sendable>: AsyncSequence, Sendable {
     private struct State {
-        var queue: [Element] = []
-        var head = 0
+        var queue = Deque<Element>()
         var bytes = 0
         var paused = false
         var finished = false
@@ -17,17 +18,8 @@ package final class MessageInbox<Element: Sendable>: AsyncSequence, Sendable {
         var waiterCancelled = false
 
         mutating func popFirst(size: (Element) -> Int) -> Element? {
-            guard head < queue.count else { return nil }
-            let element = queue[head]
-            head += 1
+            guard let element = queue.popFirst() else { return nil }
             bytes -= size(element)
-            if head == queue.count {
-                queue.removeAll(keepingCapacity: queue.count <= 64)
-                head = 0
-            } else if head >= 64 && head * 2 >= queue.count {
-                queue.removeFirst(head)
-                head = 0
-            }
             return element
         }
     }

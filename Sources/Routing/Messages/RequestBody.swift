@@ -1,3 +1,5 @@
+import DequeModule
+
 /// The body of a request as it arrives: an async sequence of byte chunks with backpressure.
 ///
 /// The connection pushes chunks in; when more than `highWaterMark` bytes wait unread it stops
@@ -8,8 +10,7 @@ package final class RequestBody: AsyncSequence {
     /// A chunk of body bytes, in arrival order.
     package typealias Element = [UInt8]
 
-    private var chunks: [[UInt8]] = []
-    private var chunkIndex = 0
+    private var chunks = Deque<[UInt8]>()
     private var bufferedBytes = 0
     private var finished = false
     private var failure: (any Error)?
@@ -67,26 +68,13 @@ package final class RequestBody: AsyncSequence {
         }
     }
 
-    /// Chunk slots the queue holds, consumed or not (bounded whatever the pace of the two sides).
+    /// Chunks the queue holds (only those not taken yet, whatever the pace of the two sides).
     var retainedChunkSlots: Int { chunks.count }
 
     /// The next chunk, nil at the end; throws if the body failed.
     package func next() async throws -> [UInt8]? {
-        if chunkIndex < chunks.count {
-            // Take the chunk out of the queue so its storage is freed as soon as the handler is
-            // done with it, and drop consumed slots: a producer that keeps pace with the reader
-            // never lets the queue run empty, so "clear when empty" alone would keep every chunk.
-            let chunk = chunks[chunkIndex]
-            chunks[chunkIndex] = []
-            chunkIndex += 1
+        if let chunk = chunks.popFirst() {
             bufferedBytes -= chunk.count
-            if chunkIndex == chunks.count {
-                chunks.removeAll(keepingCapacity: true)
-                chunkIndex = 0
-            } else if chunkIndex >= 64 && chunkIndex * 2 >= chunks.count {
-                chunks.removeFirst(chunkIndex)
-                chunkIndex = 0
-            }
             if paused && bufferedBytes <= highWaterMark / 4 {
                 paused = false
                 onBackpressure?(false)
