@@ -54,6 +54,9 @@ package final class ComfySocket: @unchecked Sendable {
         /// An event, with ComfyUI's text frame it came in when it is one a client may be sent
         /// as it is (`executing`, `progress`, `executed`).
         case message(ComfyEvent, text: [UInt8]?)
+        /// The barrier `token` (`requestBarrier`) passed: every event ComfyUI sent before it
+        /// answered the barrier's ping came before this.
+        case barrier(UInt64)
 
         var size: Int {
             switch self {
@@ -77,6 +80,11 @@ package final class ComfySocket: @unchecked Sendable {
     private var waitingAfterFailure = false
     private var paused = false
     private var resumeWaiter: CheckedContinuation<Void, Never>?
+    /// Messages of the current connection whose events have been handed on.
+    private var handedOn = 0
+    /// Barriers whose pong came while messages before it were still being handed on: each is
+    /// emitted once `handedOn` reaches its count.
+    private var pendingBarriers: [(count: Int, token: UInt64)] = []
 
     package init(loop: EventLoop, configuration: Configuration) {
         self.loop = loop
@@ -177,6 +185,9 @@ package final class ComfySocket: @unchecked Sendable {
     private func serve(_ client: WebSocketClient, as id: String) async {
         self.client = client
         clientID = id
+        handedOn = 0
+        pendingBarriers.removeAll()
+        client.onPong = { [weak self] payload, count in self?.pongArrived(payload, after: count) }
         await emit(.connected(clientID: id))
         if configuration.negotiatePreviewMetadata {
             try? await client.send(text: #"{"type":"feature_flags","data":{"supports_preview_metadata":true}}"#)
@@ -184,11 +195,16 @@ package final class ComfySocket: @unchecked Sendable {
         for await message in client.messages {
             switch message {
             case .text(let text):
-                guard let event = ComfyMessageDecoder.decode(text: text) else { continue }
-                await emit(.message(event, text: event.isForwardedAsSent ? Array(text.utf8) : nil))
+                if let event = ComfyMessageDecoder.decode(text: text) {
+                    await emit(.message(event, text: event.isForwardedAsSent ? Array(text.utf8) : nil))
+                }
             case .binary(let bytes):
-                guard let event = ComfyMessageDecoder.decode(binary: bytes) else { continue }
-                await emit(.message(event, text: nil))
+                if let event = ComfyMessageDecoder.decode(binary: bytes) { await emit(.message(event, text: nil)) }
+            }
+            handedOn += 1
+            while let first = pendingBarriers.first, first.count <= handedOn {
+                pendingBarriers.removeFirst()
+                events.yield(.barrier(first.token))
             }
         }
         self.client = nil
@@ -196,6 +212,30 @@ package final class ComfySocket: @unchecked Sendable {
         let close = client.peerClose ?? (1006, "")
         let reason = close.reason.isEmpty ? "closed with \(close.code)" : "closed with \(close.code) \(close.reason)"
         await emit(.disconnected(clientID: id, reason: reason))
+    }
+
+    /// Sends a ping carrying `token`; once ComfyUI's pong is back and every message that came
+    /// before it has been handed on, `.barrier(token)` follows them. False when not connected
+    /// (no barrier will come).
+    package func requestBarrier(_ token: UInt64) async -> Bool {
+        guard let client else { return false }
+        let payload = (0..<8).map { UInt8(truncatingIfNeeded: token >> (56 - 8 * UInt64($0))) }
+        do {
+            try await client.ping(payload)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    private func pongArrived(_ payload: [UInt8], after count: Int) {
+        guard payload.count == 8 else { return }
+        let token = payload.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        if count <= handedOn {
+            events.yield(.barrier(token))
+        } else {
+            pendingBarriers.append((count, token))
+        }
     }
 
     /// Hands an event over, waiting while the consumer is too far behind.

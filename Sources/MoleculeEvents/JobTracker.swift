@@ -209,11 +209,6 @@ package struct JobTracker {
         return true
     }
 
-    /// Undoes `beginFinishing` when the history could not be read; the prompt is checked again later.
-    package mutating func cancelFinishing(_ promptID: String) {
-        jobs[promptID]?.finishing = false
-    }
-
     /// Notes that ComfyUI still has `promptID` queued or running.
     package mutating func touch(_ promptID: String, now: ContinuousClock.Instant) {
         jobs[promptID]?.lastActivity = now

@@ -34,6 +34,10 @@ package final class UpstreamEvents: @unchecked Sendable {
     private var upstreamUp: Bool?
     private var watch: Task<Void, Never>?
     private var reconciling = false
+    /// How long a barrier waits for ComfyUI's pong before the check goes on without it.
+    package var barrierTimeout: Duration = .seconds(10)
+    private var barrierWaiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+    private var lastBarrier: UInt64 = 0
     /// Submits on their way to ComfyUI, by client id: counted against the cap with the tracked
     /// prompts, so simultaneous submits cannot all pass it.
     private var submitting: [String: Int] = [:]
@@ -137,10 +141,13 @@ package final class UpstreamEvents: @unchecked Sendable {
             upstreamDown(reason: reason)
         case .message(let message, let text):
             perform(tracker.receive(message, text: text, now: .now))
+        case .barrier(let token):
+            resolveBarrier(token, passed: true)
         }
     }
 
     private func upstreamDown(reason: String) {
+        for token in barrierWaiters.keys { resolveBarrier(token, passed: false) }
         guard upstreamUp != false else { return }
         upstreamUp = false
         tracker.forgetStatus()
@@ -177,7 +184,10 @@ package final class UpstreamEvents: @unchecked Sendable {
         if !quiet.isEmpty { reconcile(quiet) }
     }
 
-    /// Reads the queue, then the history of each of `promptIDs` not in it, and ends those.
+    /// Reads the queue, then the history of each of `promptIDs` not in it, and ends those, once
+    /// every event ComfyUI sent before their histories were read has been handled: a loop that
+    /// runs seconds behind the socket (a burst of large results) must not end a prompt ahead of
+    /// its own `executed` messages, which would then be dropped.
     private func reconcile(_ promptIDs: [String]) {
         guard !promptIDs.isEmpty else { return }
         reconciling = true
@@ -185,20 +195,46 @@ package final class UpstreamEvents: @unchecked Sendable {
             defer { reconciling = false }
             guard let queue = try? await api.queue() else { return }
             let alive = Set(queue.running.map(\.promptID) + queue.pending.map(\.promptID))
+            var ended: [(promptID: String, entry: JSONValue?)] = []
             for promptID in promptIDs {
                 if alive.contains(promptID) {
                     tracker.touch(promptID, now: .now)
                     continue
                 }
-                guard tracker.beginFinishing(promptID) else { continue }
                 do {
-                    let entry = try await api.history(promptID: promptID)
-                    perform(tracker.finish(promptID: promptID, entry: entry, lostReason: Self.lostReason(promptID)))
+                    ended.append((promptID, try await api.history(promptID: promptID)))
                 } catch {
-                    tracker.cancelFinishing(promptID)
+                    continue
                 }
             }
+            guard !ended.isEmpty else { return }
+            _ = await passBarrier()
+            for (promptID, entry) in ended where tracker.beginFinishing(promptID) {
+                perform(tracker.finish(promptID: promptID, entry: entry, lostReason: Self.lostReason(promptID)))
+            }
         }
+    }
+
+    /// Waits until every event ComfyUI sent before now has been handled: a ping through the
+    /// upstream socket, whose pong comes back behind them. False when the socket is down, drops,
+    /// or no pong comes within `barrierTimeout`.
+    private func passBarrier() async -> Bool {
+        guard upstreamUp == true else { return false }
+        lastBarrier &+= 1
+        let token = lastBarrier
+        let timer = LoopTimer(loop: api.loop)
+        defer { timer.close() }
+        return await withCheckedContinuation { continuation in
+            barrierWaiters[token] = continuation
+            timer.start(after: barrierTimeout) { [weak self] in self?.resolveBarrier(token, passed: false) }
+            Task(executorPreference: api.loop) { [self] in
+                if await !socket.requestBarrier(token) { resolveBarrier(token, passed: false) }
+            }
+        }
+    }
+
+    private func resolveBarrier(_ token: UInt64, passed: Bool) {
+        barrierWaiters.removeValue(forKey: token)?.resume(returning: passed)
     }
 
     static func lostReason(_ promptID: String) -> String {

@@ -73,6 +73,7 @@ struct ComfySocketTests {
         case .connected: "connected"
         case .connectFailed: "connect_failed"
         case .disconnected: "disconnected"
+        case .barrier(let token): "barrier(\(token))"
         case .message(let message, _):
             switch message {
             case .status: "status"
@@ -104,6 +105,46 @@ struct ComfySocketTests {
         { event in
             if case .message(.executing(promptID, nil, _, _), _) = event { return true }
             return false
+        }
+    }
+
+    /// The lag a burst of large results causes, made on purpose: nobody reads the events while a
+    /// run ends, so they wait in the socket's queues and the kernel. A barrier asked for after
+    /// ComfyUI's history shows the run done still comes after every event of the run.
+    @Test func aBarrierComesAfterEverythingComfyUISentBeforeIt() async throws {
+        try await Self.withSocket(maxUnreadEventBytes: 2048) { socket, events, api, _, loop in
+            let id = try #require(Self.connectedID(await events.next()))
+            let workflow: JSONValue = [
+                "1": ["class_type": "EmptyImage", "inputs": ["width": 8, "height": 8, "batch_size": 1, "color": 7]],
+                "2": ["class_type": "SlowProgress", "inputs": ["image": ["1", 0], "steps": 60, "delay_ms": 1]],
+                "3": ["class_type": "SaveImage", "inputs": ["images": ["2", 0], "filename_prefix": "barrier"]],
+            ]
+            let submitted = try await api.submit(workflow: workflow, clientID: id)
+            var finished = false
+            for _ in 0..<500 where !finished {
+                finished = try await api.history(promptID: submitted.promptID) != nil
+                if !finished { await loop.sleep(milliseconds: 10) }
+            }
+            try #require(finished)
+            #expect(await socket.requestBarrier(42))
+            // The pong comes back while the run's events still wait unread, as under real lag.
+            await loop.sleep(milliseconds: 300)
+            let (barrier, before) = await events.until { if case .barrier = $0 { true } else { false } }
+            #expect(barrier == .barrier(42))
+            let names = before.map(Self.name)
+            #expect(names.filter { $0 == "progress" }.count >= 60, "every progress of the run came first")
+            #expect(names.contains("executing(null)"))
+        }
+    }
+
+    @Test func withoutAConnectionNoBarrierIsPromised() async throws {
+        try await Self.withSocket { socket, events, _, emulator, loop in
+            #expect(Self.connectedID(await events.next()) != nil)
+            socket.stop()
+            _ = await events.until { if case .disconnected = $0 { true } else { false } }
+            #expect(await !socket.requestBarrier(7))
+            _ = emulator
+            _ = loop
         }
     }
 

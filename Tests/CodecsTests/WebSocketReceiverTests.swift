@@ -10,6 +10,13 @@ struct WebSocketReceiverTests {
         return bytes
     }
 
+    @Test func aPongIsReportedInOrderWithTheMessagesAroundIt() {
+        var receiver = WebSocketReceiver(role: .server, maxMessageSize: 1024)
+        let events = receiver.receive(
+            Self.masked(.text, Array("a".utf8)) + Self.masked(.pong, [7, 7]) + Self.masked(.binary, [2]))
+        #expect(events == [.message(.text("a")), .pong([7, 7]), .message(.binary([2]))])
+    }
+
     @Test func messagesPongsAndClose() {
         var receiver = WebSocketReceiver(role: .server, maxMessageSize: 1024)
         let events = receiver.receive(

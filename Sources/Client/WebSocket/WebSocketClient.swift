@@ -38,6 +38,12 @@ package final class WebSocketClient: TCPConnectionDelegate {
     package let messages: MessageInbox<Message>
     /// The subprotocol the server chose.
     package private(set) var subprotocol: String?
+    /// Called on the loop for each pong, with its payload and the number of messages handed to
+    /// `messages` before it (a reader that has taken that many has seen everything the peer sent
+    /// before its pong: what a ping barrier waits for).
+    package var onPong: (([UInt8], Int) -> Void)?
+    /// Messages handed to `messages` so far.
+    private var receivedCount = 0
 
     private let tcp: TCPConnection
     private let key: String
@@ -201,8 +207,11 @@ package final class WebSocketClient: TCPConnectionDelegate {
     private func readFrames(_ bytes: [UInt8]) {
         for event in receiver.receive(bytes) {
             switch event {
-            case .message(let message): messages.yield(message)
+            case .message(let message):
+                receivedCount += 1
+                messages.yield(message)
             case .perform(let action): perform(action)
+            case .pong(let payload): onPong?(payload, receivedCount)
             }
         }
     }

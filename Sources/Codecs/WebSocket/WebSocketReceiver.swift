@@ -9,6 +9,8 @@ package struct WebSocketReceiver: Sendable {
         case message(WebSocketMessage)
         /// Send a control frame, close, or both (see `WebSocketCloseStateMachine.Action`).
         case perform(WebSocketCloseStateMachine.Action)
+        /// A pong arrived with this payload, after the messages returned before it.
+        case pong([UInt8])
     }
 
     private var decoder: WebSocketFrameDecoder
@@ -33,7 +35,7 @@ package struct WebSocketReceiver: Sendable {
                 case .text(let text): if closing.state == .open { events.append(.message(.text(text))) }
                 case .binary(let data): if closing.state == .open { events.append(.message(.binary(data))) }
                 case .ping(let payload): events.append(.perform(closing.receivedPing(payload)))
-                case .pong: break
+                case .pong(let payload): if closing.state == .open { events.append(.pong(payload)) }
                 case .close(let code, let reason):
                     events.append(.perform(closing.receivedClose(code: code, reason: reason)))
                 }

@@ -162,6 +162,7 @@ package final class WebSocket: TCPConnectionDelegate {
             switch event {
             case .message(let message): messages.yield(message)
             case .perform(let action): perform(action)
+            case .pong: break
             }
         }
     }
