@@ -11,32 +11,33 @@ enum AccessLogLines {
         if json { return nil }
         if journal {
             return { message, remote, requestID in
-                var line = "<6>info "
-                line.reserveCapacity(message.utf8.count + 120)
-                line += label
-                line += ": "
-                line += message
-                line += " remote="
-                line += remote
-                line += " request_id="
-                line += requestID
-                line += "\n"
-                sink.write(line)
+                sink.write { line in
+                    line.append(contentsOf: "<6>info ".utf8)
+                    line.append(contentsOf: label.utf8)
+                    line.append(contentsOf: ": ".utf8)
+                    line.append(contentsOf: message.utf8)
+                    line.append(contentsOf: " remote=".utf8)
+                    line.append(contentsOf: remote.utf8)
+                    line.append(contentsOf: " request_id=".utf8)
+                    line.append(contentsOf: requestID.utf8)
+                    line.append(0x0A)
+                }
             }
         }
         return { message, remote, requestID in
-            var line = LocalTimestamp.now()
-            line.reserveCapacity(message.utf8.count + 140)
-            line += " info "
-            line += label
-            line += ": remote="
-            line += remote
-            line += " request_id="
-            line += requestID
-            line += " [Routing] "
-            line += message
-            line += "\n"
-            sink.write(line)
+            let timestamp = LocalTimestamp.now()
+            sink.write { line in
+                line.append(contentsOf: timestamp.utf8)
+                line.append(contentsOf: " info ".utf8)
+                line.append(contentsOf: label.utf8)
+                line.append(contentsOf: ": remote=".utf8)
+                line.append(contentsOf: remote.utf8)
+                line.append(contentsOf: " request_id=".utf8)
+                line.append(contentsOf: requestID.utf8)
+                line.append(contentsOf: " [Routing] ".utf8)
+                line.append(contentsOf: message.utf8)
+                line.append(0x0A)
+            }
         }
     }
 }

@@ -1,13 +1,15 @@
 import Dispatch
+import Glibc
 import Reactor
 import SystemPackage
 
 /// Where every log line goes: standard error, written off the caller's thread and in batches.
 ///
-/// A line is appended to a buffer under a lock (no system call); the first line of a batch
-/// schedules one drain on a background queue 2 ms later, which takes the whole buffer and writes
-/// it with one `write`. Under load the lines of many requests leave in one system call, and the event loop
-/// never waits for the terminal, a pipe or the journal. Past `limit` buffered bytes (a stalled
+/// A line is appended to a buffer under a lock (no system call); the first line after a quiet
+/// spell wakes the writer on a background queue, which writes the whole buffer with one `write`,
+/// then sleeps 2 ms and writes what gathered meanwhile, until a round finds nothing. Under load the
+/// lines of many requests leave in one system call, one wake-up serves a whole burst (no timer
+/// per batch), and the event loop never waits for the terminal, a pipe or the journal. Past `limit` buffered bytes (a stalled
 /// reader), lines are counted and dropped, and the count is written once the writer catches up.
 /// `flush()` writes what is buffered before the process exits.
 final class LogSink: Sendable {
@@ -24,9 +26,9 @@ final class LogSink: Sendable {
     private let limit: Int
     private let state = Locked(State())
     private let queue = DispatchQueue(label: "comfy-gateway.log-sink")
-    /// How long the first line of a batch waits for others: under load, the lines of every
-    /// request in that time leave in one write, and the writer wakes at most this often.
-    private static let gatherTime = DispatchTimeInterval.milliseconds(2)
+    /// How long the writer lets lines gather between two writes: under load, the lines of every
+    /// request in that time leave in one write.
+    private static let gatherMicroseconds: UInt32 = 2000
 
     init(descriptor: FileDescriptor, limit: Int = 4 << 20) {
         self.descriptor = descriptor
@@ -35,17 +37,25 @@ final class LogSink: Sendable {
 
     /// Queues `line` (which ends in a newline) for writing.
     func write(_ line: String) {
-        let schedule = state.withLock { state -> Bool in
-            guard state.buffer.count + line.utf8.count <= limit else {
+        write { $0.append(contentsOf: line.utf8) }
+    }
+
+    /// Queues the line `build` appends (ending in a newline) straight into the buffer: no string
+    /// is made for it.
+    func write(_ build: (inout [UInt8]) -> Void) {
+        let wake = state.withLock { state -> Bool in
+            let start = state.buffer.count
+            build(&state.buffer)
+            guard state.buffer.count <= limit else {
+                state.buffer.removeSubrange(start...)
                 state.dropped += 1
                 return false
             }
-            state.buffer.append(contentsOf: line.utf8)
             guard !state.drainScheduled else { return false }
             state.drainScheduled = true
             return true
         }
-        if schedule { queue.asyncAfter(deadline: .now() + Self.gatherTime) { self.drain() } }
+        if wake { queue.async { self.drain() } }
     }
 
     /// Writes everything queued so far, then returns.
@@ -76,9 +86,12 @@ final class LogSink: Sendable {
                 _ = try? descriptor.writeAll(Array(notice.utf8))
             }
             // The buffer is reused for the next batch unless a burst made it large.
-            guard bytes.capacity <= 1 << 16 else { continue }
-            bytes.removeAll(keepingCapacity: true)
-            state.withLock { $0.spare = bytes }
+            if bytes.capacity <= 1 << 16 {
+                bytes.removeAll(keepingCapacity: true)
+                state.withLock { $0.spare = bytes }
+            }
+            // Lines keep coming under load: let them gather for the next write.
+            usleep(Self.gatherMicroseconds)
         }
     }
 }
