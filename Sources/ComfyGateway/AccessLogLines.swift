@@ -16,10 +16,8 @@ enum AccessLogLines {
                     line.append(contentsOf: label.utf8)
                     line.append(contentsOf: ": ".utf8)
                     line.append(contentsOf: message.utf8)
-                    line.append(contentsOf: " remote=".utf8)
-                    line.append(contentsOf: remote.utf8)
-                    line.append(contentsOf: " request_id=".utf8)
-                    line.append(contentsOf: requestID.utf8)
+                    line.append(0x20)
+                    appendPeer(remote: remote, requestID: requestID, to: &line)
                     line.append(0x0A)
                 }
             }
@@ -30,14 +28,21 @@ enum AccessLogLines {
                 line.append(contentsOf: timestamp.utf8)
                 line.append(contentsOf: " info ".utf8)
                 line.append(contentsOf: label.utf8)
-                line.append(contentsOf: ": remote=".utf8)
-                line.append(contentsOf: remote.utf8)
-                line.append(contentsOf: " request_id=".utf8)
-                line.append(contentsOf: requestID.utf8)
+                line.append(contentsOf: ": ".utf8)
+                appendPeer(remote: remote, requestID: requestID, to: &line)
                 line.append(contentsOf: " [Routing] ".utf8)
                 line.append(contentsOf: message.utf8)
                 line.append(0x0A)
             }
         }
+    }
+
+    /// `remote=<peer> request_id=<id>`: the metadata both formats write, in the order the log
+    /// handlers sort it.
+    private static func appendPeer(remote: String, requestID: String, to line: inout [UInt8]) {
+        line.append(contentsOf: "remote=".utf8)
+        line.append(contentsOf: remote.utf8)
+        line.append(contentsOf: " request_id=".utf8)
+        line.append(contentsOf: requestID.utf8)
     }
 }

@@ -27,15 +27,6 @@ extension Array where Element == any Middleware {
     /// The pipeline around `handler`: every `prepare`, the handler (whatever it throws becomes
     /// the error response it stands for, `ErrorResponses`), then the `finish` hooks in reverse.
     package func wrapping(_ handler: @escaping Responder) -> Responder {
-        guard !isEmpty else {
-            return { request, context in
-                do {
-                    return try await handler(request, context)
-                } catch {
-                    return ErrorResponses.response(for: error, context: context)
-                }
-            }
-        }
         let steps = self
         return { request, context in
             var context = context
