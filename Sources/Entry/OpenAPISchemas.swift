@@ -34,7 +34,7 @@ enum OpenAPISchemas {
                 "error": object(
                     [
                         "code": [
-                            "type": "string", "enum": .array(ErrorCode.allCases.map { .string($0.rawValue) }),
+                            "type": "string", "enum": .array(ErrorCode.routeCodes.map { .string($0.rawValue) }),
                         ],
                         "message": string, "details": anyObject, "request_id": string,
                     ], required: ["code", "message", "details", "request_id"])

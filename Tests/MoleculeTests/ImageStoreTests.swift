@@ -1,3 +1,4 @@
+import Codecs
 import ComfyEmulatorSupport
 import Core
 import Foundation

@@ -170,7 +170,7 @@ struct HTTPServerConnectionStateMachineTests {
             Issue.record("expected an error response, got \(actions)")
             return
         }
-        #expect(error.status == 400 && error.code == "INVALID_REQUEST")
+        #expect(error.status == 400 && error.code == .invalidRequest)
         #expect(machine.bytesReceived(Self.get) == [])
     }
 

@@ -88,7 +88,7 @@ package struct APIKeyMiddleware: Middleware {
     }
 
     private static func unauthorized(_ message: String, challenge: String, requestID: String) -> Response {
-        HTTPError(status: 401, code: "UNAUTHORIZED", message: message, headers: ["WWW-Authenticate": challenge])
+        HTTPError(status: 401, code: .unauthorized, message: message, headers: ["WWW-Authenticate": challenge])
             .makeResponse(requestID: requestID)
     }
 }

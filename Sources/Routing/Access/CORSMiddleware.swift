@@ -52,7 +52,7 @@ package struct CORSMiddleware: Middleware {
     ) -> Response {
         guard origins.allows(origin) else {
             return HTTPError(
-                status: 400, code: "INVALID_REQUEST",
+                status: 400, code: .invalidRequest,
                 message: "Cross-origin requests from '\(origin)' are not allowed (see CORS_ORIGINS).",
                 details: ["origin": origin]
             ).makeResponse(requestID: requestID)

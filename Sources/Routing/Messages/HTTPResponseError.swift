@@ -13,13 +13,13 @@ package protocol HTTPResponseError: Error {
 /// `{"error": {"code", "message", "details", "request_id"}}`.
 package struct HTTPError: HTTPResponseError, Equatable {
     package var status: Int
-    package var code: String
+    package var code: ErrorCode
     package var message: String
     package var details: [String: String]
     package var headers: HTTPHeaders
 
     package init(
-        status: Int, code: String, message: String, details: [String: String] = [:],
+        status: Int, code: ErrorCode, message: String, details: [String: String] = [:],
         headers: HTTPHeaders = HTTPHeaders()
     ) {
         self.status = status
@@ -31,7 +31,7 @@ package struct HTTPError: HTTPResponseError, Equatable {
 
     package func makeResponse(requestID: String) -> Response {
         Self.response(
-            status: status, code: code, message: message, details: details.mapValues(JSONValue.string),
+            status: status, code: code.rawValue, message: message, details: details.mapValues(JSONValue.string),
             requestID: requestID, headers: headers)
     }
 
@@ -49,27 +49,27 @@ package struct HTTPError: HTTPResponseError, Equatable {
     /// 404 for a path no route matches.
     package static func notFound(path: some StringProtocol) -> HTTPError {
         HTTPError(
-            status: 404, code: "NOT_FOUND", message: "No route matches '\(path)'.", details: ["path": String(path)])
+            status: 404, code: .notFound, message: "No route matches '\(path)'.", details: ["path": String(path)])
     }
 
     /// 405 with the methods the path does support in `Allow`.
     package static func methodNotAllowed(_ method: HTTPMethod, allowed: [HTTPMethod]) -> HTTPError {
         let allow = allowed.map(\.rawValue).joined(separator: ", ")
         return HTTPError(
-            status: 405, code: "METHOD_NOT_ALLOWED", message: "Method \(method) is not allowed here; use \(allow).",
+            status: 405, code: .methodNotAllowed, message: "Method \(method) is not allowed here; use \(allow).",
             details: ["method": method.rawValue, "allowed": allow], headers: ["Allow": allow])
     }
 
     /// 500 for anything unexpected.
     package static let internalError = HTTPError(
-        status: 500, code: "INTERNAL_ERROR", message: "The gateway hit an unexpected error.")
+        status: 500, code: .internalError, message: "The gateway hit an unexpected error.")
 
     /// The error for a request the decoder rejected (400, 413, 414, 431, 501, 505).
     package static func parseError(_ error: HTTPParseError) -> HTTPError {
-        let code: String
+        let code: ErrorCode
         switch error {
-        case .bodyTooLarge: code = "PAYLOAD_TOO_LARGE"
-        default: code = "INVALID_REQUEST"
+        case .bodyTooLarge: code = .payloadTooLarge
+        default: code = .invalidRequest
         }
         return HTTPError(status: error.status, code: code, message: error.message)
     }
@@ -77,15 +77,15 @@ package struct HTTPError: HTTPResponseError, Equatable {
     /// 413 for a body over the route's limit.
     package static func payloadTooLarge(limit: Int) -> HTTPError {
         HTTPError(
-            status: 413, code: "PAYLOAD_TOO_LARGE", message: "The request body is larger than \(limit) bytes.",
+            status: 413, code: .payloadTooLarge, message: "The request body is larger than \(limit) bytes.",
             details: ["limit": String(limit)])
     }
 
     /// 408 when the client is too slow to send its request.
     package static let requestTimeout = HTTPError(
-        status: 408, code: "REQUEST_TIMEOUT", message: "The request did not arrive in time.")
+        status: 408, code: .requestTimeout, message: "The request did not arrive in time.")
 
     /// 503 while the server shuts down or is at its connection limit.
     package static let unavailable = HTTPError(
-        status: 503, code: "SERVICE_UNAVAILABLE", message: "The gateway is not accepting requests right now.")
+        status: 503, code: .serviceUnavailable, message: "The gateway is not accepting requests right now.")
 }

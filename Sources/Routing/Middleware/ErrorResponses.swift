@@ -1,3 +1,4 @@
+import Codecs
 import Logging
 
 /// Turns what a handler throws into a response in the API's error shape: `HTTPResponseError`s
@@ -15,10 +16,10 @@ package enum ErrorResponses {
         case RequestBodyError.timedOut:
             return HTTPError.requestTimeout.makeResponse(requestID: context.requestID)
         case RequestBodyError.malformed(let reason):
-            return HTTPError(status: 400, code: "INVALID_REQUEST", message: reason).makeResponse(
+            return HTTPError(status: 400, code: .invalidRequest, message: reason).makeResponse(
                 requestID: context.requestID)
         case RequestBodyError.incomplete:
-            return HTTPError(status: 400, code: "INVALID_REQUEST", message: "The request body ended early.")
+            return HTTPError(status: 400, code: .invalidRequest, message: "The request body ended early.")
                 .makeResponse(requestID: context.requestID)
         default:
             context.logger.error(

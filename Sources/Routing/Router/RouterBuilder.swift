@@ -41,7 +41,7 @@ package final class RouterBuilder {
     ) {
         on(.get, pattern) { _, _ in
             throw HTTPError(
-                status: 426, code: "WEBSOCKET_ERROR",
+                status: 426, code: .websocketError,
                 message: "This route only speaks WebSocket; send an upgrade request.",
                 headers: ["Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13"])
         }
@@ -56,7 +56,7 @@ package final class RouterBuilder {
                     var headers = HTTPHeaders()
                     if error == .unsupportedVersion { headers.add(name: "Sec-WebSocket-Version", value: "13") }
                     throw HTTPError(
-                        status: error.status, code: "WEBSOCKET_ERROR", message: error.message, headers: headers)
+                        status: error.status, code: .websocketError, message: error.message, headers: headers)
                 }
             })
     }
