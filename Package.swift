@@ -132,7 +132,7 @@ let package = Package(
         .executableTarget(
             name: "ComfyGateway",
             dependencies: [
-                "Entry", "Reactor", "Core",
+                "Entry", "Reactor", "Core", "Codecs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),

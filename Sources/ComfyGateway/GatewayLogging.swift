@@ -1,3 +1,4 @@
+import Codecs
 import Core
 import FoundationEssentials
 import Glibc
@@ -17,7 +18,7 @@ enum GatewayLogging {
     /// access lines go through swift-log too).
     @discardableResult
     static func bootstrap(_ configuration: GatewayConfiguration, environment: [String: String]) -> (
-        @Sendable (_ message: String, _ remote: String, _ requestID: String) -> Void
+        @Sendable (AccessLine) -> Void
     )? {
         setLevel(configuration.logLevel)
         let json = configuration.logFormat == .json

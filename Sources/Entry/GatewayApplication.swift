@@ -1,3 +1,4 @@
+package import Codecs
 import Coordinators
 package import Core
 package import Logging
@@ -20,12 +21,12 @@ package final class GatewayApplication: @unchecked Sendable {
     ///   - listenDescriptor: an inherited listening socket (socket activation) to serve instead of
     ///     binding `HOST:PORT`.
     ///   - connectionLimit: a cap below `MAX_CONNECTIONS` (what the open-files limit allows).
-    ///   - accessLog: writes each access line `(message, remote, request id)` directly, when
+    ///   - accessLog: writes each access line directly, when
     ///     the caller formats log lines itself; nil logs them through `logger`.
     package init(
         configuration: GatewayConfiguration, loop: EventLoop, logger: Logger, listenDescriptor: Int32? = nil,
         connectionLimit: Int? = nil,
-        accessLog: (@Sendable (_ message: String, _ remote: String, _ requestID: String) -> Void)? = nil
+        accessLog: (@Sendable (AccessLine) -> Void)? = nil
     ) {
         self.configuration = configuration
         self.loop = loop

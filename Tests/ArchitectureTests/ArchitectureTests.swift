@@ -146,7 +146,7 @@ enum ArchitectureRules {
         .molecule: [.atom, .reactor, .codecs, .models, .core],
         .coordinators: [.molecule, .reactor, .codecs, .models, .core],
         .entry: [.coordinators, .routing, .reactor, .codecs, .models, .core],
-        .gateway: [.entry, .reactor, .core],
+        .gateway: [.entry, .reactor, .codecs, .core],
     ]
 
     /// Layer of a target: test targets and anything whose path starts with `Tests/` are exempt,

@@ -65,12 +65,18 @@ package struct HTTPRequestHead: Sendable, Equatable {
 
     /// The path part of the target (before `?`).
     package var path: Substring {
-        target.firstIndex(of: "?").map { target[..<$0] } ?? target[...]
+        queryMark.map { target[..<$0] } ?? target[...]
     }
 
     /// The query part of the target (after `?`), if any.
     package var query: Substring? {
-        target.firstIndex(of: "?").map { target[target.index(after: $0)...] }
+        queryMark.map { target[target.utf8.index(after: $0)...] }
+    }
+
+    /// Where the `?` is: searched as a byte (an ASCII byte is never inside a multi-byte
+    /// character), not as a `Character`, which would cost grapheme breaking on every request.
+    private var queryMark: String.Index? {
+        target.utf8.firstIndex(of: UInt8(ascii: "?"))
     }
 
     /// Whether the connection stays open after this exchange: HTTP/1.1 unless

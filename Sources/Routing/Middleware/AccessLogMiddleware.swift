@@ -1,16 +1,16 @@
-import Codecs
+package import Codecs
 import Logging
 
 /// Logs one line per request at `info`: method, target, status, duration and peer. A `token`
 /// query parameter (an API key on the WebSocket route) is written as `token=REDACTED`, and no
 /// header is logged, so keys never reach the logs.
 ///
-/// With a `writer`, the line goes straight to it (the message, the peer, the request id) instead
+/// With a `writer`, the line goes straight to it (an `AccessLine`, appended as bytes) instead
 /// of through swift-log: the executable formats it as its log handler would, without a
 /// `LogEvent`, a metadata dictionary and an existential handler per request.
 package struct AccessLogMiddleware: Middleware {
-    /// Writes one access line: `(message, remote address, request id)`.
-    package typealias Writer = @Sendable (_ message: String, _ remote: String, _ requestID: String) -> Void
+    /// Writes one access line.
+    package typealias Writer = @Sendable (AccessLine) -> Void
 
     private let writer: Writer?
 
@@ -21,32 +21,23 @@ package struct AccessLogMiddleware: Middleware {
     package func finish(_ request: Request, context: RequestContext, response: inout Response) {
         guard context.logger.logLevel <= .info else { return }
         let elapsed = ContinuousClock.now - context.receivedAt
-        let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
-        // Built by appending plain strings: interpolating a non-String value costs a dynamic cast.
-        var line = request.method.rawValue
-        line.reserveCapacity(line.utf8.count + request.head.target.utf8.count + 24)
-        line += " "
-        line += Self.redacted(request.head.target)
-        line += " "
-        line += String(response.status)
-        line += " "
-        line += String(microseconds / 1000)
-        line += "."
-        line += String(microseconds % 1000 / 10 + 100).dropFirst()
-        line += "ms"
+        let line = AccessLine(
+            method: request.method.rawValue, target: Self.redacted(request.head.target), status: response.status,
+            microseconds: elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000,
+            remote: context.remoteAddress, requestID: context.requestID)
         if let writer {
-            writer(line, context.remoteAddress, context.requestID)
+            writer(line)
             return
         }
         context.logger.info(
-            Logger.Message(stringLiteral: line),
-            metadata: ["remote": .string(context.remoteAddress), "request_id": .string(context.requestID)])
+            Logger.Message(stringLiteral: line.message),
+            metadata: ["remote": .string(line.remote), "request_id": .string(line.requestID)])
     }
 
     /// `target` with the value of every `token` query parameter (however its name is
     /// percent-encoded) replaced by `REDACTED`.
     package static func redacted(_ target: String) -> String {
-        guard let question = target.firstIndex(of: "?") else { return target }
+        guard let question = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return target }
         let pairs = target[target.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false)
         let query = pairs.map { pair in
             let name = pair.prefix { $0 != "=" }

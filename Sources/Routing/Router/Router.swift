@@ -29,10 +29,18 @@ package struct Router: Sendable {
 
     /// Looks up `method path`. A HEAD request uses the GET route when there is no HEAD route.
     package func match(method: HTTPMethod, path: Substring) -> Match {
+        if let node = trie.exactNodes[path] {
+            return match(method: method, node: node, captures: [])
+        }
         let segments = path.split(separator: "/")
         guard let (node, captures) = trie.find(segments) else {
             return Match(responder: fallback, parameters: [:], pattern: "", maxBodyBytes: nil)
         }
+        return match(method: method, node: node, captures: captures)
+    }
+
+    /// The route of `node` for `method`, or the 405 answer listing the node's methods.
+    private func match(method: HTTPMethod, node: Int, captures: [(String, Substring)]) -> Match {
         let routes = trie.nodes[node].routes
         let route = routes.first { $0.method == method } ?? (method == .head ? routes.first { $0.method == .get } : nil)
         guard let route else {

@@ -17,9 +17,18 @@ struct RouterTrie: Sendable {
 
     private(set) var nodes: [Node] = [Node(token: .root)]
 
+    /// The nodes whose routes have no capture, by their path as a client writes it (`/a/b`): most
+    /// requests are found with one hash instead of a split and a walk. Any other spelling of the
+    /// same path (`//a/b/`) still finds the node through the walk.
+    private(set) var exactNodes: [Substring: Int] = [:]
+
     init(routes: [Route]) {
         for route in routes { insert(route) }
         sortChildren(0)
+        for route in routes where !route.segments.contains(where: { $0.hasPrefix(":") }) {
+            let path = "/" + route.segments.joined(separator: "/")
+            if let node = find(path.split(separator: "/"))?.node { exactNodes[path[...]] = node }
+        }
     }
 
     private mutating func insert(_ route: Route) {
