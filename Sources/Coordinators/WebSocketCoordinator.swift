@@ -67,7 +67,7 @@ package final class WebSocketCoordinator: @unchecked Sendable {
 
     /// Sends `message` to one socket.
     package func send(_ message: SocketMessage, to session: GatewaySession) {
-        sessions.send(OutboundMessage(text: message.serialized()), to: session)
+        sessions.send(PreparedMessage(utf8Text: message.serialized()), to: session)
     }
 
     /// Queues a workflow for the socket's client id and answers `system submitted` (before any
@@ -96,14 +96,15 @@ package final class WebSocketCoordinator: @unchecked Sendable {
     private func deliver(_ notice: TrackerNotice) {
         switch notice {
         case .status(let data):
-            sessions.broadcast(OutboundMessage(text: SocketMessage(type: "status", data: data).serialized()))
+            sessions.broadcast(PreparedMessage(utf8Text: SocketMessage(type: "status", data: data).serialized()))
         case .message(let clientID, let kind, let data, let frame):
             guard sessions.hasSessions(clientID) else { return }
             // ComfyUI's own text when the message is unchanged: a large `executed` is not written again.
             let text = frame ?? SocketMessage(type: kind.rawValue, data: data).serialized()
-            sessions.send(OutboundMessage(text: text), toClient: clientID)
+            sessions.send(PreparedMessage(utf8Text: text), toClient: clientID)
         case .binary(let clientID, let frame):
-            sessions.send(OutboundMessage(binary: frame), toClient: clientID)
+            guard sessions.hasSessions(clientID) else { return }
+            sessions.send(PreparedMessage(binary: frame), toClient: clientID)
         case .finished(let clientID, let promptID, let entry, _):
             let history = HistoryReading.finished(promptID: promptID, entry: entry)
             endedJobs[history.status.rawValue, default: 0] += 1
@@ -119,13 +120,13 @@ package final class WebSocketCoordinator: @unchecked Sendable {
                         "exception_message": .string(reason), "traceback": [], "reason": "lost",
                     ],
                 ])
-            sessions.send(OutboundMessage(text: error.serialized()), toClient: clientID)
+            sessions.send(PreparedMessage(utf8Text: error.serialized()), toClient: clientID)
         case .upstreamDisconnected(let reason):
             sessions.broadcast(
-                OutboundMessage(
-                    text: SocketMessage.system("upstream_disconnected", ["reason": .string(reason)]).serialized()))
+                PreparedMessage(
+                    utf8Text: SocketMessage.system("upstream_disconnected", ["reason": .string(reason)]).serialized()))
         case .upstreamReconnected:
-            sessions.broadcast(OutboundMessage(text: SocketMessage.system("upstream_reconnected").serialized()))
+            sessions.broadcast(PreparedMessage(utf8Text: SocketMessage.system("upstream_reconnected").serialized()))
         }
     }
 
@@ -135,11 +136,11 @@ package final class WebSocketCoordinator: @unchecked Sendable {
         guard !targets.isEmpty else { return }
         if history.status == .error {
             let message = Self.executionError(promptID: history.promptID, error: history.error)
-            sessions.send(OutboundMessage(text: message.serialized()), toClient: clientID)
+            sessions.send(PreparedMessage(utf8Text: message.serialized()), toClient: clientID)
             return
         }
         // Download URLs depend on the base each socket reached the gateway at.
-        var byBase: [String: OutboundMessage] = [:]
+        var byBase: [String: PreparedMessage] = [:]
         for session in targets {
             let message =
                 byBase[session.publicBase]
@@ -151,7 +152,7 @@ package final class WebSocketCoordinator: @unchecked Sendable {
                             "prompt_id": .string(history.promptID), "status": .string(history.status.rawValue),
                             "outputs": history.outputs, "images": images.json["images"] ?? [],
                         ])
-                    return OutboundMessage(text: result.serialized())
+                    return PreparedMessage(utf8Text: result.serialized())
                 }()
             byBase[session.publicBase] = message
             sessions.send(message, to: session)

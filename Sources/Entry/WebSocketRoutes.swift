@@ -134,8 +134,8 @@ enum WebSocketRoutes {
     }
 }
 
-/// The server's WebSocket as a `GatewaySocket`: messages are framed once per broadcast (the
-/// frame's bytes are kept on the message for the next socket) and queued without waiting.
+/// The server's WebSocket as a `GatewaySocket`: messages come framed (`PreparedMessage`, encoded
+/// once per broadcast) and are queued without waiting.
 final class SocketOutlet: GatewaySocket {
     let socket: WebSocket
 
@@ -143,12 +143,8 @@ final class SocketOutlet: GatewaySocket {
         self.socket = socket
     }
 
-    func enqueue(_ message: OutboundMessage) -> Bool {
-        if let frame = message.frame { return socket.enqueue(PreparedMessage(encodedFrame: frame)) }
-        let prepared =
-            message.isText ? PreparedMessage(utf8Text: message.payload) : PreparedMessage(binary: message.payload)
-        message.frame = prepared.frame
-        return socket.enqueue(prepared)
+    func enqueue(_ message: PreparedMessage) -> Bool {
+        socket.enqueue(message)
     }
 
     var queuedBytes: Int { socket.queuedBytes }
@@ -159,6 +155,6 @@ final class SocketOutlet: GatewaySocket {
 
     /// Sends one message to this socket alone (before it is registered).
     func send(_ message: SocketMessage) {
-        _ = enqueue(OutboundMessage(text: message.serialized()))
+        _ = enqueue(PreparedMessage(utf8Text: message.serialized()))
     }
 }

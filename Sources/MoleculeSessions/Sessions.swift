@@ -1,6 +1,7 @@
 // MoleculeSessions (L3): the gateway's own WebSocket sessions, their send queues and the slow
 // consumer policy, over the `GatewaySocket` of Models. Never imports another molecule.
 
+package import Codecs
 package import Models
 
 /// The gateway's WebSocket sessions by client id (several sockets may share one), and the
@@ -92,30 +93,30 @@ package final class Sessions: @unchecked Sendable {
     }
 
     /// Sends `message` to every socket of `clientID`.
-    package func send(_ message: OutboundMessage, toClient clientID: String) {
+    package func send(_ message: PreparedMessage, toClient clientID: String) {
         guard let sessions = byClient[clientID] else { return }
         for session in sessions { deliver(message, to: session) }
     }
 
     /// Sends `message` to every socket.
-    package func broadcast(_ message: OutboundMessage) {
+    package func broadcast(_ message: PreparedMessage) {
         for sessions in byClient.values {
             for session in sessions { deliver(message, to: session) }
         }
     }
 
     /// Sends `message` to one socket.
-    package func send(_ message: OutboundMessage, to session: Session) {
+    package func send(_ message: PreparedMessage, to session: Session) {
         deliver(message, to: session)
     }
 
-    private func deliver(_ message: OutboundMessage, to session: Session) {
+    private func deliver(_ message: PreparedMessage, to session: Session) {
         guard !session.isClosing, session.socket.enqueue(message) else {
             messagesDropped += 1
             return
         }
         let queued = session.socket.queuedBytes
-        let backlog = queued - message.payload.count
+        let backlog = queued - message.bytes.count
         let now = ContinuousClock.now
         // The socket had caught up before this message: whatever it was over the bound before
         // is forgotten, and this message alone only starts the clock.

@@ -1,3 +1,4 @@
+import Codecs
 import Models
 import MoleculeSessions
 import Testing
@@ -10,9 +11,9 @@ struct SessionsTests {
         var queuedBytes = 0
         var closedWith: UInt16?
 
-        func enqueue(_ message: OutboundMessage) -> Bool {
+        func enqueue(_ message: PreparedMessage) -> Bool {
             guard closedWith == nil else { return false }
-            received.append(message.payload)
+            received.append(message.bytes)
             return true
         }
 
@@ -21,7 +22,9 @@ struct SessionsTests {
         }
     }
 
-    static func text(_ text: String) -> OutboundMessage { OutboundMessage(text: Array(text.utf8)) }
+    static func text(_ text: String) -> PreparedMessage { PreparedMessage(text: text) }
+    /// The frame a text message goes out as.
+    static func frame(_ text: String) -> [UInt8] { PreparedMessage(text: text).bytes }
 
     @Test func messagesReachEverySocketOfTheirClientIDAndNoOther() {
         let sessions = Sessions()
@@ -31,9 +34,9 @@ struct SessionsTests {
         let bSession = sessions.add(b, clientID: "b", publicBase: "")
         sessions.send(Self.text("for a"), toClient: "a")
         sessions.broadcast(Self.text("for all"))
-        #expect(a1.received == [Array("for a".utf8), Array("for all".utf8)])
+        #expect(a1.received == [Self.frame("for a"), Self.frame("for all")])
         #expect(a2.received == a1.received)
-        #expect(b.received == [Array("for all".utf8)])
+        #expect(b.received == [Self.frame("for all")])
         sessions.remove(bSession)
         #expect(sessions.count == 2 && !sessions.hasSessions("b"))
         sessions.send(Self.text("gone"), toClient: "b")
@@ -86,7 +89,7 @@ struct SessionsTests {
         socket.queuedBytes = 301
         sessions.send(Self.text("1"), toClient: "a")
         #expect(socket.closedWith == nil, "over the bound, under the cap: the grace applies")
-        socket.queuedBytes = 402
+        socket.queuedBytes = 404  // the 3-byte frame just queued, on top of 401 unsent
         sessions.send(Self.text("2"), toClient: "a")
         #expect(socket.closedWith == 1008)
     }

@@ -1,10 +1,9 @@
-import Codecs
-
 /// A server-to-client data message already encoded as a frame, so a broadcast encodes it once
-/// and writes the same bytes to every socket (`WebSocket.send(_:)`).
+/// and writes the same bytes to every socket. The gateway's sessions deliver these: the layers
+/// that make a message and the route that writes it share this one type.
 package struct PreparedMessage: Sendable {
     /// The whole unmasked frame.
-    let bytes: [UInt8]
+    package let bytes: [UInt8]
 
     /// The frame's bytes, to keep and send again with `init(encodedFrame:)`.
     package var frame: [UInt8] { bytes }
