@@ -45,7 +45,11 @@ struct APIOperation: Sendable {
     var maxBodyBytes: Int?
     /// True for the routes that need no API key (`/health`, `/ready`).
     var isOpen = false
-    let handler: Responder
+    /// The handler, for an operation that may suspend (it talks to ComfyUI, reads a body).
+    var handler: Responder?
+    /// The handler, for an operation that answers from memory without suspending: the server
+    /// runs it without a task (set this or `handler`).
+    var immediate: ImmediateResponder?
 
     /// The path as a router pattern (`/api/v1/workflows/:prompt_id/history`).
     var routerPattern: String {

@@ -21,8 +21,9 @@ enum GatewayRoutes {
             APIOperation(
                 method: .get, path: "/health", operationID: "health", tag: "operations",
                 summary: "Liveness: 200 while the process serves",
-                replies: [.json(200, "The gateway is up.", schema: "Health")], isOpen: true
-            ) { _, _ in health },
+                replies: [.json(200, "The gateway is up.", schema: "Health")], isOpen: true,
+                immediate: { _, _ in health }
+            ),
             APIOperation(
                 method: .get, path: "/ready", operationID: "ready", tag: "operations",
                 summary: "Readiness: 200 while ComfyUI answers the gateway's probe",
@@ -47,12 +48,13 @@ enum GatewayRoutes {
                     APIOperation.Reply(
                         status: 200, description: "The metrics.",
                         content: ["text/plain": ["schema": ["type": "string"]]], headers: nil)
-                ]
-            ) { _, _ in
-                var response = Response(body: .bytes(scrape()))
-                response.setHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-                return response
-            },
+                ],
+                immediate: { _, _ in
+                    var response = Response(body: .bytes(scrape()))
+                    response.setHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                    return response
+                }
+            ),
         ] + WorkflowRoutes.operations(services.workflows, base: base) + QueueRoutes.operations(services.queue)
             + ImageRoutes.operations(
                 services.images, base: base, maxUploadBytes: configuration.maxUploadBytes)
@@ -74,25 +76,30 @@ enum GatewayRoutes {
         let openPatterns = Set(operations.filter(\.isOpen).map(\.routerPattern))
         router.add(middleware: APIKeyMiddleware(policy: access, openPatterns: openPatterns))
         for operation in operations {
-            switch operation.method {
-            case .get: router.get(operation.routerPattern, handler: operation.handler)
-            case .post:
-                router.post(operation.routerPattern, maxBodyBytes: operation.maxBodyBytes, handler: operation.handler)
+            let method: HTTPMethod = operation.method == .get ? .get : .post
+            if let immediate = operation.immediate {
+                router.on(method, operation.routerPattern, immediate: immediate)
+            } else if let handler = operation.handler {
+                router.on(method, operation.routerPattern, maxBodyBytes: operation.maxBodyBytes, handler: handler)
+            } else {
+                preconditionFailure("operation \(operation.operationID) has no handler")
             }
         }
         WebSocketRoutes.add(
             to: router, coordinator: services.webSockets, base: PublicBase(configuration: configuration),
             submitsPerSecond: configuration.wsSubmitsPerSecond)
         let document = OpenAPIDocument.build(operations, configuration: configuration).serialized()
-        router.get("/openapi.json") { _, _ in
-            var response = Response(body: .bytes(document))
-            response.setHeader("Content-Type", "application/json; charset=utf-8")
-            return response
-        }
+        router.on(
+            .get, "/openapi.json",
+            immediate: { _, _ in
+                var response = Response(body: .bytes(document))
+                response.setHeader("Content-Type", "application/json; charset=utf-8")
+                return response
+            })
         let swagger = Array(DocsPages.swaggerUI(title: configuration.appName).utf8)
         let redoc = Array(DocsPages.redoc(title: configuration.appName).utf8)
-        router.get("/docs") { _, _ in html(swagger) }
-        router.get("/redoc") { _, _ in html(redoc) }
+        router.on(.get, "/docs", immediate: { _, _ in html(swagger) })
+        router.on(.get, "/redoc", immediate: { _, _ in html(redoc) })
         return router.freeze()
     }
 

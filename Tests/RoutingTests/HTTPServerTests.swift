@@ -91,6 +91,28 @@ struct HTTPServerTests {
             handled.add()
             return Response(status: 200, body: .bytes([UInt8](repeating: 0x61, count: 64 * 1024)))
         }
+        router.on(
+            .get, "/now/:name",
+            immediate: { request, context in
+                let name = context.parameters["name"] ?? ""
+                if name == "teapot" { throw HTTPError(status: 418, code: .invalidRequest, message: "short and stout") }
+                if name == "big" {
+                    handled.add()
+                    return Response(status: 200, body: .bytes([UInt8](repeating: 0x62, count: 64 * 1024)))
+                }
+                if name == "stream" {
+                    return Response(
+                        status: 200, body: .stream(length: nil) { writer in try await writer.write([0x73]) })
+                }
+                return Response(status: 200, body: .bytes(Array("now \(name) \(request.path)".utf8)))
+            })
+        router.on(
+            .post, "/now-post",
+            immediate: { request, _ in
+                Response(
+                    status: 200,
+                    body: .bytes(Array("declared \(request.head.headers[first: "Content-Length"] ?? "")".utf8)))
+            })
         router.get("/short") { _, _ in
             Response(status: 200, body: .stream(length: 10) { writer in try await writer.write(Array("12345".utf8)) })
         }
@@ -328,6 +350,51 @@ struct HTTPServerTests {
         try await client.resumeReading()
         let responses = try await client.responses(400, timeout: .seconds(20))
         #expect(responses.count == 400)
+        #expect(handled.value == 400)
+        await running.stop()
+    }
+
+    @Test func immediateRoutesAnswerPipelinedRequestsInOrderThroughTheirMiddleware() async throws {
+        let running = try await Self.start()
+        let client = try await running.client()
+        try await client.send(
+            "GET /now/a HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "HEAD /now/b HTTP/1.1\r\nHost: x\r\n\r\nGET /now/teapot HTTP/1.1\r\nHost: x\r\nX-Request-Id: tea-1\r\n\r\n"
+                + "GET /now/c HTTP/1.1\r\nHost: x\r\n\r\n")
+        let responses = try await client.responses(5, to: [.get, .get, .head, .get, .get])
+        #expect(responses.map(\.status) == [200, 200, 200, 418, 200])
+        #expect(responses[0].text == "now a /now/a")
+        #expect(responses[1].text == "hello /hello")
+        #expect(responses[2].body.isEmpty && responses[2].head.headers[first: "Content-Length"] == "12")
+        #expect(Self.errorCode(responses[3]) == "INVALID_REQUEST")
+        #expect(responses[3].head.headers[first: "X-Request-Id"] == "tea-1")
+        #expect(responses[4].text == "now c /now/c")
+        #expect(responses.allSatisfy { $0.head.headers[first: "X-Request-Id"] != nil })
+        await running.stop()
+    }
+
+    @Test func anImmediateRouteWithABodyOrAStreamIsStillServed() async throws {
+        let running = try await Self.start()
+        let client = try await running.client()
+        try await client.send(
+            "POST /now-post HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                + "GET /now/stream HTTP/1.1\r\nHost: x\r\n\r\nGET /now/d HTTP/1.1\r\nHost: x\r\n\r\n")
+        let responses = try await client.responses(3)
+        #expect(responses.map(\.text) == ["declared 3", "s", "now d /now/d"])
+        await running.stop()
+    }
+
+    @Test func pipelinedImmediateRequestsWaitWhileTheClientDoesNotRead() async throws {
+        let handled = Counter()
+        let running = try await Self.start(handled: handled)
+        let client = try await running.client()
+        try await client.pauseReading()
+        try await client.send(String(repeating: "GET /now/big HTTP/1.1\r\nHost: x\r\n\r\n", count: 400))
+        await running.loop.sleep(milliseconds: 300)
+        #expect(handled.value < 100, "\(handled.value) responses of 64 KiB were queued for a client that reads nothing")
+        try await client.resumeReading()
+        let responses = try await client.responses(400, timeout: .seconds(20))
+        #expect(responses.count == 400 && responses.allSatisfy { $0.body.count == 64 * 1024 })
         #expect(handled.value == 400)
         await running.stop()
     }

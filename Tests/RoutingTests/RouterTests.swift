@@ -126,6 +126,18 @@ struct RouterTests {
         #expect(RequestIDGenerator.make().count == 32)
     }
 
+    @Test func requestIDsAre32LowercaseHexDigitsWithOneProcessPrefix() {
+        let ids = (0..<2000).map { _ in RequestIDGenerator.make() }
+        #expect(Set(ids).count == ids.count)
+        #expect(Set(ids.map { $0.prefix(16) }).count == 1)
+        for id in ids {
+            #expect(
+                id.utf8.count == 32 && id.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+        }
+        // Leading zeros are kept: over 2,000 ids some 8-digit half starts with 0.
+        #expect(ids.contains { $0.dropFirst(16).hasPrefix("0") || $0.dropFirst(24).hasPrefix("0") })
+    }
+
     @Test func queryParametersAreDecoded() {
         let request = Request(
             head: HTTPRequestHead(method: .get, target: "/d?filename=a%2Fb.png&subfolder=&type=output&x=1+2"))

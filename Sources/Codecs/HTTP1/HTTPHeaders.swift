@@ -17,6 +17,9 @@ package struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     /// Appends a field (several fields may share a name).
     package mutating func add(name: String, value: String) {
+        // Room for a few fields at once: a response's headers grow one by one on the way out
+        // (the content type, then the request id), and each growth would be an allocation.
+        if fields.capacity == 0 { fields.reserveCapacity(4) }
         fields.append((name: name, value: value))
     }
 

@@ -9,14 +9,14 @@
 struct HTTPMessageDecoder {
     enum Part {
         /// The start line (split at its first two spaces) and the header fields.
-        case head(startLine: [UInt8], headers: HTTPHeaders)
+        case head(startLine: ArraySlice<UInt8>, headers: HTTPHeaders)
         case body([UInt8])
         case end(trailers: HTTPHeaders)
     }
 
     private enum State {
         case startLine
-        case headers(startLine: [UInt8], headers: HTTPHeaders, bytes: Int)
+        case headers(startLine: ArraySlice<UInt8>, headers: HTTPHeaders, bytes: Int)
         /// The head was returned; waiting for the role to decide the framing.
         case awaitingFraming
         case fixedBody(remaining: Int)
@@ -121,7 +121,7 @@ struct HTTPMessageDecoder {
                         ? .badRequest("whitespace before the request line")
                         : .badResponse("whitespace before the status line")
                 }
-                state = .headers(startLine: Array(line), headers: HTTPHeaders(), bytes: 0)
+                state = .headers(startLine: line, headers: HTTPHeaders(), bytes: 0)
             case .headers(let startLine, var headers, let bytes):
                 // Each field line costs its bytes plus its CRLF.
                 let remaining = limits.maxHeaderBytes - bytes - 2

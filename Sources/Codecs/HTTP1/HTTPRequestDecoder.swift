@@ -56,7 +56,7 @@ package struct HTTPRequestDecoder {
     }
 
     /// `method SP request-target SP HTTP-version`.
-    static func parseRequestLine(_ line: [UInt8]) throws(HTTPParseError) -> HTTPRequestHead {
+    static func parseRequestLine(_ line: ArraySlice<UInt8>) throws(HTTPParseError) -> HTTPRequestHead {
         guard let firstSpace = line.firstIndex(of: 0x20) else { throw .badRequest("invalid request line") }
         guard let secondSpace = line[(firstSpace + 1)...].firstIndex(of: 0x20) else {
             throw .badRequest("invalid request line")

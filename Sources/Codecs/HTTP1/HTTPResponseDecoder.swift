@@ -38,7 +38,7 @@ package struct HTTPResponseDecoder {
         switch part {
         case .head(let startLine, let headers):
             do {
-                var head = try Self.parseStatusLine(startLine)
+                var head = try Self.parseStatusLine(Array(startLine))
                 head.headers = headers
                 let method = head.status >= 200 || head.status == 101 ? requestMethods.first : nil
                 if head.status >= 200, !requestMethods.isEmpty { requestMethods.removeFirst() }

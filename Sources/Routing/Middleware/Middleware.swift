@@ -23,6 +23,11 @@ extension Middleware {
     package func finish(_ request: Request, context: RequestContext, response: inout Response) {}
 }
 
+/// A handler that answers without suspending (from memory: a constant, a snapshot of counters).
+/// The server runs it, with its middleware, inside the read callback that completed the request:
+/// no task is made for it.
+package typealias ImmediateResponder = @Sendable (Request, RequestContext) throws -> Response
+
 extension Array where Element == any Middleware {
     /// The pipeline around `handler`: every `prepare`, the handler (whatever it throws becomes
     /// the error response it stands for, `ErrorResponses`), then the `finish` hooks in reverse.
@@ -30,31 +35,59 @@ extension Array where Element == any Middleware {
         let steps = self
         return { request, context in
             var context = context
-            var prepared = steps.count
-            var response: Response?
-            for index in steps.indices {
-                if let answer = steps[index].prepare(request, context: &context) {
-                    response = answer
-                    prepared = index
-                    break
-                }
-            }
-            var final: Response
-            if let response {
-                final = response
+            let (answer, prepared) = steps.prepare(request, context: &context)
+            var response: Response
+            if let answer {
+                response = answer
             } else {
                 do {
-                    final = try await handler(request, context)
+                    response = try await handler(request, context)
                 } catch {
-                    final = ErrorResponses.response(for: error, context: context)
+                    response = ErrorResponses.response(for: error, context: context)
                 }
             }
-            var index = prepared
-            while index > 0 {
-                index -= 1
-                steps[index].finish(request, context: context, response: &final)
+            steps.finish(request, context: context, response: &response, prepared: prepared)
+            return response
+        }
+    }
+
+    /// The same pipeline around a handler that never suspends; it never throws (what the
+    /// handler throws becomes its error response).
+    package func wrapping(immediate handler: @escaping ImmediateResponder) -> ImmediateResponder {
+        let steps = self
+        return { request, context in
+            var context = context
+            let (answer, prepared) = steps.prepare(request, context: &context)
+            var response: Response
+            if let answer {
+                response = answer
+            } else {
+                do {
+                    response = try handler(request, context)
+                } catch {
+                    response = ErrorResponses.response(for: error, context: context)
+                }
             }
-            return final
+            steps.finish(request, context: context, response: &response, prepared: prepared)
+            return response
+        }
+    }
+
+    /// Every `prepare` in order, until one answers: its answer, and how many middleware prepared
+    /// (the ones whose `finish` runs).
+    private func prepare(_ request: Request, context: inout RequestContext) -> (Response?, prepared: Int) {
+        for index in indices {
+            if let answer = self[index].prepare(request, context: &context) { return (answer, index) }
+        }
+        return (nil, count)
+    }
+
+    /// The `finish` hooks of the first `prepared` middleware, in reverse.
+    private func finish(_ request: Request, context: RequestContext, response: inout Response, prepared: Int) {
+        var index = prepared
+        while index > 0 {
+            index -= 1
+            self[index].finish(request, context: context, response: &response)
         }
     }
 }

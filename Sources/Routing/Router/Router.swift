@@ -13,6 +13,9 @@ package struct Router: Sendable {
         package let pattern: String
         /// The route's own body limit, if it set one.
         package let maxBodyBytes: Int?
+        /// The pipeline without a task, for a route whose handler never suspends (and the 404 and
+        /// 405 answers).
+        package var immediate: ImmediateResponder? = nil
         /// Set for a WebSocket route.
         package var webSocket: WebSocketRoute? = nil
     }
@@ -20,11 +23,13 @@ package struct Router: Sendable {
     static let allowedMethodsKey = "\u{0}allowed-methods"
 
     private let trie: RouterTrie
-    private let fallback: Responder
+    private let fallback: ImmediateResponder
+    private let fallbackResponder: Responder
 
-    init(trie: RouterTrie, fallback: @escaping Responder) {
+    init(trie: RouterTrie, fallback: @escaping ImmediateResponder) {
         self.trie = trie
         self.fallback = fallback
+        fallbackResponder = { request, context in try fallback(request, context) }
     }
 
     /// Looks up `method path`. A HEAD request uses the GET route when there is no HEAD route.
@@ -34,7 +39,8 @@ package struct Router: Sendable {
         }
         let segments = path.split(separator: "/")
         guard let (node, captures) = trie.find(segments) else {
-            return Match(responder: fallback, parameters: [:], pattern: "", maxBodyBytes: nil)
+            return Match(
+                responder: fallbackResponder, parameters: [:], pattern: "", maxBodyBytes: nil, immediate: fallback)
         }
         return match(method: method, node: node, captures: captures)
     }
@@ -48,7 +54,9 @@ package struct Router: Sendable {
             if allowed.contains(.get) && !allowed.contains(.head) { allowed.append(.head) }
             let list = allowed.map(\.rawValue).sorted().joined(separator: ",")
             return Match(
-                responder: fallback, parameters: [Self.allowedMethodsKey: list], pattern: "", maxBodyBytes: nil)
+                responder: fallbackResponder, parameters: [Self.allowedMethodsKey: list], pattern: "",
+                maxBodyBytes: nil,
+                immediate: fallback)
         }
         var parameters: [String: String] = [:]
         for (name, value) in captures {
@@ -56,8 +64,7 @@ package struct Router: Sendable {
         }
         return Match(
             responder: route.responder, parameters: parameters, pattern: route.pattern,
-            maxBodyBytes: route.maxBodyBytes,
-            webSocket: route.webSocket)
+            maxBodyBytes: route.maxBodyBytes, immediate: route.immediate, webSocket: route.webSocket)
     }
 }
 

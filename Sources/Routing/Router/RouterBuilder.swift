@@ -20,6 +20,23 @@ package final class RouterBuilder {
     package func on(
         _ method: HTTPMethod, _ pattern: String, maxBodyBytes: Int? = nil, handler: @escaping Responder
     ) {
+        add(method, pattern, maxBodyBytes: maxBodyBytes, responder: middleware.wrapping(handler), immediate: nil)
+    }
+
+    /// Adds a route whose handler never suspends: a request without a body is answered inside the
+    /// read callback that completed it, without a task (one with a body, through the same
+    /// pipeline in a task, once the body has arrived).
+    package func on(_ method: HTTPMethod, _ pattern: String, immediate handler: @escaping ImmediateResponder) {
+        let immediate = middleware.wrapping(immediate: handler)
+        add(
+            method, pattern, maxBodyBytes: nil, responder: { request, context in try immediate(request, context) },
+            immediate: immediate)
+    }
+
+    private func add(
+        _ method: HTTPMethod, _ pattern: String, maxBodyBytes: Int?, responder: @escaping Responder,
+        immediate: ImmediateResponder?
+    ) {
         precondition(pattern.hasPrefix("/"), "route pattern must start with /: \(pattern)")
         let segments = pattern.split(separator: "/").map(String.init)
         precondition(
@@ -28,7 +45,7 @@ package final class RouterBuilder {
         routes.append(
             Route(
                 method: method, pattern: pattern, segments: segments, maxBodyBytes: maxBodyBytes,
-                responder: middleware.wrapping(handler), webSocket: nil))
+                responder: responder, immediate: immediate, webSocket: nil))
     }
 
     package func get(_ pattern: String, handler: @escaping Responder) { on(.get, pattern, handler: handler) }
@@ -68,14 +85,14 @@ package final class RouterBuilder {
     /// Freezes the routes into a trie. Requests for unknown paths or methods are answered through
     /// the full middleware chain with 404 or 405.
     package func freeze() -> Router {
-        let fallback = middleware.wrapping { request, context in
+        let fallback = middleware.wrapping(immediate: { request, context in
             let allowed = context.parameters[Router.allowedMethodsKey]
             if let allowed {
                 throw HTTPError.methodNotAllowed(
                     request.method, allowed: allowed.split(separator: ",").map { HTTPMethod(String($0)) })
             }
             throw HTTPError.notFound(path: request.path)
-        }
+        })
         return Router(trie: RouterTrie(routes: routes), fallback: fallback)
     }
 }
@@ -87,5 +104,7 @@ struct Route: Sendable {
     let segments: [String]
     let maxBodyBytes: Int?
     let responder: Responder
+    /// The same pipeline, callable without a task, for a handler that never suspends.
+    let immediate: ImmediateResponder?
     var webSocket: WebSocketRoute?
 }

@@ -248,10 +248,21 @@ final class HTTPServerConnection: TCPConnectionDelegate {
         let request = Request(head: head, body: requestBody)
         requestNumber += 1
         let number = requestNumber
+        if let immediate = match.immediate, head.framing == .none {
+            let response =
+                (try? immediate(request, context)) ?? HTTPError.internalError.makeResponse(requestID: context.requestID)
+            answerNow(request, response, context: context, number: number)
+            return
+        }
+        run(request, responder: match.responder, context: context, number: number)
+    }
+
+    /// Serves request `number` in a task on the loop, kept for cancelling while it runs.
+    private func run(_ request: Request, responder: @escaping Responder, context: RequestContext, number: Int) {
         let work = LoopBound((connection: self, request: request), loop: server.loop)
         let task = Task.immediate(executorPreference: server.loop) {
             let (connection, request) = work.value
-            await connection.serve(request, responder: match.responder, context: context, number: number)
+            await connection.serve(request, responder: responder, context: context, number: number)
         }
         // A handler that never suspended has ended already: nothing to keep for cancelling.
         if finishedRequestNumber != number { handler = task }
@@ -270,10 +281,29 @@ final class HTTPServerConnection: TCPConnectionDelegate {
             response = HTTPError.internalError.makeResponse(requestID: context.requestID)
         }
         await send(response, for: request.head, keepAlive: !machine.closesAfterResponse)
+        await responseSent(for: request)
+    }
+
+    /// Sends the response an immediate route gave to request `number` without a task, unless
+    /// it streams or the socket is backed up (then a task sends it as any other response).
+    private func answerNow(_ request: Request, _ response: Response, context: RequestContext, number: Int) {
+        guard case .bytes = response.body, tcp.pendingWriteBytes <= tcp.highWaterMark else {
+            run(request, responder: { _, _ in response }, context: context, number: number)
+            return
+        }
+        finishedRequestNumber = number
+        sendBytes(response, for: request.head, keepAlive: !machine.closesAfterResponse)
         finishRequest(request.body)
-        // The next pipelined request is served only once this response has drained below the
-        // high-water mark: a client that pipelines and never reads cannot make the server queue
-        // unbounded responses (the wait is bounded by the write-stall timeout).
+        // Under the high-water mark: `responseSent` would not wait.
+        completeResponse()
+    }
+
+    /// After a response: the body is no longer read, and the next pipelined request is served
+    /// only once this response has drained below the high-water mark (a client that pipelines
+    /// and never reads cannot make the server queue unbounded responses; the wait is bounded by
+    /// the write-stall timeout).
+    private func responseSent(for request: Request) async {
+        finishRequest(request.body)
         if isServing {
             do {
                 try await tcp.waitUntilWritable()
@@ -281,6 +311,11 @@ final class HTTPServerConnection: TCPConnectionDelegate {
                 lifecycle = .closing
             }
         }
+        completeResponse()
+    }
+
+    /// Moves the machine on once a response is out.
+    private func completeResponse() {
         if isServing {
             perform { machine, actions in machine.responseCompleted(into: &actions) }
         } else {
@@ -300,11 +335,7 @@ final class HTTPServerConnection: TCPConnectionDelegate {
         let headOnly = head.method == .head || !HTTPResponseFraming.bodyAllowed(status: response.status)
         switch response.body {
         case .bytes:
-            var bytes: [UInt8] = []
-            Self.encode(
-                response, keepAlive: keepAlive, headOnly: headOnly, version: head.version, date: server.currentDate(),
-                into: &bytes)
-            tcp.write(bytes)
+            sendBytes(response, for: head, keepAlive: keepAlive)
         case .stream(let length, let producer):
             let framing = HTTPResponseFraming.framing(status: response.status, length: length, version: head.version)
             var responseHead = HTTPResponseHead(status: response.status, headers: response.headers, framing: framing)
@@ -330,6 +361,17 @@ final class HTTPServerConnection: TCPConnectionDelegate {
                 tcp.close()
             }
         }
+    }
+
+    /// Writes a response whose body is in hand.
+    private func sendBytes(_ response: Response, for head: HTTPRequestHead, keepAlive: Bool) {
+        guard !isClosed else { return }
+        let headOnly = head.method == .head || !HTTPResponseFraming.bodyAllowed(status: response.status)
+        var bytes: [UInt8] = []
+        Self.encode(
+            response, keepAlive: keepAlive, headOnly: headOnly, version: head.version, date: server.currentDate(),
+            into: &bytes)
+        tcp.write(bytes)
     }
 
     /// A response the server makes itself (no handler ran), with a fresh request id.
