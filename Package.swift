@@ -107,7 +107,7 @@ let package = Package(
             swiftSettings: strictSettings),
         .target(
             name: "MoleculeBackends", dependencies: ["Reactor", "AtomComfyHTTP", "Core"], swiftSettings: strictSettings),
-        .target(name: "MoleculeSessions", dependencies: ["Codecs", "Models"], swiftSettings: strictSettings),
+        .target(name: "MoleculeSessions", dependencies: ["Codecs"], swiftSettings: strictSettings),
         .target(
             name: "Coordinators",
             dependencies: [

@@ -1,4 +1,4 @@
-import Codecs
+package import Codecs
 package import Models
 import MoleculeEvents
 package import MoleculeSessions
@@ -32,8 +32,14 @@ package final class WebSocketCoordinator: @unchecked Sendable {
     /// Registers a socket that just connected as `clientID`, and greets it: `system connected`,
     /// then ComfyUI's queue status: the last one it sent, or, while the upstream socket is down,
     /// one whose `queue_remaining` is null (unknown), never a stale count from before an outage.
-    package func open(_ socket: any GatewaySocket, clientID: String, publicBase: String) -> GatewaySession {
-        let session = sessions.add(socket, clientID: clientID, publicBase: publicBase)
+    /// The route that owns the socket says how to reach it: queue a message without waiting
+    /// (false once it is closing), the bytes it has queued, and how to close it.
+    package func open(
+        clientID: String, publicBase: String, enqueue: @escaping (PreparedMessage) -> Bool,
+        queuedBytes: @escaping () -> Int, close: @escaping (UInt16, String) -> Void
+    ) -> GatewaySession {
+        let outlet = SessionOutlet(enqueue: enqueue, queuedBytes: queuedBytes, close: close)
+        let session = sessions.add(outlet, clientID: clientID, publicBase: publicBase)
         send(
             .system(
                 "connected",

@@ -49,16 +49,17 @@ enum WebSocketRoutes {
             maxMessageSize: WorkflowRoutes.maxWorkflowBytes, maxUnreadBytes: 4 * 1024 * 1024)
         router.webSocket(path, configuration: configuration) { socket, request, context in
             let clientID = context.parameters["client_id"] ?? ""
-            let outlet = SocketOutlet(socket)
             guard WorkflowRoutes.isValidClientID(clientID) else {
-                outlet.send(
-                    .error(
-                        GatewayError(.websocketError, message: "The client id must be 1 to 256 bytes of UTF-8."),
-                        requestID: context.requestID))
+                let error = SocketMessage.error(
+                    GatewayError(.websocketError, message: "The client id must be 1 to 256 bytes of UTF-8."),
+                    requestID: context.requestID)
+                _ = socket.enqueue(PreparedMessage(utf8Text: error.serialized()))
                 socket.close(code: 1008, reason: "invalid client id")
                 return
             }
-            let session = coordinator.open(outlet, clientID: clientID, publicBase: base.base(for: request))
+            let session = coordinator.open(
+                clientID: clientID, publicBase: base.base(for: request), enqueue: { socket.enqueue($0) },
+                queuedBytes: { socket.queuedBytes }, close: { socket.close(code: $0, reason: $1) })
             defer { coordinator.close(session) }
             var pace = SubmitRateLimit(perSecond: submitsPerSecond)
             await socket.forEachMessage { message in
@@ -131,30 +132,5 @@ enum WebSocketRoutes {
                         details: ["type": .string(type)]),
                     requestID: requestID), to: session)
         }
-    }
-}
-
-/// The server's WebSocket as a `GatewaySocket`: messages come framed (`PreparedMessage`, encoded
-/// once per broadcast) and are queued without waiting.
-final class SocketOutlet: GatewaySocket {
-    let socket: WebSocket
-
-    init(_ socket: WebSocket) {
-        self.socket = socket
-    }
-
-    func enqueue(_ message: PreparedMessage) -> Bool {
-        socket.enqueue(message)
-    }
-
-    var queuedBytes: Int { socket.queuedBytes }
-
-    func close(code: UInt16, reason: String) {
-        socket.close(code: code, reason: reason)
-    }
-
-    /// Sends one message to this socket alone (before it is registered).
-    func send(_ message: SocketMessage) {
-        _ = enqueue(PreparedMessage(utf8Text: message.serialized()))
     }
 }

@@ -1,8 +1,29 @@
 // MoleculeSessions (L3): the gateway's own WebSocket sessions, their send queues and the slow
-// consumer policy, over the `GatewaySocket` of Models. Never imports another molecule.
+// consumer policy, over the `SessionOutlet` the WebSocket route hands in. Never imports another
+// molecule.
 
 package import Codecs
-package import Models
+
+/// How a session reaches its socket: the WebSocket route that owns the socket hands these in when
+/// the socket opens (nothing below the route knows the server's socket type). Called on the loop.
+package struct SessionOutlet {
+    /// Queues a message behind what is already queued, without waiting; false when the socket
+    /// is closing or closed.
+    package var enqueue: (PreparedMessage) -> Bool
+    /// Bytes queued on the socket and not yet taken by the kernel.
+    package var queuedBytes: () -> Int
+    /// Starts the closing handshake with a code and a reason.
+    package var close: (UInt16, String) -> Void
+
+    package init(
+        enqueue: @escaping (PreparedMessage) -> Bool, queuedBytes: @escaping () -> Int,
+        close: @escaping (UInt16, String) -> Void
+    ) {
+        self.enqueue = enqueue
+        self.queuedBytes = queuedBytes
+        self.close = close
+    }
+}
 
 /// The gateway's WebSocket sessions by client id (several sockets may share one), and the
 /// delivery of messages to them.
@@ -36,7 +57,7 @@ package final class Sessions: @unchecked Sendable {
         package let clientID: String
         /// The base URL the socket's client reached the gateway at, for links in its messages.
         package let publicBase: String
-        let socket: any GatewaySocket
+        let outlet: SessionOutlet
         /// Since when the backlog is over the bound, when it last shrank, and how large it was.
         var overSince: ContinuousClock.Instant?
         var progressAt: ContinuousClock.Instant?
@@ -44,10 +65,10 @@ package final class Sessions: @unchecked Sendable {
         /// Closed, or being closed, by the gateway.
         package fileprivate(set) var isClosing = false
 
-        init(clientID: String, publicBase: String, socket: any GatewaySocket) {
+        init(clientID: String, publicBase: String, outlet: SessionOutlet) {
             self.clientID = clientID
             self.publicBase = publicBase
-            self.socket = socket
+            self.outlet = outlet
         }
     }
 
@@ -64,9 +85,9 @@ package final class Sessions: @unchecked Sendable {
         self.policy = policy
     }
 
-    /// Registers `socket` under `clientID`.
-    package func add(_ socket: any GatewaySocket, clientID: String, publicBase: String) -> Session {
-        let session = Session(clientID: clientID, publicBase: publicBase, socket: socket)
+    /// Registers the socket `outlet` reaches under `clientID`.
+    package func add(_ outlet: SessionOutlet, clientID: String, publicBase: String) -> Session {
+        let session = Session(clientID: clientID, publicBase: publicBase, outlet: outlet)
         byClient[clientID, default: []].append(session)
         count += 1
         return session
@@ -111,11 +132,11 @@ package final class Sessions: @unchecked Sendable {
     }
 
     private func deliver(_ message: PreparedMessage, to session: Session) {
-        guard !session.isClosing, session.socket.enqueue(message) else {
+        guard !session.isClosing, session.outlet.enqueue(message) else {
             messagesDropped += 1
             return
         }
-        let queued = session.socket.queuedBytes
+        let queued = session.outlet.queuedBytes()
         let backlog = queued - message.bytes.count
         let now = ContinuousClock.now
         // The socket had caught up before this message: whatever it was over the bound before
@@ -150,6 +171,6 @@ package final class Sessions: @unchecked Sendable {
     private func closeSlow(_ session: Session) {
         session.isClosing = true
         slowSocketsClosed += 1
-        session.socket.close(code: 1008, reason: "send queue over its bound: the client reads too slowly")
+        session.outlet.close(1008, "send queue over its bound: the client reads too slowly")
     }
 }

@@ -1,24 +1,25 @@
 import Codecs
-import Models
 import MoleculeSessions
 import Testing
 
 /// Delivery to gateway sockets by client id and the slow-consumer policy, over sockets that
 /// record what they get and report whatever queue size a test sets.
 struct SessionsTests {
-    final class RecordingSocket: GatewaySocket, @unchecked Sendable {
+    final class RecordingSocket: @unchecked Sendable {
         var received: [[UInt8]] = []
         var queuedBytes = 0
         var closedWith: UInt16?
 
-        func enqueue(_ message: PreparedMessage) -> Bool {
-            guard closedWith == nil else { return false }
-            received.append(message.bytes)
-            return true
-        }
-
-        func close(code: UInt16, reason: String) {
-            closedWith = code
+        /// What the route would hand in for this socket.
+        var outlet: SessionOutlet {
+            SessionOutlet(
+                enqueue: { [self] message in
+                    guard closedWith == nil else { return false }
+                    received.append(message.bytes)
+                    return true
+                },
+                queuedBytes: { [self] in queuedBytes },
+                close: { [self] code, _ in closedWith = code })
         }
     }
 
@@ -29,9 +30,9 @@ struct SessionsTests {
     @Test func messagesReachEverySocketOfTheirClientIDAndNoOther() {
         let sessions = Sessions()
         let (a1, a2, b) = (RecordingSocket(), RecordingSocket(), RecordingSocket())
-        _ = sessions.add(a1, clientID: "a", publicBase: "")
-        _ = sessions.add(a2, clientID: "a", publicBase: "")
-        let bSession = sessions.add(b, clientID: "b", publicBase: "")
+        _ = sessions.add(a1.outlet, clientID: "a", publicBase: "")
+        _ = sessions.add(a2.outlet, clientID: "a", publicBase: "")
+        let bSession = sessions.add(b.outlet, clientID: "b", publicBase: "")
         sessions.send(Self.text("for a"), toClient: "a")
         sessions.broadcast(Self.text("for all"))
         #expect(a1.received == [Self.frame("for a"), Self.frame("for all")])
@@ -49,8 +50,8 @@ struct SessionsTests {
         policy.grace = .zero
         let sessions = Sessions(policy: policy)
         let (slow, fast) = (RecordingSocket(), RecordingSocket())
-        _ = sessions.add(slow, clientID: "a", publicBase: "")
-        _ = sessions.add(fast, clientID: "a", publicBase: "")
+        _ = sessions.add(slow.outlet, clientID: "a", publicBase: "")
+        _ = sessions.add(fast.outlet, clientID: "a", publicBase: "")
         slow.queuedBytes = 150
         sessions.send(Self.text("1"), toClient: "a")
         #expect(slow.closedWith == nil)
@@ -68,7 +69,7 @@ struct SessionsTests {
         policy.grace = .seconds(60)
         let sessions = Sessions(policy: policy)
         let socket = RecordingSocket()
-        _ = sessions.add(socket, clientID: "a", publicBase: "")
+        _ = sessions.add(socket.outlet, clientID: "a", publicBase: "")
         socket.queuedBytes = 150
         sessions.send(Self.text("1"), toClient: "a")
         socket.queuedBytes = 50
@@ -85,7 +86,7 @@ struct SessionsTests {
         policy.capFactor = 4
         let sessions = Sessions(policy: policy)
         let socket = RecordingSocket()
-        _ = sessions.add(socket, clientID: "a", publicBase: "")
+        _ = sessions.add(socket.outlet, clientID: "a", publicBase: "")
         socket.queuedBytes = 301
         sessions.send(Self.text("1"), toClient: "a")
         #expect(socket.closedWith == nil, "over the bound, under the cap: the grace applies")
@@ -100,7 +101,7 @@ struct SessionsTests {
         policy.grace = .seconds(60)
         let sessions = Sessions(policy: policy)
         let socket = RecordingSocket()
-        _ = sessions.add(socket, clientID: "a", publicBase: "")
+        _ = sessions.add(socket.outlet, clientID: "a", publicBase: "")
         for backlog in [900, 800, 700] {
             socket.queuedBytes = backlog + 1
             sessions.send(Self.text("x"), toClient: "a")
@@ -110,7 +111,7 @@ struct SessionsTests {
         strict.maxOverTime = .zero
         let strictSessions = Sessions(policy: strict)
         let slow = RecordingSocket()
-        _ = strictSessions.add(slow, clientID: "a", publicBase: "")
+        _ = strictSessions.add(slow.outlet, clientID: "a", publicBase: "")
         for backlog in [900, 800] {
             slow.queuedBytes = backlog + 1
             strictSessions.send(Self.text("x"), toClient: "a")
@@ -123,7 +124,7 @@ struct SessionsTests {
         policy.maxQueuedBytes = 100
         let sessions = Sessions(policy: policy)
         let socket = RecordingSocket()
-        _ = sessions.add(socket, clientID: "a", publicBase: "")
+        _ = sessions.add(socket.outlet, clientID: "a", publicBase: "")
         let large = String(repeating: "x", count: 1000)
         socket.queuedBytes = 1000
         sessions.send(Self.text(large), toClient: "a")
@@ -139,7 +140,7 @@ struct SessionsTests {
         policy.grace = .zero
         let sessions = Sessions(policy: policy)
         let socket = RecordingSocket()
-        _ = sessions.add(socket, clientID: "a", publicBase: "")
+        _ = sessions.add(socket.outlet, clientID: "a", publicBase: "")
         socket.queuedBytes = 150
         sessions.send(Self.text("1"), toClient: "a")
         // It read everything, then a large message comes: that alone does not close it.
