@@ -73,7 +73,7 @@ package final class WebSocketCoordinator: @unchecked Sendable {
 
     /// Sends `message` to one socket.
     package func send(_ message: SocketMessage, to session: GatewaySession) {
-        sessions.send(PreparedMessage(utf8Text: message.serialized()), to: session)
+        sessions.send(message.prepared, to: session)
     }
 
     /// Queues a workflow for the socket's client id and answers `system submitted` (before any
@@ -102,7 +102,7 @@ package final class WebSocketCoordinator: @unchecked Sendable {
     private func deliver(_ notice: TrackerNotice) {
         switch notice {
         case .status(let data):
-            sessions.broadcast(PreparedMessage(utf8Text: SocketMessage(type: "status", data: data).serialized()))
+            sessions.broadcast(SocketMessage(type: "status", data: data).prepared)
         case .message(let clientID, let kind, let data, let frame):
             guard sessions.hasSessions(clientID) else { return }
             // ComfyUI's own text when the message is unchanged: a large `executed` is not written again.
@@ -126,13 +126,12 @@ package final class WebSocketCoordinator: @unchecked Sendable {
                         "exception_message": .string(reason), "traceback": [], "reason": "lost",
                     ],
                 ])
-            sessions.send(PreparedMessage(utf8Text: error.serialized()), toClient: clientID)
+            sessions.send(error.prepared, toClient: clientID)
         case .upstreamDisconnected(let reason):
             sessions.broadcast(
-                PreparedMessage(
-                    utf8Text: SocketMessage.system("upstream_disconnected", ["reason": .string(reason)]).serialized()))
+                SocketMessage.system("upstream_disconnected", ["reason": .string(reason)]).prepared)
         case .upstreamReconnected:
-            sessions.broadcast(PreparedMessage(utf8Text: SocketMessage.system("upstream_reconnected").serialized()))
+            sessions.broadcast(SocketMessage.system("upstream_reconnected").prepared)
         }
     }
 
@@ -142,7 +141,7 @@ package final class WebSocketCoordinator: @unchecked Sendable {
         guard !targets.isEmpty else { return }
         if history.status == .error {
             let message = Self.executionError(promptID: history.promptID, error: history.error)
-            sessions.send(PreparedMessage(utf8Text: message.serialized()), toClient: clientID)
+            sessions.send(message.prepared, toClient: clientID)
             return
         }
         // Download URLs depend on the base each socket reached the gateway at.
@@ -158,7 +157,7 @@ package final class WebSocketCoordinator: @unchecked Sendable {
                             "prompt_id": .string(history.promptID), "status": .string(history.status.rawValue),
                             "outputs": history.outputs, "images": images.json["images"] ?? [],
                         ])
-                    return PreparedMessage(utf8Text: result.serialized())
+                    return result.prepared
                 }()
             byBase[session.publicBase] = message
             sessions.send(message, to: session)

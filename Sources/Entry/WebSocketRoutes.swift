@@ -53,7 +53,7 @@ enum WebSocketRoutes {
                 let error = SocketMessage.error(
                     GatewayError(.websocketError, message: "The client id must be 1 to 256 bytes of UTF-8."),
                     requestID: context.requestID)
-                _ = socket.enqueue(PreparedMessage(utf8Text: error.serialized()))
+                _ = socket.enqueue(error.prepared)
                 socket.close(code: 1008, reason: "invalid client id")
                 return
             }

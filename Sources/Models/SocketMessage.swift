@@ -32,4 +32,7 @@ package struct SocketMessage: Sendable, Equatable {
 
     /// The message as UTF-8 JSON text.
     package func serialized() -> [UInt8] { json.serialized() }
+
+    /// The message framed for the gateway's sockets, once for every socket it goes to.
+    package var prepared: PreparedMessage { PreparedMessage(utf8Text: serialized()) }
 }

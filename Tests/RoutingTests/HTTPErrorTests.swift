@@ -18,10 +18,11 @@ import Testing
 
     @Test func theBodyOfAServerErrorCarriesItsCodeInTheEnvelope() throws {
         let response = HTTPError.requestTimeout.makeResponse(requestID: "r1")
-        guard case .bytes(let bytes) = response.body else {
-            Issue.record("expected a bytes body")
-            return
-        }
+        let bytes = try #require(
+            {
+                if case .bytes(let bytes) = response.body { return bytes }
+                return nil
+            }() as [UInt8]?)
         let body = String(decoding: bytes, as: UTF8.self)
         #expect(response.status == 408)
         #expect(body.contains("\"code\":\"REQUEST_TIMEOUT\""))

@@ -5,14 +5,6 @@ package struct PreparedMessage: Sendable {
     /// The whole unmasked frame.
     package let bytes: [UInt8]
 
-    /// The frame's bytes, to keep and send again with `init(encodedFrame:)`.
-    package var frame: [UInt8] { bytes }
-
-    /// A message from a frame this type encoded before (`frame`), sent as it is.
-    package init(encodedFrame: [UInt8]) {
-        bytes = encodedFrame
-    }
-
     /// A text message.
     package init(text: String) {
         self.init(WebSocketFrame(opcode: .text, payload: Array(text.utf8)))

@@ -28,6 +28,10 @@ extension Middleware {
 /// no task is made for it.
 package typealias ImmediateResponder = @Sendable (Request, RequestContext) throws -> Response
 
+/// An immediate handler with its middleware around it: what it throws has already become its
+/// error response, so it always answers.
+package typealias ImmediatePipeline = @Sendable (Request, RequestContext) -> Response
+
 extension Array where Element == any Middleware {
     /// The pipeline around `handler`: every `prepare`, the handler (whatever it throws becomes
     /// the error response it stands for, `ErrorResponses`), then the `finish` hooks in reverse.
@@ -51,9 +55,8 @@ extension Array where Element == any Middleware {
         }
     }
 
-    /// The same pipeline around a handler that never suspends; it never throws (what the
-    /// handler throws becomes its error response).
-    package func wrapping(immediate handler: @escaping ImmediateResponder) -> ImmediateResponder {
+    /// The same pipeline around a handler that never suspends.
+    package func wrapping(immediate handler: @escaping ImmediateResponder) -> ImmediatePipeline {
         let steps = self
         return { request, context in
             var context = context

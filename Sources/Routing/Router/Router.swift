@@ -15,7 +15,7 @@ package struct Router: Sendable {
         package let maxBodyBytes: Int?
         /// The pipeline without a task, for a route whose handler never suspends (and the 404 and
         /// 405 answers).
-        package var immediate: ImmediateResponder? = nil
+        package var immediate: ImmediatePipeline? = nil
         /// Set for a WebSocket route.
         package var webSocket: WebSocketRoute? = nil
     }
@@ -23,13 +23,13 @@ package struct Router: Sendable {
     static let allowedMethodsKey = "\u{0}allowed-methods"
 
     private let trie: RouterTrie
-    private let fallback: ImmediateResponder
+    private let fallback: ImmediatePipeline
     private let fallbackResponder: Responder
 
-    init(trie: RouterTrie, fallback: @escaping ImmediateResponder) {
+    init(trie: RouterTrie, fallback: @escaping ImmediatePipeline) {
         self.trie = trie
         self.fallback = fallback
-        fallbackResponder = { request, context in try fallback(request, context) }
+        fallbackResponder = { request, context in fallback(request, context) }
     }
 
     /// Looks up `method path`. A HEAD request uses the GET route when there is no HEAD route.

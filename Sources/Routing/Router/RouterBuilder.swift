@@ -29,13 +29,13 @@ package final class RouterBuilder {
     package func on(_ method: HTTPMethod, _ pattern: String, immediate handler: @escaping ImmediateResponder) {
         let immediate = middleware.wrapping(immediate: handler)
         add(
-            method, pattern, maxBodyBytes: nil, responder: { request, context in try immediate(request, context) },
+            method, pattern, maxBodyBytes: nil, responder: { request, context in immediate(request, context) },
             immediate: immediate)
     }
 
     private func add(
         _ method: HTTPMethod, _ pattern: String, maxBodyBytes: Int?, responder: @escaping Responder,
-        immediate: ImmediateResponder?
+        immediate: ImmediatePipeline?
     ) {
         precondition(pattern.hasPrefix("/"), "route pattern must start with /: \(pattern)")
         let segments = pattern.split(separator: "/").map(String.init)
@@ -105,6 +105,6 @@ struct Route: Sendable {
     let maxBodyBytes: Int?
     let responder: Responder
     /// The same pipeline, callable without a task, for a handler that never suspends.
-    let immediate: ImmediateResponder?
+    let immediate: ImmediatePipeline?
     var webSocket: WebSocketRoute?
 }

@@ -249,9 +249,7 @@ final class HTTPServerConnection: TCPConnectionDelegate {
         requestNumber += 1
         let number = requestNumber
         if let immediate = match.immediate, head.framing == .none {
-            let response =
-                (try? immediate(request, context)) ?? HTTPError.internalError.makeResponse(requestID: context.requestID)
-            answerNow(request, response, context: context, number: number)
+            answerNow(request, immediate(request, context), context: context, number: number)
             return
         }
         run(request, responder: match.responder, context: context, number: number)
