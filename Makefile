@@ -1,5 +1,5 @@
 # comfy-gateway: `make run` starts the gateway, `make test` runs everything CI checks.
-# Both install libuv1-dev with apt-get when it is missing, so a fresh machine needs nothing else.
+# Both install libuv1-dev and libsqlite3-dev with apt-get when missing, so a fresh machine needs nothing else.
 
 SWIFT ?= swift
 SECONDS ?= 60
@@ -10,8 +10,8 @@ FORMATTED := Sources Tests Package.swift
 .PHONY: run demo test build deps bench fuzz format lint tsan asan sanitize blackbox emulator autobahn install
 
 deps:
-	@{ [ -f /usr/include/uv.h ] && command -v pkg-config >/dev/null; } || \
-		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libuv1-dev pkg-config; }
+	@{ [ -f /usr/include/uv.h ] && [ -f /usr/include/sqlite3.h ] && command -v pkg-config >/dev/null; } || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libuv1-dev libsqlite3-dev pkg-config; }
 
 ## Start the gateway (release build, Swift runtime linked statically: smaller and faster) with
 ## the default configuration (.env if present).

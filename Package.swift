@@ -35,8 +35,15 @@ let package = Package(
             pkgConfig: "libuv",
             providers: [.apt(["libuv1-dev"])]
         ),
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Modules/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         .target(
-            name: "Reactor", dependencies: ["CLibUV", .product(name: "DequeModule", package: "swift-collections")],
+            name: "Reactor",
+            dependencies: ["CLibUV", "CSQLite", .product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: strictSettings),
         .target(
             name: "Codecs",
@@ -57,6 +64,7 @@ let package = Package(
             dependencies: ["Reactor", "Codecs", .product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: strictSettings),
         .target(name: "Models", dependencies: ["Codecs"], swiftSettings: strictSettings),
+        .target(name: "Store", dependencies: ["Codecs", "Models", "Reactor"], swiftSettings: strictSettings),
         .target(
             name: "Core",
             dependencies: [
@@ -109,12 +117,18 @@ let package = Package(
             name: "MoleculeBackends", dependencies: ["Reactor", "AtomComfyHTTP", "Core"], swiftSettings: strictSettings),
         .target(name: "MoleculeSessions", dependencies: ["Codecs"], swiftSettings: strictSettings),
         .target(
+            name: "MoleculeJobs",
+            dependencies: [
+                "Codecs", "Core", "Models", "Reactor", "Store", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings),
+        .target(
             name: "Coordinators",
             dependencies: [
                 "Codecs",
                 "Reactor",
-                "MoleculeBackends", "MoleculeEvents", "MoleculeHealth", "MoleculeImage", "MoleculeQueue",
-                "MoleculeSessions",
+                "MoleculeBackends", "MoleculeEvents", "MoleculeHealth", "MoleculeImage", "MoleculeJobs",
+                "MoleculeQueue", "MoleculeSessions",
                 "MoleculeWorkflow", "Core", "Models",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -190,6 +204,8 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "StoreTests", dependencies: ["Store", "Models", "Codecs", "Reactor"], swiftSettings: strictSettings),
         .testTarget(
             name: "ClientTests",
             dependencies: ["Client", "Codecs", "Reactor", "Routing", .product(name: "Logging", package: "swift-log")],

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/prctl.h>
 
 #pragma clang assume_nonnull begin
 
@@ -27,11 +28,18 @@ static inline const int clibuv_etimedout(void) { return UV_ETIMEDOUT; }
 static inline const int clibuv_ebusy(void) { return UV_EBUSY; }
 
 /// Ignores SIGPIPE for the whole process: a write to a reset peer must be an error, not a death.
-static inline void clibuv_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+/// SIGXFSZ too: a write past the file-size limit must fail (the ledger reports it), not kill.
+static inline void clibuv_ignore_sigpipe(void) {
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
+}
 
 /// Maps every allocation of `bytes` or more on its own, so it goes back to the system when freed
 /// (glibc otherwise raises its threshold after the first large free). Returns 1 on success.
 static inline int clibuv_set_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
+
+/// Names the calling thread (up to 15 bytes), as `top -H` and debuggers show it.
+static inline void clibuv_set_thread_name(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
 
 #pragma clang assume_nonnull end
 

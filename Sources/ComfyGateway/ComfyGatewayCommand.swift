@@ -74,9 +74,17 @@ struct ComfyGatewayCommand: AsyncParsableCommand {
         loop.start()
         let signals = try await ProcessSignals.install(on: loop)
         let systemd = SystemdIntegration(environment: environment, loop: loop)
-        let application = GatewayApplication(
-            configuration: configuration, loop: loop, logger: logger, listenDescriptor: inherited.first,
-            connectionLimit: affordable, accessLog: accessLog)
+        let application: GatewayApplication
+        do {
+            application = try await GatewayApplication.open(
+                configuration: configuration, loop: loop, logger: logger, listenDescriptor: inherited.first,
+                connectionLimit: affordable, accessLog: accessLog)
+        } catch {
+            logger.critical("\(error)")
+            systemd.failed(status: "\(error)", errno: nil)
+            await Task.detached { loop.shutdown() }.value
+            throw ExitCode(2)
+        }
         let address: String
         do {
             address = try await application.start()

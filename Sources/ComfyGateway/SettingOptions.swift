@@ -28,6 +28,9 @@ struct SettingOptions: ParsableArguments {
     @Option(name: .customLong("ws-submits-per-second"), help: help(.wsSubmitsPerSecond))
     var wsSubmitsPerSecond: String?
     @Option(name: .customLong("shutdown-drain-seconds"), help: help(.shutdownDrain)) var shutdownDrain: String?
+    @Option(name: .customLong("state-dir"), help: help(.stateDir)) var stateDir: String?
+    @Option(name: .customLong("ledger-url"), help: help(.ledgerURL)) var ledgerURL: String?
+    @Option(name: .customLong("job-retention-hours"), help: help(.jobRetentionHours)) var jobRetentionHours: String?
 
     /// The options given, by environment variable name.
     var values: [String: String] {
@@ -38,7 +41,8 @@ struct SettingOptions: ParsableArguments {
             (.maxUploadBytes, maxUploadBytes), (.apiKeys, apiKeys), (.corsOrigins, corsOrigins),
             (.logLevel, logLevel), (.logFormat, logFormat), (.maxConnections, maxConnections),
             (.wsSendQueueBytes, wsSendQueueBytes), (.maxPendingPerClient, maxPendingPerClient),
-            (.wsSubmitsPerSecond, wsSubmitsPerSecond), (.shutdownDrain, shutdownDrain),
+            (.wsSubmitsPerSecond, wsSubmitsPerSecond), (.shutdownDrain, shutdownDrain), (.stateDir, stateDir),
+            (.ledgerURL, ledgerURL), (.jobRetentionHours, jobRetentionHours),
         ]
         var result: [String: String] = [:]
         for (setting, value) in pairs {

@@ -10,6 +10,7 @@ import MoleculeBackends
 import MoleculeEvents
 import MoleculeHealth
 import MoleculeImage
+import MoleculeJobs
 import MoleculeQueue
 import MoleculeSessions
 import MoleculeWorkflow
@@ -23,6 +24,7 @@ package final class Services: @unchecked Sendable {
     package let queue: QueueCoordinator
     package let images: ImageCoordinator
     package let webSockets: WebSocketCoordinator
+    package let jobs: JobCoordinator
     /// The client id of the gateway's own upstream WebSocket; every prompt is submitted with it.
     package let upstreamClientID: String
     private let monitor: UpstreamMonitor
@@ -31,13 +33,28 @@ package final class Services: @unchecked Sendable {
     private let imageMolecule: ImageStore
     private let events: UpstreamEvents
     private let backends: Backends
+    private let ledger: Jobs
+    private let logger: Logger
     private var monitoring: Task<Void, Never>?
     private let loop: EventLoop
 
-    package init(configuration: GatewayConfiguration, loop: EventLoop, logger: Logger) {
+    /// Opens the job ledger, then builds every coordinator. A ledger that cannot be used is a
+    /// configuration error naming the file.
+    package static func open(
+        configuration: GatewayConfiguration, loop: EventLoop, logger: Logger
+    ) async throws(ConfigurationError) -> Services {
+        let ledger = try await Jobs.open(
+            ledgerURL: configuration.ledgerURL, loop: loop, logger: logger,
+            retentionHours: configuration.jobRetentionHours)
+        return Services(configuration: configuration, ledger: ledger, loop: loop, logger: logger)
+    }
+
+    private init(configuration: GatewayConfiguration, ledger: Jobs, loop: EventLoop, logger: Logger) {
         let upstreamClientID = "comfy-gateway-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         self.upstreamClientID = upstreamClientID
         self.loop = loop
+        self.ledger = ledger
+        self.logger = logger
         let backends = Backends(configuration: configuration, loop: loop)
         self.backends = backends
         workflowsMolecule = Workflows(backend: backends.primary, upstreamClientID: upstreamClientID)
@@ -46,13 +63,20 @@ package final class Services: @unchecked Sendable {
         events = UpstreamEvents(
             backend: backends.primary, upstreamClientID: upstreamClientID, loop: loop, logger: logger)
         workflows = WorkflowCoordinator(
-            workflows: workflowsMolecule, events: events, maxPendingPerClient: configuration.maxPendingPerClient)
+            workflows: workflowsMolecule, events: events, jobs: ledger,
+            maxPendingPerClient: configuration.maxPendingPerClient)
         queue = QueueCoordinator(queue: queueMolecule, events: events)
+        jobs = JobCoordinator(jobs: ledger, queue: queueMolecule)
         var policy = Sessions.Policy()
         policy.maxQueuedBytes = configuration.wsSendQueueBytes
         webSockets = WebSocketCoordinator(sessions: Sessions(policy: policy), events: events, workflows: workflows)
         images = ImageCoordinator(store: imageMolecule)
         monitor = UpstreamMonitor(backend: backends.primary, logger: logger)
+        let recorder = JobRecorder(jobs: ledger)
+        events.onNotice = { [webSockets] notice in
+            recorder.record(notice)
+            webSockets.deliver(notice)
+        }
     }
 
     /// Nil when ComfyUI answered the last readiness probe, else the error to answer with. Call
@@ -85,9 +109,21 @@ package final class Services: @unchecked Sendable {
     /// The configured ComfyUI's base URL.
     package var upstream: String { monitor.upstream }
 
-    /// Starts the background work on the loop.
+    /// Starts the background work on the loop: every job the ledger has not seen end is
+    /// followed again (the upstream socket's first connection reconciles each with ComfyUI's
+    /// queue and history), ended jobs are pruned after their retention, and ComfyUI is watched.
     package func start() async {
         await Task(executorPreference: loop) {
+            do {
+                let unfinished = try await self.ledger.unfinished()
+                for job in unfinished { self.events.track(promptID: job.id, clientID: job.clientID) }
+                if !unfinished.isEmpty {
+                    self.logger.info("following \(unfinished.count) unfinished jobs from the ledger again")
+                }
+            } catch {
+                self.logger.error("cannot read the unfinished jobs from the ledger: \(error)")
+            }
+            self.ledger.startPruning()
             let monitor = self.monitor
             self.monitoring = Task(executorPreference: self.loop) { await monitor.run() }
             // Readiness follows the upstream socket at once: a drop or a reconnect is probed
@@ -109,6 +145,7 @@ package final class Services: @unchecked Sendable {
             self.monitoring = nil
             self.events.stop()
             self.backends.shutdown()
+            await self.ledger.close()
         }.value
     }
 }

@@ -26,7 +26,6 @@ package final class WebSocketCoordinator: @unchecked Sendable {
         self.sessions = sessions
         self.events = events
         self.workflows = workflows
-        events.onNotice = { [unowned self] notice in deliver(notice) }
     }
 
     /// Registers a socket that just connected as `clientID`, and greets it: `system connected`,
@@ -99,8 +98,11 @@ package final class WebSocketCoordinator: @unchecked Sendable {
 
     // MARK: Notices
 
-    private func deliver(_ notice: TrackerNotice) {
+    /// Sends what the tracker reports to the sockets it concerns.
+    func deliver(_ notice: TrackerNotice) {
         switch notice {
+        case .started:
+            break
         case .status(let data):
             sessions.broadcast(SocketMessage(type: "status", data: data).prepared)
         case .message(let clientID, let kind, let data, let frame):
@@ -117,15 +119,7 @@ package final class WebSocketCoordinator: @unchecked Sendable {
             finished(history, clientID: clientID)
         case .lost(let clientID, let promptID, let reason):
             endedJobs["lost", default: 0] += 1
-            let error = Self.executionError(
-                promptID: promptID,
-                error: [
-                    "code": .string(ErrorCode.workflowExecutionError.rawValue), "message": .string(reason),
-                    "details": [
-                        "node_id": .null, "node_type": .null, "exception_type": "comfy_gateway.PromptLost",
-                        "exception_message": .string(reason), "traceback": [], "reason": "lost",
-                    ],
-                ])
+            let error = Self.executionError(promptID: promptID, error: Self.lostError(reason: reason))
             sessions.send(error.prepared, toClient: clientID)
         case .upstreamDisconnected(let reason):
             sessions.broadcast(
@@ -162,6 +156,17 @@ package final class WebSocketCoordinator: @unchecked Sendable {
             byBase[session.publicBase] = message
             sessions.send(message, to: session)
         }
+    }
+
+    /// The `WORKFLOW_EXECUTION_ERROR` object of a lost prompt (`reason` says why).
+    static func lostError(reason: String) -> JSONValue {
+        [
+            "code": .string(ErrorCode.workflowExecutionError.rawValue), "message": .string(reason),
+            "details": [
+                "node_id": .null, "node_type": .null, "exception_type": "comfy_gateway.PromptLost",
+                "exception_message": .string(reason), "traceback": [], "reason": "lost",
+            ],
+        ]
     }
 
     /// `execution_error` from the `WORKFLOW_EXECUTION_ERROR` object of a failed or lost run.

@@ -138,8 +138,13 @@ package enum ConfigurationLoader {
         }
         let host = text(.host)
         guard !host.isEmpty else { throw ConfigurationError("HOST must not be empty") }
-        for directory in [GatewaySetting.inputDir, .outputDir] where text(directory).isEmpty {
+        for directory in [GatewaySetting.inputDir, .outputDir, .stateDir] where text(directory).isEmpty {
             throw ConfigurationError("\(directory.variable) must not be empty")
+        }
+        let stateDirectory = text(.stateDir)
+        let ledgerURL = optional(.ledgerURL) ?? "sqlite:" + stateDirectory + "/jobs.db"
+        guard ledgerURL == "none" || (ledgerURL.hasPrefix("sqlite:") && ledgerURL.count > "sqlite:".count) else {
+            throw ConfigurationError("LEDGER_URL must be sqlite:<path>, sqlite::memory: or none, got '\(ledgerURL)'")
         }
         return GatewayConfiguration(
             appName: text(.appName), appVersion: text(.appVersion), host: host, port: port, debug: debug,
@@ -150,7 +155,9 @@ package enum ConfigurationLoader {
             maxConnections: try integer(.maxConnections, in: 1...1_000_000),
             wsSendQueueBytes: try integer(.wsSendQueueBytes, in: 1024...(1 << 32)),
             maxPendingPerClient: try integer(.maxPendingPerClient, in: 0...1_000_000),
-            wsSubmitsPerSecond: try integer(.wsSubmitsPerSecond, in: 1...100_000), shutdownDrainSeconds: drain)
+            wsSubmitsPerSecond: try integer(.wsSubmitsPerSecond, in: 1...100_000), shutdownDrainSeconds: drain,
+            stateDirectory: stateDirectory, ledgerURL: ledgerURL,
+            jobRetentionHours: try integer(.jobRetentionHours, in: 1...87_600))
     }
 
     /// Removes one pair of matching surrounding quotes.

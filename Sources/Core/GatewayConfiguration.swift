@@ -31,6 +31,12 @@ package struct GatewayConfiguration: Sendable, Equatable {
     package var wsSubmitsPerSecond: Int
     /// How long a graceful shutdown lets in-flight requests and streams finish, in seconds.
     package var shutdownDrainSeconds: Double
+    /// The gateway's own state (the ledger's default home).
+    package var stateDirectory: String
+    /// Where jobs are recorded (`sqlite:<path>` or `sqlite::memory:`).
+    package var ledgerURL: String
+    /// Hours an ended job is kept.
+    package var jobRetentionHours: Int
 
     /// The settings a reload (SIGHUP) cannot apply to the running process, by variable name,
     /// that differ between `self` and `other`.
@@ -55,6 +61,9 @@ package struct GatewayConfiguration: Sendable, Equatable {
         check("MAX_PENDING_PER_CLIENT", \.maxPendingPerClient)
         check("WS_SUBMITS_PER_SECOND", \.wsSubmitsPerSecond)
         check("SHUTDOWN_DRAIN_SECONDS", \.shutdownDrainSeconds)
+        check("STATE_DIR", \.stateDirectory)
+        check("LEDGER_URL", \.ledgerURL)
+        check("JOB_RETENTION_HOURS", \.jobRetentionHours)
         return changed
     }
 }

@@ -71,11 +71,22 @@ package struct GatewaySetting: Sendable, Hashable {
         variable: "SHUTDOWN_DRAIN_SECONDS", defaultValue: "10",
         help: "Seconds a graceful shutdown (SIGTERM) lets in-flight requests and downloads finish.")
 
+    package static let stateDir = GatewaySetting(
+        variable: "STATE_DIR", defaultValue: "state",
+        help: "Directory for the gateway's own state (the job ledger); created when missing.")
+    package static let ledgerURL = GatewaySetting(
+        variable: "LEDGER_URL", defaultValue: nil,
+        help: "Where jobs are recorded: sqlite:<path>, sqlite::memory: or none; default sqlite:<STATE_DIR>/jobs.db.")
+    package static let jobRetentionHours = GatewaySetting(
+        variable: "JOB_RETENTION_HOURS", defaultValue: "168",
+        help: "Hours an ended job is kept in the ledger (and answered) before it is pruned.")
+
     /// Every setting, in the order they are documented.
     package static let all: [GatewaySetting] = [
         appName, appVersion, host, port, debug, comfyHost, comfyPort, comfyTimeout, comfyURL, inputDir, outputDir,
         publicBaseURL, maxUploadBytes, apiKeys, corsOrigins, logLevel, logFormat, maxConnections,
-        wsSendQueueBytes, maxPendingPerClient, wsSubmitsPerSecond, shutdownDrain,
+        wsSendQueueBytes, maxPendingPerClient, wsSubmitsPerSecond, shutdownDrain, stateDir, ledgerURL,
+        jobRetentionHours,
     ]
 }
 

@@ -23,14 +23,25 @@ package final class GatewayApplication: @unchecked Sendable {
     ///   - connectionLimit: a cap below `MAX_CONNECTIONS` (what the open-files limit allows).
     ///   - accessLog: writes each access line directly, when
     ///     the caller formats log lines itself; nil logs them through `logger`.
-    package init(
+    /// Opens the job ledger and assembles the gateway; a ledger that cannot be used is a
+    /// configuration error naming the file.
+    package static func open(
         configuration: GatewayConfiguration, loop: EventLoop, logger: Logger, listenDescriptor: Int32? = nil,
         connectionLimit: Int? = nil,
         accessLog: (@Sendable (AccessLine) -> Void)? = nil
+    ) async throws(ConfigurationError) -> GatewayApplication {
+        let services = try await Services.open(configuration: configuration, loop: loop, logger: logger)
+        return GatewayApplication(
+            configuration: configuration, services: services, loop: loop, logger: logger,
+            listenDescriptor: listenDescriptor, connectionLimit: connectionLimit, accessLog: accessLog)
+    }
+
+    private init(
+        configuration: GatewayConfiguration, services: Services, loop: EventLoop, logger: Logger,
+        listenDescriptor: Int32?, connectionLimit: Int?, accessLog: (@Sendable (AccessLine) -> Void)?
     ) {
         self.configuration = configuration
         self.loop = loop
-        let services = Services(configuration: configuration, loop: loop, logger: logger)
         self.services = services
         let access = AccessPolicy(Self.rules(configuration))
         self.access = access

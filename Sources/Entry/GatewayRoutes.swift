@@ -55,7 +55,8 @@ enum GatewayRoutes {
                     return response
                 }
             ),
-        ] + WorkflowRoutes.operations(services.workflows, base: base) + QueueRoutes.operations(services.queue)
+        ] + WorkflowRoutes.operations(services.workflows, base: base) + JobRoutes.operations(services.jobs, base: base)
+            + QueueRoutes.operations(services.queue)
             + ImageRoutes.operations(
                 services.images, base: base, maxUploadBytes: configuration.maxUploadBytes)
     }

@@ -11,8 +11,9 @@ enum OpenAPISchemas {
     private static let integer: JSONValue = ["type": "integer"]
     private static let anyObject: JSONValue = ["type": "object"]
     private static let status: JSONValue = [
-        "type": "string", "enum": ["pending", "running", "success", "error", "interrupted"],
+        "type": "string", "enum": .array(WorkflowStatus.allCases.map { .string($0.rawValue) }),
     ]
+    private static let timestamp: JSONValue = ["type": "string", "format": "date-time"]
 
     private static func object(_ properties: [String: JSONValue], required: [String], description: String = "")
         -> JSONValue
@@ -125,6 +126,21 @@ enum OpenAPISchemas {
                 "name": string, "subfolder": string, "type": ["type": "string", "enum": ["input", "temp"]],
                 "size": integer, "url": ["type": "string", "format": "uri"],
             ], required: ["name", "subfolder", "type", "size", "url"]),
+        "Job": object(
+            [
+                "id": string, "client_id": string, "status": status, "backend": string,
+                "queue_position": nullable(["type": "integer", "minimum": 0]), "created_at": timestamp,
+                "started_at": nullable(timestamp), "finished_at": nullable(timestamp), "outputs": anyObject,
+                "images": ["type": "array", "items": reference("ImageEntry")],
+                "error": nullable(reference("ExecutionError")), "webhook": nullable(anyObject),
+            ],
+            required: [
+                "id", "client_id", "status", "backend", "queue_position", "created_at", "started_at", "finished_at",
+                "outputs", "images", "error", "webhook",
+            ], description: "A job as the ledger keeps it (times in RFC 3339 UTC)."),
+        "JobList": object(
+            ["jobs": ["type": "array", "items": reference("Job")], "next_cursor": nullable(string)],
+            required: ["jobs", "next_cursor"]),
         "ImageURLs": object(
             ["url": ["type": "string", "format": "uri"], "comfyui_url": ["type": "string", "format": "uri"]],
             required: ["url", "comfyui_url"]),

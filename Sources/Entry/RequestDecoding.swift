@@ -10,7 +10,11 @@ struct RequestDecoding {
 
     /// The body as a JSON object; an empty body counts as `{}`.
     static func jsonObject(_ request: Request, limit: Int) async throws -> [String: JSONValue] {
-        let bytes = try await request.body.collect(upTo: limit)
+        try await jsonObject(try await request.body.collect(upTo: limit))
+    }
+
+    /// `bytes` (a whole body) as a JSON object; an empty body counts as `{}`.
+    static func jsonObject(_ bytes: [UInt8]) async throws -> [String: JSONValue] {
         guard bytes.contains(where: { !isJSONWhitespace($0) }) else { return [:] }
         let value: JSONValue
         do {

@@ -37,9 +37,13 @@ enum WorkflowRoutes {
                     existing node, values nested at most 64 levels deep), then queues it in ComfyUI. Progress goes \
                     to the WebSocket of `client_id`, which may have at most MAX_PENDING_PER_CLIENT unfinished prompts.
                     """,
+                parameters: [IdempotencyHeader.parameter],
                 requestBody: APIOperation.jsonBody("WorkflowSubmitRequest"),
                 replies: [
-                    .json(200, "Queued.", schema: "WorkflowSubmission"),
+                    .json(
+                        200, "Queued (or, with `Idempotent-Replayed: true`, the first answer of the Idempotency-Key).",
+                        schema: "WorkflowSubmission"),
+                    .error(409, "IDEMPOTENCY_CONFLICT: the Idempotency-Key was used with another body within 24 h."),
                     .error(
                         400,
                         "WORKFLOW_VALIDATION_ERROR (the graph failed the gateway's check or ComfyUI's) or INVALID_REQUEST (malformed JSON)."
@@ -48,16 +52,29 @@ enum WorkflowRoutes {
                     .error(422, "INVALID_REQUEST: the body does not match the schema (`details.fields`)."),
                     .error(
                         429, "QUEUE_FULL: the client id has MAX_PENDING_PER_CLIENT unfinished prompts (`Retry-After`)."),
+                    .error(503, "SERVICE_UNAVAILABLE: the job ledger cannot record the job; nothing was queued."),
                 ] + APIOperation.upstreamErrors,
                 maxBodyBytes: maxWorkflowBytes
             ) { request, _ in
-                let object = try await RequestDecoding.jsonObject(request, limit: maxWorkflowBytes)
-                return await .api(try await coordinator.submit(try submitRequest(object)))
+                let key = try IdempotencyHeader.key(of: request)
+                let bytes = try await request.body.collect(upTo: maxWorkflowBytes)
+                let submitRequest = try submitRequest(try await RequestDecoding.jsonObject(bytes))
+                let answer = try await coordinator.submit(
+                    submitRequest,
+                    idempotency: key.map { IdempotencyKey(key: $0, requestHash: BodyDigest.sha256Hex(bytes)) })
+                var response = await Response.api(answer)
+                if answer.replayed { response.setHeader("Idempotent-Replayed", "true") }
+                return response
             },
             APIOperation(
                 method: .get, path: "/api/v1/workflows/{prompt_id}/history", operationID: "getWorkflowHistory",
                 tag: "workflows", summary: "A prompt's state, outputs and history",
-                description: "Pending and running prompts are answered too (with `queue_position`), not 404.",
+                description: """
+                    Pending and running prompts are answered too (with `queue_position`), not 404. Once ComfyUI no \
+                    longer knows a prompt the gateway accepted (withdrawn, lost in a restart, pruned from its \
+                    history), the job ledger answers: `history` is then null and `messages` empty, and a prompt \
+                    ComfyUI lost before it ended is `lost`.
+                    """,
                 parameters: [promptID],
                 replies: [
                     .json(200, "The prompt's state.", schema: "WorkflowHistory"),

@@ -47,12 +47,13 @@ package struct WorkflowSubmission: APIResponse, Equatable {
     }
 }
 
-/// Where a prompt is in its life.
+/// Where a prompt is in its life. `lost`: ComfyUI forgot the prompt before it reported an end
+/// (restarted, or the prompt was deleted behind the gateway's back); only the ledger knows it.
 package enum WorkflowStatus: String, Sendable, CaseIterable {
-    case pending, running, success, error, interrupted
+    case pending, running, success, error, interrupted, lost
 
-    /// Whether the prompt has finished (its history exists).
-    package var isFinished: Bool { self == .success || self == .error || self == .interrupted }
+    /// Whether the prompt has ended; an ended prompt never changes again.
+    package var isFinished: Bool { self != .pending && self != .running }
 }
 
 /// `GET /api/v1/workflows/{prompt_id}/history`.

@@ -7,21 +7,17 @@ import Models
 /// each tracked prompt has reported so far, and which ComfyUI events become which gateway
 /// notices. `UpstreamEvents` feeds it ComfyUI's events and the answers of its history reads.
 ///
-/// - Events overtaking the HTTP answer: an event for a prompt id not tracked (yet) is held for
-///   `Limits.holdUnknownFor`, and replayed when the prompt is tracked.
+/// - The gateway makes each job's id, so a prompt is tracked before it is sent. Until its
+///   submit is answered it is *held*: its events wait (in order) and are passed on by
+///   `release(promptID:)`, so a caller hears `submitted` before any of its prompt's events.
+///   Events for ids the gateway never tracked belong to other ComfyUI users and are dropped.
 /// - Completion (`docs/comfyui.md`, "Order of events and completion"): the terminal message,
 ///   then `executing` with a null node; only then is the history read (`Action.readHistory`).
 /// - One end per prompt: `finished` or `lost`, once; the prompt is then forgotten, and later
 ///   events for it are ignored.
 package struct JobTracker {
-    /// How long and how much the tracker holds.
+    /// How much the tracker remembers.
     package struct Limits: Sendable {
-        /// How long events for an unknown prompt id are held.
-        package var holdUnknownFor: Duration = .seconds(10)
-        /// The most events held for unknown prompt ids; the oldest go first.
-        package var maxHeldEvents = 10_000
-        /// The most bytes of preview images held for unknown prompt ids; the oldest go first.
-        package var maxHeldBytes = 16 * 1024 * 1024
         /// How many ended prompt ids are remembered, to ignore their late events.
         package var rememberEnded = 4096
 
@@ -38,6 +34,10 @@ package struct JobTracker {
     private struct Job {
         let clientID: String
         var finishing = false
+        /// Whether its start was reported.
+        var started = false
+        /// Events that came while the submit was on its way (nil once released).
+        var held: [(event: ComfyEvent, text: [UInt8]?)]?
         /// The last terminal message (`execution_success`, `_error` or `_interrupted`) and its data.
         var terminal: (type: String, data: JSONValue)?
         /// The UI outputs `executed` reported, by node id.
@@ -45,29 +45,10 @@ package struct JobTracker {
         var lastActivity: ContinuousClock.Instant
     }
 
-    private struct Held {
-        let promptID: String
-        let event: ComfyEvent
-        /// ComfyUI's text of the event, when it came as text.
-        let text: [UInt8]?
-        let at: ContinuousClock.Instant
-
-        /// What the held event costs: its image bytes or its text, plus a fixed overhead.
-        var size: Int {
-            switch event {
-            case .preview(_, let bytes), .previewWithMetadata(_, let bytes): bytes.count + 256
-            case .binary(_, let payload): payload.count + 256
-            default: (text?.count ?? 0) + 256
-            }
-        }
-    }
-
     package let limits: Limits
     private var jobs: [String: Job] = [:]
     /// How many tracked prompts each client id has.
     private var jobsPerClient: [String: Int] = [:]
-    private var held = Deque<Held>()
-    private var heldBytes = 0
     private var ended: Set<String> = []
     private var endedOrder = Deque<String>()
     /// The tracked prompt ComfyUI runs now, as far as its events tell.
@@ -100,19 +81,29 @@ package struct JobTracker {
     /// The client id `promptID` was submitted with, while it is tracked.
     package func clientID(of promptID: String) -> String? { jobs[promptID]?.clientID }
 
-    /// Starts tracking `promptID` for `clientID`, replaying the events held for it.
-    package mutating func track(promptID: String, clientID: String, now: ContinuousClock.Instant) -> [Action] {
-        guard jobs[promptID] == nil, !ended.contains(promptID) else { return [] }
-        jobs[promptID] = Job(clientID: clientID, lastActivity: now)
+    /// Starts tracking `promptID` for `clientID`. A `held` prompt's events wait until
+    /// `release(promptID:)` (its submit is on its way); otherwise they are passed on at once.
+    package mutating func track(promptID: String, clientID: String, held: Bool = false, now: ContinuousClock.Instant) {
+        guard jobs[promptID] == nil, !ended.contains(promptID) else { return }
+        jobs[promptID] = Job(clientID: clientID, held: held ? [] : nil, lastActivity: now)
         jobsPerClient[clientID, default: 0] += 1
+    }
+
+    /// Passes on the events a held prompt received so far, in order, and the later ones as they come.
+    package mutating func release(promptID: String, now: ContinuousClock.Instant) -> [Action] {
+        guard let held = jobs[promptID]?.held else { return [] }
+        jobs[promptID]?.held = nil
         var actions: [Action] = []
-        let replay = held.filter { $0.promptID == promptID }
-        if !replay.isEmpty {
-            held.removeAll { $0.promptID == promptID }
-            heldBytes = held.reduce(0) { $0 + $1.size }
-            for item in replay { actions += receive(item.event, text: item.text, now: now) }
-        }
+        for item in held { actions += receive(item.event, text: item.text, now: now) }
         return actions
+    }
+
+    /// Forgets a prompt whose submit failed (it never reached the backend's queue), and the
+    /// events held for it, without a notice.
+    package mutating func untrack(promptID: String) {
+        guard let job = jobs.removeValue(forKey: promptID) else { return }
+        release(slotOf: job.clientID)
+        if runningPromptID == promptID { runningPromptID = nil }
     }
 
     /// Turns one ComfyUI event into actions.
@@ -121,7 +112,6 @@ package struct JobTracker {
     package mutating func receive(
         _ event: ComfyEvent, text: [UInt8]? = nil, now: ContinuousClock.Instant
     ) -> [Action] {
-        expireHeld(now: now)
         switch event {
         case .status(_, _, let data):
             var status = data
@@ -134,7 +124,7 @@ package struct JobTracker {
         case .executionStart(let promptID, _):
             guard track(event, for: promptID, now: now) else { return [] }
             runningPromptID = promptID
-            return []
+            return startNotice(promptID)
         case .executionCached(let promptID, _, _):
             _ = track(event, for: promptID, now: now)
             return []
@@ -149,7 +139,7 @@ package struct JobTracker {
                 return [.notice(message), .readHistory(promptID: promptID)]
             }
             runningPromptID = promptID
-            return [.notice(message)]
+            return startNotice(promptID) + [.notice(message)]
         case .executing(nil, let node?, let displayNode, _):
             // After a reconnect ComfyUI names the running node without its prompt.
             guard let promptID = runningPromptID, let job = jobs[promptID], !job.finishing else { return [] }
@@ -218,8 +208,7 @@ package struct JobTracker {
     /// be asked), the end the tracker saw is used; when it saw none, the prompt is lost.
     package mutating func finish(promptID: String, entry: JSONValue?, lostReason: String) -> [Action] {
         guard let job = jobs.removeValue(forKey: promptID) else { return [] }
-        jobsPerClient[job.clientID, default: 1] -= 1
-        if jobsPerClient[job.clientID] == 0 { jobsPerClient[job.clientID] = nil }
+        release(slotOf: job.clientID)
         remember(promptID)
         if runningPromptID == promptID { runningPromptID = nil }
         if let entry {
@@ -264,35 +253,30 @@ package struct JobTracker {
         return []
     }
 
-    /// Whether the event's prompt is tracked (its activity noted); holds it when the prompt is
-    /// not known yet.
+    /// Whether the event's prompt is tracked and released (its activity noted); a held prompt's
+    /// event waits for its release.
     private mutating func track(
         _ event: ComfyEvent, text: [UInt8]? = nil, for promptID: String, now: ContinuousClock.Instant
     ) -> Bool {
-        if jobs[promptID] != nil {
-            jobs[promptID]?.lastActivity = now
-            return true
+        guard jobs[promptID] != nil else { return false }
+        jobs[promptID]?.lastActivity = now
+        if jobs[promptID]?.held != nil {
+            jobs[promptID]?.held?.append((event, text))
+            return false
         }
-        if !ended.contains(promptID) { hold(event, text: text, for: promptID, now: now) }
-        return false
+        return true
     }
 
-    private mutating func hold(
-        _ event: ComfyEvent, text: [UInt8]?, for promptID: String, now: ContinuousClock.Instant
-    ) {
-        let item = Held(promptID: promptID, event: event, text: text, at: now)
-        held.append(item)
-        heldBytes += item.size
-        while held.count > limits.maxHeldEvents || heldBytes > limits.maxHeldBytes { dropOldestHeld() }
+    /// `started`, the first time the prompt is seen running.
+    private mutating func startNotice(_ promptID: String) -> [Action] {
+        guard let job = jobs[promptID], !job.started else { return [] }
+        jobs[promptID]?.started = true
+        return [.notice(.started(clientID: job.clientID, promptID: promptID))]
     }
 
-    private mutating func expireHeld(now: ContinuousClock.Instant) {
-        while let oldest = held.first, now - oldest.at > limits.holdUnknownFor { dropOldestHeld() }
-    }
-
-    private mutating func dropOldestHeld() {
-        guard let oldest = held.popFirst() else { return }
-        heldBytes -= oldest.size
+    private mutating func release(slotOf clientID: String) {
+        jobsPerClient[clientID, default: 1] -= 1
+        if jobsPerClient[clientID] == 0 { jobsPerClient[clientID] = nil }
     }
 
     private mutating func remember(_ promptID: String) {

@@ -7,6 +7,8 @@ import Models
 package enum TrackerNotice: Sendable, Equatable {
     /// ComfyUI's queue status (`{"status": {"exec_info": {"queue_remaining": n}}}`), for every socket.
     case status(JSONValue)
+    /// The prompt started running (sent once, before its first `executing`).
+    case started(clientID: String, promptID: String)
     /// A `progress`, `executing` or `executed` message for the sockets of `clientID`; `data`
     /// always carries the `prompt_id`. `frame` is ComfyUI's own text when the message goes out
     /// unchanged (it is then sent as it came, not written again); nil when the tracker filled

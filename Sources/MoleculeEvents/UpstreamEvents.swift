@@ -62,10 +62,21 @@ package final class UpstreamEvents: @unchecked Sendable {
     /// The last queue status ComfyUI sent on the current connection; nil while disconnected.
     package var lastStatus: JSONValue? { tracker.lastStatus }
 
-    /// Follows `promptID` (just queued for `clientID`): its events go to `clientID` from now on,
-    /// including those that arrived before this call.
-    package func track(promptID: String, clientID: String) {
-        perform(tracker.track(promptID: promptID, clientID: clientID, now: .now))
+    /// Follows `promptID` for `clientID`: its events go to `clientID` from now on. A `held`
+    /// prompt (its submit is on its way) keeps its events until `release(promptID:)`.
+    package func track(promptID: String, clientID: String, held: Bool = false) {
+        tracker.track(promptID: promptID, clientID: clientID, held: held, now: .now)
+    }
+
+    /// Passes on what a held prompt received while its submit was on its way, and the rest as
+    /// it comes.
+    package func release(promptID: String) {
+        perform(tracker.release(promptID: promptID, now: .now))
+    }
+
+    /// Stops following a prompt whose submit failed, without a notice.
+    package func untrack(promptID: String) {
+        tracker.untrack(promptID: promptID)
     }
 
     /// Reserves a place for one more unfinished prompt of `clientID`, or returns false when it

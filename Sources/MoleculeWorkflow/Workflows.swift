@@ -3,7 +3,7 @@
 
 package import AtomComfyHTTP
 import AtomValidation
-import Codecs
+package import Codecs
 package import Models
 
 /// The workflow business of the gateway: submit a graph, tell a prompt's state from ComfyUI's
@@ -22,16 +22,27 @@ package struct Workflows: Sendable {
         self.upstreamClientID = upstreamClientID
     }
 
-    /// Checks the graph's structure, then queues it.
-    package func submit(_ request: WorkflowSubmitRequest) async throws(GatewayError) -> WorkflowSubmission {
+    /// Checks the graph's structure and `extra_data` (the gateway's own check, before anything
+    /// is recorded or sent).
+    package static func check(_ request: WorkflowSubmitRequest) throws(GatewayError) {
         try WorkflowGraphCheck.check(request.workflow)
         if let extraData = request.extraData { try WorkflowGraphCheck.checkExtraData(extraData) }
-        let clientID = request.clientID ?? Self.newClientID()
+    }
+
+    /// The `extra_data` ComfyUI gets for `request`: the caller's, plus the caller's client id.
+    package static func extraData(of request: WorkflowSubmitRequest, clientID: String) -> JSONValue {
         var extraData = request.extraData ?? [:]
         extraData[WorkflowSubmitRequest.clientIDKey] = .string(clientID)
+        return .object(extraData)
+    }
+
+    /// Queues a checked graph under `promptID` for `clientID`.
+    package func submit(
+        _ request: WorkflowSubmitRequest, promptID: String, clientID: String
+    ) async throws(GatewayError) -> WorkflowSubmission {
         let submitted = try await api.submit(
-            workflow: request.workflow, clientID: upstreamClientID, extraData: .object(extraData),
-            front: request.front)
+            workflow: request.workflow, clientID: upstreamClientID, promptID: promptID,
+            extraData: Self.extraData(of: request, clientID: clientID), front: request.front)
         return WorkflowSubmission(
             promptID: submitted.promptID, number: Int(clampingWholePart: submitted.number), clientID: clientID,
             nodeErrors: submitted.nodeErrors)
@@ -103,8 +114,13 @@ package struct Workflows: Sendable {
             details: ["prompt_id": .string(promptID)])
     }
 
+    /// A new job id: a lowercase canonical UUID, sent to ComfyUI as the prompt id.
+    package static func newPromptID() -> String {
+        ComfyAPI.newPromptID()
+    }
+
     /// A client id for callers that gave none: 32 hex digits.
-    static func newClientID() -> String {
+    package static func newClientID() -> String {
         let high = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let low = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         return String(repeating: "0", count: 16 - high.count) + high + String(repeating: "0", count: 16 - low.count)

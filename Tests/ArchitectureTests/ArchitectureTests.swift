@@ -64,11 +64,11 @@ struct Violation: Sendable, Hashable, CustomStringConvertible {
         case sameLayerEdge
         /// An infrastructure target (CLibUV, Reactor, Codecs, Routing, Client) depends on a Comfy layer.
         case infrastructureDependsOnComfy
-        /// Some target other than Reactor depends on CLibUV.
+        /// Some target other than Reactor depends on a C module (CLibUV, CSQLite).
         case cLibUVOutsideReactor
         /// `import X` of one of our targets without a declared direct dependency on X.
         case undeclaredImport
-        /// An unsafe-pointer / Unmanaged / OpaquePointer word outside Sources/Reactor/UV/.
+        /// An unsafe-pointer / Unmanaged / OpaquePointer word outside Reactor's C bindings.
         case unsafeOutsideReactorUV
     }
 
@@ -82,10 +82,13 @@ struct Violation: Sendable, Hashable, CustomStringConvertible {
 enum Layer: String, Sendable, Hashable {
     // infrastructure
     case cLibUV = "CLibUV"
+    case cSQLite = "CSQLite"
     case reactor = "Reactor"
     case codecs = "Codecs"
     case routing = "Routing"
     case client = "Client"
+    /// The job store: below the ComfyUI layers, above the infrastructure and Models.
+    case store = "Store"
     // base
     case models = "Models"
     case core = "Core"
@@ -102,10 +105,13 @@ enum Layer: String, Sendable, Hashable {
 
     var isInfrastructure: Bool {
         switch self {
-        case .cLibUV, .reactor, .codecs, .routing, .client: true
+        case .cLibUV, .cSQLite, .reactor, .codecs, .routing, .client: true
         default: false
         }
     }
+
+    /// A C library wrapped by a system-library target: only Reactor may depend on one.
+    var isCModule: Bool { self == .cLibUV || self == .cSQLite }
 
     var isComfy: Bool {
         switch self {
@@ -118,13 +124,14 @@ enum Layer: String, Sendable, Hashable {
 // MARK: - Pure rule checking
 
 enum ArchitectureRules {
-    /// Directory (relative to the package root, with trailing slash) where unsafe APIs are allowed.
-    static let unsafeAllowedDirectory = "Sources/Reactor/UV/"
+    /// Directories (relative to the package root, with trailing slash) where unsafe APIs are
+    /// allowed: Reactor's bindings of libuv and of SQLite.
+    static let unsafeAllowedDirectories = ["Sources/Reactor/UV/", "Sources/Reactor/SQLite/"]
 
     /// Directories (relative to the package root) scanned for unsafe APIs.
     static let unsafeScannedDirectories = ["Sources", "Modules"]
 
-    /// Identifiers that may appear only under `unsafeAllowedDirectory`.
+    /// Identifiers that may appear only under `unsafeAllowedDirectories`.
     static let unsafeWords: Set<String> = [
         "UnsafeMutablePointer", "UnsafePointer", "UnsafeRawPointer", "UnsafeMutableRawPointer",
         "UnsafeBufferPointer", "UnsafeMutableBufferPointer", "UnsafeRawBufferPointer",
@@ -134,16 +141,18 @@ enum ArchitectureRules {
     /// What each layer may depend on (targets of this package only; products are always allowed).
     static let allowedDependencies: [Layer: Set<Layer>] = [
         .cLibUV: [],
-        .reactor: [.cLibUV],
+        .cSQLite: [],
+        .reactor: [.cLibUV, .cSQLite],
         .codecs: [],
         .routing: [.reactor, .codecs],
         .client: [.reactor, .codecs],
         .models: [.codecs],
         .core: [.codecs],
+        .store: [.reactor, .codecs, .models],
         // Every ComfyUI layer may use the infrastructure's own types (the event loop, timers, byte
         // buffers) under their own names; only the layers between them are strict.
         .atom: [.client, .reactor, .codecs, .models, .core],
-        .molecule: [.atom, .reactor, .codecs, .models, .core],
+        .molecule: [.atom, .store, .reactor, .codecs, .models, .core],
         .coordinators: [.molecule, .reactor, .codecs, .models, .core],
         .entry: [.coordinators, .routing, .reactor, .codecs, .models, .core],
         .gateway: [.entry, .reactor, .codecs, .core],
@@ -160,6 +169,8 @@ enum ArchitectureRules {
         }
         switch target.name {
         case "CLibUV": return .cLibUV
+        case "CSQLite": return .cSQLite
+        case "Store": return .store
         case "Reactor": return .reactor
         case "Codecs": return .codecs
         case "Routing": return .routing
@@ -230,7 +241,7 @@ enum ArchitectureRules {
 
     /// The rule a declared edge breaks, or nil when the edge is allowed.
     static func edgeViolation(from: Layer, to: Layer) -> Violation.Rule? {
-        if to == .cLibUV, from != .reactor { return .cLibUVOutsideReactor }
+        if to.isCModule, from != .reactor { return .cLibUVOutsideReactor }
         if from.isInfrastructure, to.isComfy { return .infrastructureDependsOnComfy }
         if from == to, from == .atom || from == .molecule { return .sameLayerEdge }
         if allowedDependencies[from, default: []].contains(to) { return nil }
@@ -239,7 +250,7 @@ enum ArchitectureRules {
 
     private static func explanation(_ rule: Violation.Rule, from: Layer) -> String {
         switch rule {
-        case .cLibUVOutsideReactor: return "only Reactor may depend on CLibUV"
+        case .cLibUVOutsideReactor: return "only Reactor may depend on a C module (CLibUV, CSQLite)"
         case .infrastructureDependsOnComfy: return "infrastructure must never depend on a Comfy layer"
         case .sameLayerEdge: return "no edges inside the \(from.rawValue) layer"
         default:
@@ -252,13 +263,13 @@ enum ArchitectureRules {
     /// Unsafe-API violations in the given files (paths relative to the package root).
     static func unsafeViolations(files: [(path: String, contents: String)]) -> [Violation] {
         var violations: [Violation] = []
-        for file in files where !file.path.hasPrefix(unsafeAllowedDirectory) {
+        for file in files where !unsafeAllowedDirectories.contains(where: file.path.hasPrefix) {
             for usage in unsafeUsages(in: file.contents) {
                 violations.append(
                     Violation(
                         rule: .unsafeOutsideReactorUV,
                         message: "\(file.path):\(usage.line): '\(usage.word)' is only allowed under "
-                            + unsafeAllowedDirectory))
+                            + unsafeAllowedDirectories.joined(separator: " or ")))
             }
         }
         return violations
@@ -913,9 +924,12 @@ struct ArchitectureRulesSelfTests {
         #expect(ArchitectureRules.unsafeUsages(in: source).map(\.line) == [1, 2])
     }
 
-    @Test func unsafeWordsOnlyAllowedUnderReactorUV() {
+    static let allowed = "Sources/Reactor/UV/ or Sources/Reactor/SQLite/"
+
+    @Test func unsafeWordsOnlyAllowedUnderReactorsBindings() {
         let files: [(path: String, contents: String)] = [
             ("Sources/Reactor/UV/Loop.swift", "let p: UnsafeMutablePointer<Int>? = nil"),
+            ("Sources/Reactor/SQLite/Connection.swift", "var handle: OpaquePointer?"),
             ("Sources/Reactor/Reactor.swift", "let p: OpaquePointer? = nil\n// UnsafePointer in a comment is fine"),
             ("Modules/Shim/Shim.swift", "\n\nfunc f(_ b: UnsafeMutableRawBufferPointer) {}"),
             ("Sources/Core/Names.swift", "struct UnsafePointerFree {}; let withUnmanagedName = 1"),
@@ -924,9 +938,9 @@ struct ArchitectureRulesSelfTests {
         let found = ArchitectureRules.unsafeViolations(files: files)
         #expect(
             found.map(\.message) == [
-                "Sources/Reactor/Reactor.swift:1: 'OpaquePointer' is only allowed under Sources/Reactor/UV/",
-                "Modules/Shim/Shim.swift:3: 'UnsafeMutableRawBufferPointer' is only allowed under Sources/Reactor/UV/",
-                "Sources/Reactor/UVExtras/X.swift:1: 'Unmanaged' is only allowed under Sources/Reactor/UV/",
+                "Sources/Reactor/Reactor.swift:1: 'OpaquePointer' is only allowed under \(Self.allowed)",
+                "Modules/Shim/Shim.swift:3: 'UnsafeMutableRawBufferPointer' is only allowed under \(Self.allowed)",
+                "Sources/Reactor/UVExtras/X.swift:1: 'Unmanaged' is only allowed under \(Self.allowed)",
             ])
     }
 }

@@ -55,7 +55,11 @@ final class GatewayProcess: @unchecked Sendable {
         stderrFile = URL(fileURLWithPath: NSTemporaryDirectory() + "gateway-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         process.executableURL = Self.binary
-        process.arguments = ["--host", "127.0.0.1", "--port", String(port), "--log-level", "info"] + extraArguments
+        // Each gateway its own ledger: two on one file refuse to start.
+        let state = NSTemporaryDirectory() + "gateway-state-\(UUID().uuidString)"
+        process.arguments =
+            ["--host", "127.0.0.1", "--port", String(port), "--log-level", "info", "--state-dir", state]
+            + extraArguments
         process.currentDirectoryURL = URL(fileURLWithPath: NSTemporaryDirectory())
         process.standardError = try FileHandle(forWritingTo: stderrFile)
         process.standardOutput = FileHandle.nullDevice

@@ -34,12 +34,13 @@ struct GatewayHarness: Sendable {
         }
         let settings = [
             "COMFYUI_URL": "http://127.0.0.1:\(emulator.port)", "INPUT_DIR": scratch + "/input",
-            "OUTPUT_DIR": scratch + "/output", "HOST": "127.0.0.1", "PORT": String(port),
+            "OUTPUT_DIR": scratch + "/output", "STATE_DIR": scratch + "/state", "HOST": "127.0.0.1",
+            "PORT": String(port),
         ].merging(extra) { $1 }
         let configuration = try ConfigurationLoader.validate { settings[$0.variable] }
         var logger = Logger(label: "gateway-tests")
         logger.logLevel = .warning
-        let app = GatewayApplication(configuration: configuration, loop: loop, logger: logger)
+        let app = try await GatewayApplication.open(configuration: configuration, loop: loop, logger: logger)
         _ = try await app.start()
         let harness = GatewayHarness(emulator: emulator, loop: loop, port: port, configuration: configuration)
         do {

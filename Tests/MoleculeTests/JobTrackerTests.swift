@@ -4,7 +4,7 @@ import Models
 import MoleculeEvents
 import Testing
 
-/// The job tracker without I/O: held events, completion, one end per prompt, attribution of
+/// The job tracker without I/O: held prompts, completion, one end per prompt, attribution of
 /// events that carry no prompt id, and the ends it puts together when ComfyUI lost the history.
 struct JobTrackerTests {
     let start = ContinuousClock.now
@@ -25,51 +25,54 @@ struct JobTrackerTests {
         actions.compactMap { if case .notice(let notice) = $0 { notice } else { nil } }
     }
 
-    @Test func eventsBeforeTheSubmitAnswerAreHeldAndReplayedInOrder() {
+    @Test func aHeldPromptsEventsWaitForItsReleaseAndComeInOrder() {
         var tracker = JobTracker()
+        tracker.track(promptID: "p", clientID: "alice", held: true, now: start)
         #expect(tracker.receive(Self.progress("p", 1), now: start).isEmpty)
+        #expect(tracker.receive(.executionStart(promptID: "p", data: [:]), now: start).isEmpty)
         #expect(tracker.receive(Self.progress("p", 2), now: start).isEmpty)
-        let replayed = Self.notices(tracker.track(promptID: "p", clientID: "alice", now: start))
-        let values = replayed.map { notice -> JSONValue? in
+        let released = Self.notices(tracker.release(promptID: "p", now: start))
+        let values = released.map { notice -> JSONValue? in
             if case .message("alice", .progress, let data, _) = notice { data["value"] } else { nil }
         }
-        #expect(values == [.int(1), .int(2)])
-        // Replayed once only.
-        #expect(tracker.track(promptID: "p", clientID: "alice", now: start).isEmpty)
+        #expect(values == [.int(1), nil, .int(2)])
+        #expect(released[1] == .started(clientID: "alice", promptID: "p"))
+        // Released once only; later events pass at once.
+        #expect(tracker.release(promptID: "p", now: start).isEmpty)
+        #expect(Self.notices(tracker.receive(Self.progress("p", 3), now: start)).count == 1)
     }
 
-    @Test func heldEventsExpire() {
+    @Test func eventsOfPromptsTheGatewayNeverTrackedAreDropped() {
         var tracker = JobTracker()
-        _ = tracker.receive(Self.progress("p", 1), now: start)
-        _ = tracker.receive(.status(queueRemaining: 0, sid: nil, data: [:]), now: start + .seconds(11))
-        #expect(tracker.track(promptID: "p", clientID: "alice", now: start + .seconds(11)).isEmpty)
+        #expect(tracker.receive(Self.progress("other", 1), now: start).isEmpty)
+        tracker.track(promptID: "other", clientID: "alice", now: start)
+        #expect(tracker.release(promptID: "other", now: start).isEmpty)
+        #expect(Self.notices(tracker.receive(Self.progress("other", 2), now: start)).count == 1)
     }
 
-    @Test func heldPreviewsAreBoundedByBytesOldestFirst() {
-        var limits = JobTracker.Limits()
-        // What one held preview costs: its whole frame (8 bytes, the metadata, the image) + 256.
-        let frame = 8 + #"{"node_id":"0","prompt_id":"p"}"#.utf8.count + 1000
-        limits.maxHeldBytes = 3 * (frame + 256)
-        var tracker = JobTracker(limits: limits)
-        for index in 0..<5 {
-            let metadata: JSONValue = ["prompt_id": "p", "node_id": .string(String(index))]
-            _ = tracker.receive(
-                .previewWithMetadata(metadata: metadata, image: [UInt8](repeating: 0, count: 1000)), now: start)
-        }
-        let replayed = Self.notices(tracker.track(promptID: "p", clientID: "alice", now: start))
-        let nodes = replayed.compactMap { notice -> JSONValue? in
-            guard case .binary(_, let frame) = notice,
-                case .previewWithMetadata(let metadata, _)? =
-                    ComfyMessageDecoder.decode(binary: frame)
-            else { return nil }
-            return metadata["node_id"]
-        }
-        #expect(nodes == ["2", "3", "4"])
+    @Test func anUntrackedPromptIsForgottenWithoutANoticeAndFreesItsPlace() {
+        var tracker = JobTracker()
+        tracker.track(promptID: "p", clientID: "alice", held: true, now: start)
+        _ = tracker.receive(Self.progress("p", 1), now: start)
+        #expect(tracker.trackedCount(of: "alice") == 1)
+        tracker.untrack(promptID: "p")
+        #expect(tracker.trackedCount(of: "alice") == 0)
+        #expect(tracker.release(promptID: "p", now: start).isEmpty)
+        #expect(tracker.receive(Self.progress("p", 2), now: start).isEmpty)
+    }
+
+    @Test func aStartIsReportedOnceBeforeTheFirstExecuting() {
+        var tracker = JobTracker()
+        tracker.track(promptID: "p", clientID: "alice", now: start)
+        let first = Self.notices(tracker.receive(Self.executing("p", "2"), now: start))
+        #expect(first.first == .started(clientID: "alice", promptID: "p"))
+        #expect(first.count == 2)
+        #expect(Self.notices(tracker.receive(Self.executing("p", "3"), now: start)).count == 1)
     }
 
     @Test func completionWaitsForExecutingNullThenEndsOnce() {
         var tracker = JobTracker()
-        _ = tracker.track(promptID: "p", clientID: "alice", now: start)
+        tracker.track(promptID: "p", clientID: "alice", now: start)
         #expect(tracker.receive(.executionSuccess(promptID: "p", data: ["prompt_id": "p"]), now: start).isEmpty)
         let done = tracker.receive(Self.executing("p", nil), now: start)
         #expect(done.count == 2)
@@ -83,15 +86,15 @@ struct JobTrackerTests {
             Self.notices(tracker.finish(promptID: "p", entry: entry, lostReason: ""))
                 == [.finished(clientID: "alice", promptID: "p", entry: entry, fromHistory: true)])
         #expect(tracker.finish(promptID: "p", entry: entry, lostReason: "").isEmpty)
-        // Late events of an ended prompt are dropped, not held for a later track.
+        // Late events of an ended prompt are dropped, and it cannot be tracked again.
         #expect(tracker.receive(Self.progress("p", 3), now: start).isEmpty)
-        #expect(tracker.track(promptID: "p", clientID: "alice", now: start).isEmpty)
+        tracker.track(promptID: "p", clientID: "alice", now: start)
         #expect(tracker.trackedPromptIDs.isEmpty)
     }
 
     @Test func withoutHistoryTheEndSeenIsUsedWithTheOutputsSeen() {
         var tracker = JobTracker()
-        _ = tracker.track(promptID: "p", clientID: "alice", now: start)
+        tracker.track(promptID: "p", clientID: "alice", now: start)
         let output: JSONValue = ["images": [["filename": "a.png", "subfolder": "", "type": "output"]]]
         _ = tracker.receive(
             .executed(
@@ -109,7 +112,7 @@ struct JobTrackerTests {
 
     @Test func aPromptWithNoEndSeenAndNoHistoryIsLost() {
         var tracker = JobTracker()
-        _ = tracker.track(promptID: "p", clientID: "alice", now: start)
+        tracker.track(promptID: "p", clientID: "alice", now: start)
         let began = tracker.beginFinishing("p")
         #expect(began)
         #expect(
@@ -119,7 +122,7 @@ struct JobTrackerTests {
 
     @Test func aWithdrawnPromptEndsInterrupted() {
         var tracker = JobTracker()
-        _ = tracker.track(promptID: "p", clientID: "alice", now: start)
+        tracker.track(promptID: "p", clientID: "alice", now: start)
         let notices = Self.notices(tracker.withdraw(promptID: "p", reason: "removed"))
         guard case .finished(_, _, let entry, false)? = notices.first else {
             Issue.record("expected an end, got \(notices)")
@@ -131,7 +134,7 @@ struct JobTrackerTests {
 
     @Test func eventsWithoutPromptIDBelongToTheRunningPrompt() {
         var tracker = JobTracker()
-        _ = tracker.track(promptID: "p", clientID: "alice", now: start)
+        tracker.track(promptID: "p", clientID: "alice", now: start)
         _ = tracker.receive(.executionStart(promptID: "p", data: [:]), now: start)
         // After a reconnect ComfyUI sends `executing` with only the node.
         let executing = Self.notices(tracker.receive(Self.executing(nil, "4"), now: start))
@@ -148,8 +151,8 @@ struct JobTrackerTests {
 
     @Test func previewsWithMetadataGoToTheirPromptFramedAsComfyUIFramedThem() {
         var tracker = JobTracker()
-        _ = tracker.track(promptID: "p", clientID: "alice", now: start)
-        _ = tracker.track(promptID: "q", clientID: "bob", now: start)
+        tracker.track(promptID: "p", clientID: "alice", now: start)
+        tracker.track(promptID: "q", clientID: "bob", now: start)
         let metadata: JSONValue = ["prompt_id": "q", "node_id": "2"]
         let event = ComfyEvent.previewWithMetadata(metadata: metadata, image: [0xFF, 0xD8, 0xFF])
         guard case .binary("bob", let frame)? = Self.notices(tracker.receive(event, now: start)).first else {
@@ -161,7 +164,7 @@ struct JobTrackerTests {
 
     @Test func aPreviewFrameIsPassedOnByteForByte() throws {
         var tracker = JobTracker()
-        _ = tracker.track(promptID: "q", clientID: "bob", now: start)
+        tracker.track(promptID: "q", clientID: "bob", now: start)
         // ComfyUI's own spelling of the metadata: spaces and a key order the gateway's writer
         // would not produce. The client gets these very bytes.
         let json = Array(#"{"node_id": "2",  "prompt_id": "q", "image_type": "image/jpeg"}"#.utf8)
@@ -187,7 +190,7 @@ struct JobTrackerTests {
 
     @Test func anExecutionBlockedErrorDoesNotEndThePrompt() {
         var tracker = JobTracker()
-        _ = tracker.track(promptID: "p", clientID: "alice", now: start)
+        tracker.track(promptID: "p", clientID: "alice", now: start)
         let blocked = ComfyExecutionFailure(
             nodeID: "1", nodeType: "X", exceptionType: "ExecutionBlocked", exceptionMessage: "", traceback: [])
         _ = tracker.receive(
@@ -198,8 +201,8 @@ struct JobTrackerTests {
 
     @Test func quietPromptsAreThoseWithoutRecentEvents() {
         var tracker = JobTracker()
-        _ = tracker.track(promptID: "old", clientID: "a", now: start)
-        _ = tracker.track(promptID: "new", clientID: "a", now: start)
+        tracker.track(promptID: "old", clientID: "a", now: start)
+        tracker.track(promptID: "new", clientID: "a", now: start)
         _ = tracker.receive(Self.progress("new", 1), now: start + .seconds(9))
         #expect(tracker.quietPrompts(for: .seconds(10), now: start + .seconds(12)) == ["old"])
     }
@@ -209,9 +212,10 @@ struct JobTrackerTests {
         let text = Array(#"{"type": "executed", "data": {"node": "9", "prompt_id": "p", "output": {}}}"#.utf8)
         let executed = ComfyEvent.executed(
             promptID: "p", node: "9", output: [:], data: ["node": "9", "prompt_id": "p", "output": [:]])
-        // Held before the submit answer, with its text, and replayed with it.
+        // Held before the submit answer, with its text, and released with it.
+        tracker.track(promptID: "p", clientID: "alice", held: true, now: start)
         #expect(tracker.receive(executed, text: text, now: start).isEmpty)
-        let replayed = Self.notices(tracker.track(promptID: "p", clientID: "alice", now: start))
+        let replayed = Self.notices(tracker.release(promptID: "p", now: start))
         guard case .message("alice", .executed, _, let frame) = replayed.first else {
             Issue.record("no executed message: \(replayed)")
             return

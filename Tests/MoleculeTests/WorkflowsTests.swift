@@ -160,3 +160,11 @@ struct WorkflowsTests {
         }
     }
 }
+
+extension Workflows {
+    /// Checks and submits `request` under a fresh id, as the workflow coordinator does.
+    fileprivate func submit(_ request: WorkflowSubmitRequest) async throws(GatewayError) -> WorkflowSubmission {
+        try Workflows.check(request)
+        return try await submit(request, promptID: Workflows.newPromptID(), clientID: request.clientID ?? "caller-less")
+    }
+}

@@ -18,15 +18,18 @@ package enum ErrorCode: String, Sendable, CaseIterable {
     case methodNotAllowed = "METHOD_NOT_ALLOWED"
     case unauthorized = "UNAUTHORIZED"
     case websocketError = "WEBSOCKET_ERROR"
+    /// An `Idempotency-Key` reused with another body.
+    case idempotencyConflict = "IDEMPOTENCY_CONFLICT"
     case internalError = "INTERNAL_ERROR"
     /// The server's own: a request that did not arrive in time.
     case requestTimeout = "REQUEST_TIMEOUT"
-    /// The server's own: over its connection limit, or shutting down.
+    /// Over the server's connection limit, shutting down, or (on submit) the job ledger cannot
+    /// record the job.
     case serviceUnavailable = "SERVICE_UNAVAILABLE"
 
-    /// The codes the API's routes answer with: the OpenAPI document's enum (the server's own two
-    /// are described beside it, since no route raises them).
-    package static let routeCodes = allCases.filter { $0 != .requestTimeout && $0 != .serviceUnavailable }
+    /// The codes the API's routes answer with: the OpenAPI document's enum (the server's own
+    /// request timeout is described beside it, since no route raises it).
+    package static let routeCodes = allCases.filter { $0 != .requestTimeout }
 
     /// The usual HTTP status (some codes have a second one, chosen where they are raised).
     package var defaultStatus: Int {
@@ -38,6 +41,7 @@ package enum ErrorCode: String, Sendable, CaseIterable {
         case .workflowNotFound, .imageNotFound, .notFound: 404
         case .payloadTooLarge: 413
         case .queueFull: 429
+        case .idempotencyConflict: 409
         case .unsupportedMediaType: 415
         case .methodNotAllowed: 405
         case .unauthorized: 401

@@ -1,0 +1,176 @@
+package import Models
+import Reactor
+
+/// The embedded ledger: a SQLite database (WAL mode, `synchronous = NORMAL`: a commit survives
+/// the process being killed; a power cut may lose the last commits) on a worker thread of its
+/// own, so the event loop never waits on the disk.
+///
+/// Group commit: the thread takes everything queued since its last batch at once and runs the
+/// writes among it in one transaction (each in a savepoint, so one failing write does not undo
+/// the others); a write's caller resumes only after that commit.
+package final class SQLiteJobStore: JobStore {
+    private let worker: WorkerThread<LedgerWork>
+
+    private init(worker: WorkerThread<LedgerWork>) {
+        self.worker = worker
+    }
+
+    /// Opens (creating when missing) the ledger at `location`; throws, naming the file, when it
+    /// cannot be opened, is not a ledger, is damaged, is read-only or is in use.
+    package static func open(_ location: LedgerLocation) async throws(StoreError) -> SQLiteJobStore {
+        let session = LedgerSession()
+        let worker = WorkerThread<LedgerWork>(name: "comfy-ledger") { batch in session.handle(batch) }
+        let store = SQLiteJobStore(worker: worker)
+        do {
+            try await store.perform(isWrite: false) { session throws(StoreError) in
+                session.database = try LedgerDatabase(location: location)
+            }
+        } catch {
+            worker.stop()
+            throw error
+        }
+        return store
+    }
+
+    package func create(_ job: JobRecord, idempotency: IdempotencyEntry?) async throws(StoreError) {
+        try await write { database throws(StoreError) in try database.create(job, idempotency: idempotency) }
+    }
+
+    package func apply(_ changes: [JobChange]) async throws(StoreError) {
+        guard !changes.isEmpty else { return }
+        try await write { database throws(StoreError) in
+            for change in changes { try database.apply(change) }
+        }
+    }
+
+    package func job(id: String) async throws(StoreError) -> JobRecord? {
+        try await read { database throws(StoreError) in try database.job(id: id) }
+    }
+
+    package func jobs(matching query: JobQuery) async throws(StoreError) -> JobPage {
+        try await read { database throws(StoreError) in try database.jobs(matching: query) }
+    }
+
+    package func unfinishedJobs() async throws(StoreError) -> [JobRecord] {
+        try await read { database throws(StoreError) in try database.unfinishedJobs() }
+    }
+
+    package func idempotencyEntry(key: String) async throws(StoreError) -> IdempotencyEntry? {
+        try await read { database throws(StoreError) in try database.idempotencyEntry(key: key) }
+    }
+
+    package func events(of id: String) async throws(StoreError) -> [JobEvent] {
+        try await read { database throws(StoreError) in try database.events(of: id) }
+    }
+
+    package func prune(finishedBefore: Int64, keysBefore: Int64) async throws(StoreError) -> Int {
+        try await write { database throws(StoreError) in
+            try database.prune(finishedBefore: finishedBefore, keysBefore: keysBefore)
+        }
+    }
+
+    package func close() async {
+        try? await perform(isWrite: false) { session throws(StoreError) in
+            session.database?.close()
+            session.database = nil
+        }
+        worker.stop()
+    }
+
+    // MARK: Work
+
+    private func read<T: Sendable>(
+        _ body: @escaping @Sendable (LedgerDatabase) throws(StoreError) -> T
+    ) async throws(StoreError) -> T {
+        try await perform(isWrite: false) { session throws(StoreError) in try body(try session.open()) }
+    }
+
+    private func write<T: Sendable>(
+        _ body: @escaping @Sendable (LedgerDatabase) throws(StoreError) -> T
+    ) async throws(StoreError) -> T {
+        try await perform(isWrite: true) { session throws(StoreError) in try body(try session.open()) }
+    }
+
+    private func perform<T: Sendable>(
+        isWrite: Bool, _ body: @escaping @Sendable (LedgerSession) throws(StoreError) -> T
+    ) async throws(StoreError) -> T {
+        let result = await withCheckedContinuation {
+            (continuation: CheckedContinuation<Result<T, StoreError>, Never>) in
+            let work = LedgerWork(
+                isWrite: isWrite,
+                perform: { session throws(StoreError) in
+                    let value = try body(session)
+                    return { continuation.resume(returning: .success(value)) }
+                },
+                fail: { continuation.resume(returning: .failure($0)) })
+            if !worker.submit(work) {
+                continuation.resume(returning: .failure(StoreError(.closed, "the job ledger is closed")))
+            }
+        }
+        return try result.get()
+    }
+}
+
+/// One operation for the store's thread: what it does there, and how its caller hears of a
+/// failure. `perform` returns how to report success, called once the batch's writes commit.
+struct LedgerWork: Sendable {
+    let isWrite: Bool
+    let perform: @Sendable (LedgerSession) throws(StoreError) -> @Sendable () -> Void
+    let fail: @Sendable (StoreError) -> Void
+}
+
+/// The store thread's state: the open database, and how it runs a batch.
+/// `@unchecked Sendable`: created by the store, then touched only on its worker thread.
+final class LedgerSession: @unchecked Sendable {
+    var database: LedgerDatabase?
+
+    func open() throws(StoreError) -> LedgerDatabase {
+        guard let database else { throw StoreError(.closed, "the job ledger is closed") }
+        return database
+    }
+
+    /// Runs a batch: reads as they come, writes in one transaction, each in a savepoint;
+    /// successes are reported after the commit (a failed commit fails every write of the batch).
+    func handle(_ batch: [LedgerWork]) {
+        let writes = batch.contains(where: \.isWrite) ? database : nil
+        if let writes {
+            do {
+                try writes.begin()
+            } catch {
+                for work in batch where work.isWrite { work.fail(error) }
+                handleReads(batch)
+                return
+            }
+        }
+        var committed: [(LedgerWork, @Sendable () -> Void)] = []
+        for work in batch {
+            guard work.isWrite, let writes else {
+                do { try work.perform(self)() } catch { work.fail(error) }
+                continue
+            }
+            do {
+                try writes.savepoint()
+                let succeed = try work.perform(self)
+                try writes.release()
+                committed.append((work, succeed))
+            } catch {
+                writes.rollbackToSavepoint()
+                work.fail(error)
+            }
+        }
+        guard let writes else { return }
+        do {
+            try writes.commit()
+            for (_, succeed) in committed { succeed() }
+        } catch {
+            writes.rollback()
+            for (work, _) in committed { work.fail(error) }
+        }
+    }
+
+    private func handleReads(_ batch: [LedgerWork]) {
+        for work in batch where !work.isWrite {
+            do { try work.perform(self)() } catch { work.fail(error) }
+        }
+    }
+}
