@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_FLAGS := --explicit-target-dependency-import-check error
 FORMATTED := Sources Tests Package.swift
 
-.PHONY: run demo test build deps bench fuzz format lint tsan asan sanitize blackbox emulator autobahn install
+.PHONY: run demo test build deps bench fuzz format lint tsan asan sanitize blackbox comfyui-0.33 emulator autobahn install
 
 deps:
 	@{ [ -f /usr/include/uv.h ] && [ -f /usr/include/sqlite3.h ] && command -v pkg-config >/dev/null; } || \
@@ -40,6 +40,7 @@ test: deps lint build .build-venv/installed
 	$(SWIFT) test --skip-build --skip '$(TIMED_SUITES)'
 	$(SWIFT) test --skip-build --filter '$(TIMED_SUITES)'
 	$(MAKE) blackbox
+	$(MAKE) comfyui-0.33
 	$(MAKE) emulator
 	$(MAKE) autobahn
 	$(MAKE) tsan
@@ -61,6 +62,14 @@ autobahn: build
 blackbox: build .build-venv/installed
 	.build-venv/bin/pytest -q Tests/BlackBox
 
+## Every suite that talks to ComfyUI again, with the emulator imitating ComfyUI 0.33 (job
+## routes, cancel by id, the prompt-id rule) instead of 0.3.64: the Swift suites that start an
+## emulator, then the black-box clients.
+comfyui-0.33: build .build-venv/installed
+	COMFY_EMULATOR_VERSION=0.33 $(SWIFT) test --skip-build \
+		--filter 'AtomComfyHTTPTests|AtomComfySocketTests|MoleculeTests|GatewayTests'
+	COMFY_EMULATOR_VERSION=0.33 .build-venv/bin/pytest -q Tests/BlackBox
+
 ## The ComfyUI emulator's own tests: every recorded trace replayed, controls, routes.
 emulator: .build-venv/installed
 	.build-venv/bin/pytest -q Tests/ComfyEmulator
@@ -69,7 +78,7 @@ emulator: .build-venv/installed
 ## timing tests (timeouts, pings) starve each other.
 tsan: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
-	$(SWIFT) test --skip-build --no-parallel --sanitize=thread --scratch-path .build-tsan --filter 'ReactorTests|RoutingTests|ClientTests|GatewayTests|JobTrackerTests|SessionsTests'
+	$(SWIFT) test --skip-build --no-parallel --sanitize=thread --scratch-path .build-tsan --filter 'ReactorTests|RoutingTests|ClientTests|GatewayTests|JobTrackerTests|SessionsTests|StoreTests'
 
 ## Every Swift suite under ThreadSanitizer, then every Swift suite and the black-box clients
 ## against the gateway built with AddressSanitizer. LeakSanitizer's exit-time report is off: the
@@ -102,7 +111,7 @@ install: deps
 	sed 's#/usr/local/bin/comfy-gateway#$(PREFIX)/bin/comfy-gateway#' config/comfy-gateway.service \
 		> .build/comfy-gateway.service
 	sed -e 's#^INPUT_DIR=.*#INPUT_DIR=$(STATEDIR)/input#' -e 's#^OUTPUT_DIR=.*#OUTPUT_DIR=$(STATEDIR)/output#' \
-		config/comfy-gateway.env > .build/comfy-gateway.env
+		-e 's#^STATE_DIR=.*#STATE_DIR=$(STATEDIR)/state#' config/comfy-gateway.env > .build/comfy-gateway.env
 	echo 'g comfy-gateway -' > .build/comfy-gateway.sysusers
 	$(ISUDO) install -D -s -m 0755 .build/release/comfy-gateway $(DESTDIR)$(PREFIX)/bin/comfy-gateway
 	$(ISUDO) install -D -m 0644 -t $(DESTDIR)$(UNITDIR) .build/comfy-gateway.service config/comfy-gateway.socket

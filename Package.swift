@@ -184,6 +184,12 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "ledger-bench",
+            dependencies: ["Codecs", "Models", "Store"],
+            path: "Tests/Tools/LedgerBench",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "websocket-load",
             dependencies: ["Codecs", "Reactor"],
             path: "Tests/Tools/WebSocketLoad",

@@ -1,5 +1,6 @@
 package import Client
 import Models
+import Reactor
 
 /// Typed calls to ComfyUI's REST routes (`docs/comfyui.md`, "REST routes") over the pooled
 /// `HTTPClient`, with every failure turned into the API's error codes:
@@ -21,6 +22,8 @@ package struct ComfyAPI: Sendable {
     package let pathPrefix: String
     /// The largest JSON answer read (`/object_info` runs to several MB).
     package var maxResponseBytes = 64 * 1024 * 1024
+    /// Whether this ComfyUI has the `/api/jobs` routes, once asked (`hasJobRoutes()`).
+    let jobRoutes = Locked<Bool?>(nil)
 
     /// How long the request that has waited longest for a free pooled connection has waited
     /// (zero when none waits): a pool whose connections are all stuck shows here.

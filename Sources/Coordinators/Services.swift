@@ -146,6 +146,7 @@ package final class Services: @unchecked Sendable {
             self.events.stop()
             self.backends.shutdown()
             await self.ledger.close()
+            self.logger.info("job ledger closed")
         }.value
     }
 }

@@ -46,7 +46,7 @@ enum OpenAPIDocument {
             "paths": .object(paths.mapValues(JSONValue.object)),
             "components": ["schemas": .object(OpenAPISchemas.all), "securitySchemes": securitySchemes],
             "tags": [
-                ["name": "workflows"], ["name": "queue"], ["name": "images"], ["name": "websocket"],
+                ["name": "workflows"], ["name": "jobs"], ["name": "queue"], ["name": "images"], ["name": "websocket"],
                 ["name": "operations"],
             ],
         ]

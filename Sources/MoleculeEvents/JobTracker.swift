@@ -237,9 +237,12 @@ package struct JobTracker {
         return finish(promptID: promptID, entry: nil, lostReason: reason)
     }
 
-    /// Tracked prompts not being finished that have reported nothing for `quiet`.
+    /// Tracked prompts not being finished that have reported nothing for `quiet`. A held prompt
+    /// is not one: its submit is still on its way, so ComfyUI may rightly not know it yet.
     package func quietPrompts(for quiet: Duration, now: ContinuousClock.Instant) -> [String] {
-        jobs.compactMap { id, job in !job.finishing && now - job.lastActivity >= quiet ? id : nil }
+        jobs.compactMap { id, job in
+            !job.finishing && job.held == nil && now - job.lastActivity >= quiet ? id : nil
+        }
     }
 
     // MARK: Helpers

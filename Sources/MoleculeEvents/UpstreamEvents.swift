@@ -138,6 +138,8 @@ package final class UpstreamEvents: @unchecked Sendable {
             let wasDown = upstreamUp != true
             upstreamUp = true
             if wasDown {
+                // ComfyUI may be back as another version: ask again which routes it has.
+                api.forgetJobRoutes()
                 onConnectionChange?(true)
                 onNotice?(.upstreamReconnected)
                 reconcile(tracker.trackedPromptIDs)
@@ -204,19 +206,12 @@ package final class UpstreamEvents: @unchecked Sendable {
         reconciling = true
         Task(executorPreference: api.loop) { [self] in
             defer { reconciling = false }
-            guard let queue = try? await api.queue() else { return }
-            let alive = Set(queue.running.map(\.promptID) + queue.pending.map(\.promptID))
-            var ended: [(promptID: String, entry: JSONValue?)] = []
-            for promptID in promptIDs {
-                if alive.contains(promptID) {
-                    tracker.touch(promptID, now: .now)
-                    continue
-                }
-                do {
-                    ended.append((promptID, try await api.history(promptID: promptID)))
-                } catch {
-                    continue
-                }
+            let ended: [(promptID: String, entry: JSONValue?)]
+            if (try? await api.hasJobRoutes()) == true {
+                ended = await endedByJobRoutes(promptIDs)
+            } else {
+                guard let fromQueue = await endedByQueue(promptIDs) else { return }
+                ended = fromQueue
             }
             guard !ended.isEmpty else { return }
             _ = await passBarrier()
@@ -224,6 +219,49 @@ package final class UpstreamEvents: @unchecked Sendable {
                 perform(tracker.finish(promptID: promptID, entry: entry, lostReason: Self.lostReason(promptID)))
             }
         }
+    }
+
+    /// Which of `promptIDs` have ended, by one queue read and a history read for each prompt not
+    /// in it (nil entry: ComfyUI has no history); nil when the queue cannot be read.
+    private func endedByQueue(_ promptIDs: [String]) async -> [(promptID: String, entry: JSONValue?)]? {
+        guard let queue = try? await api.queue() else { return nil }
+        let alive = Set(queue.running.map(\.promptID) + queue.pending.map(\.promptID))
+        var ended: [(promptID: String, entry: JSONValue?)] = []
+        for promptID in promptIDs {
+            if alive.contains(promptID) {
+                tracker.touch(promptID, now: .now)
+                continue
+            }
+            do {
+                ended.append((promptID, try await api.history(promptID: promptID)))
+            } catch {
+                continue
+            }
+        }
+        return ended
+    }
+
+    /// Which of `promptIDs` have ended, by ComfyUI's job route for each (no queue read: a queue
+    /// of huge workflows costs nothing), then the history of those that ended.
+    private func endedByJobRoutes(_ promptIDs: [String]) async -> [(promptID: String, entry: JSONValue?)] {
+        var ended: [(promptID: String, entry: JSONValue?)] = []
+        for promptID in promptIDs {
+            do {
+                guard let job = try await api.job(promptID) else {
+                    ended.append((promptID, nil))
+                    continue
+                }
+                let status = job["status"]?.stringValue
+                if status == "pending" || status == "in_progress" {
+                    tracker.touch(promptID, now: .now)
+                    continue
+                }
+                ended.append((promptID, try await api.history(promptID: promptID)))
+            } catch {
+                continue
+            }
+        }
+        return ended
     }
 
     /// Waits until every event ComfyUI sent before now has been handled: a ping through the

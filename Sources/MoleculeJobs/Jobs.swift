@@ -296,7 +296,7 @@ extension Jobs {
         }
         let store: any JobStore
         do {
-            store = location == .none ? NullJobStore() : try await SQLiteJobStore.open(location)
+            store = location == .none ? NullJobStore() : try await SQLiteJobStore.open(location, loop: loop)
         } catch {
             throw ConfigurationError(error.message)
         }

@@ -73,8 +73,12 @@ package struct Workflows: Sendable {
     }
 
     /// Interrupts what runs (no id), or the prompt `promptID`: interrupted when it runs, removed
-    /// from the queue when it waits, `WORKFLOW_NOT_FOUND` otherwise.
+    /// from the queue when it waits, `WORKFLOW_NOT_FOUND` otherwise. Where ComfyUI has its job
+    /// routes this is one atomic cancel; elsewhere the queue is read first.
     package func interrupt(promptID: String?) async throws(GatewayError) -> InterruptResult {
+        if let promptID, try await api.hasJobRoutes() {
+            return try await cancel(promptID)
+        }
         let queue = try await api.queue()
         guard let promptID else {
             try await api.interrupt()
@@ -105,6 +109,20 @@ package struct Workflows: Sendable {
         throw GatewayError(
             .workflowNotFound, message: "Prompt '\(promptID)' is neither running nor queued.",
             details: ["prompt_id": .string(promptID)])
+    }
+
+    /// Cancels `promptID` with ComfyUI's job route. A cancelled pending job leaves no trace, a
+    /// running one is still listed (being interrupted, or ended as cancelled): that tells which
+    /// it was. When ComfyUI cannot be asked afterwards, the job is taken as removed, so its end is
+    /// reported now rather than never.
+    private func cancel(_ promptID: String) async throws(GatewayError) -> InterruptResult {
+        guard try await api.cancelJob(promptID) else {
+            throw GatewayError(
+                .workflowNotFound, message: "Prompt '\(promptID)' is neither running nor queued.",
+                details: ["prompt_id": .string(promptID)])
+        }
+        let job = try? await api.job(promptID)
+        return InterruptResult(promptID: promptID, action: job == nil ? .removedFromQueue : .interrupted)
     }
 
     static func notFound(_ promptID: String) -> GatewayError {

@@ -13,10 +13,11 @@ struct ComfyAPITests {
     /// Runs `body` with an atom for a fresh emulator on a fresh loop; stops everything after,
     /// also when `body` throws.
     static func withEmulator(
+        version: String? = nil,
         configure: @escaping @Sendable (inout HTTPClient.Configuration) -> Void = { _ in },
         _ body: @escaping @Sendable (ComfyAPI, ComfyEmulator, EventLoop) async throws -> Void
     ) async throws {
-        let emulator = try await ComfyEmulator.start()
+        let emulator = try await ComfyEmulator.start(extraArguments: version.map { ["--version", $0] } ?? [])
         defer { emulator.stop() }
         let loop = try EventLoop()
         loop.start()
@@ -184,7 +185,9 @@ struct ComfyAPITests {
 
     @Test func systemStatsAndObjectInfo() async throws {
         try await Self.withEmulator { api, _, _ in
-            #expect(try await api.systemStats()["system"]?["comfyui_version"] == "0.3.64")
+            // The emulator imitates 0.3.64, or 0.33.0 when the suite runs with COMFY_EMULATOR_VERSION=0.33.
+            let imitated = ProcessInfo.processInfo.environment["COMFY_EMULATOR_VERSION"] == "0.33" ? "0.33.0" : "0.3.64"
+            #expect(try await api.systemStats()["system"]?["comfyui_version"] == .string(imitated))
             let info = try await api.objectInfo(nodeClass: "EmptyImage")
             #expect(info["EmptyImage"]?["output"] == ["IMAGE"])
             #expect(try await api.objectInfo(nodeClass: "NoSuchNode") == [:])

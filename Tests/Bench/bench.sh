@@ -206,7 +206,7 @@ start_gateway() {
     (
         [[ -z $level ]] || export LOG_LEVEL=$level
         exec setsid taskset -c "$SERVER_CPU" "$GATEWAY" --host "$HOST" --port "${PORT[$name]}" \
-            >"$WORK/$name.log" 2>&1 </dev/null
+            --state-dir "$WORK/$name-state" >"$WORK/$name.log" 2>&1 </dev/null
     ) &
     PID[$name]=$!
     wait_ready "$name"

@@ -37,7 +37,8 @@ EMU_PORT=$(awk '/^listening/ {print $2}' "$WORK/emu.out")
 
 GW_PORT=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 LOG_LEVEL=error taskset -c 0 "$GATEWAY" --host 127.0.0.1 --port "$GW_PORT" \
-    --comfyui-url "http://127.0.0.1:$EMU_PORT" --input-dir "$WORK/in" --output-dir "$WORK/out" 2> "$WORK/gw.log" &
+    --comfyui-url "http://127.0.0.1:$EMU_PORT" --input-dir "$WORK/in" --output-dir "$WORK/out" \
+    --state-dir "$WORK/state" 2> "$WORK/gw.log" &
 PIDS+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$GW_PORT/health" > /dev/null && break; sleep 0.1; done
 

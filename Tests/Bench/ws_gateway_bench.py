@@ -71,7 +71,7 @@ def round_(gateway_binary, load_binary, workdir, number, stagger):
     gateway = subprocess.Popen(
         pinned(cpus[0], [gateway_binary, "--port", str(port), "--host", "127.0.0.1",
          "--comfyui-url", emulator.base, "--input-dir", str(workdir / "in"), "--output-dir", str(workdir / "out"),
-         "--log-level", "warning"]),
+         "--state-dir", str(workdir / f"state{number}"), "--log-level", "warning"]),
         stdout=subprocess.DEVNULL, stderr=open(workdir / f"gateway{number}.log", "w"))
     load = None
     try:

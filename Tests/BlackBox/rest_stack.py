@@ -139,11 +139,15 @@ def _die_with_parent():
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
-def _preexec(nofile=None):
-    """preexec_fn: _die_with_parent, and with nofile, the child's soft RLIMIT_NOFILE raised to
-    min(nofile, hard limit)."""
+def _preexec(nofile=None, fsize=None):
+    """preexec_fn: _die_with_parent; with nofile, the child's soft RLIMIT_NOFILE raised to
+    min(nofile, hard limit); with fsize, the largest file it may write, in bytes (RLIMIT_FSIZE:
+    a disk that fills up at that size)."""
     def run():
         _die_with_parent()
+        if fsize:
+            import resource
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
         if nofile:
             import resource
             with contextlib.suppress(Exception):
@@ -390,8 +394,9 @@ class GatewayProcess:
     """The comfy-gateway binary with the flags of the REST tests, on a free loopback port."""
 
     def __init__(self, workdir: Path, comfyui_url: str, timeout=5, extra_args=(), input_dir=None, output_dir=None,
-                 env=None, nofile=None):
-        """env: extra environment variables for the gateway; nofile: its soft RLIMIT_NOFILE."""
+                 env=None, nofile=None, fsize=None):
+        """env: extra environment variables for the gateway; nofile: its soft RLIMIT_NOFILE;
+        fsize: the largest file it may write (RLIMIT_FSIZE)."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.input_dir = Path(input_dir or self.workdir / "gw-input")
@@ -409,7 +414,7 @@ class GatewayProcess:
         self.proc = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=self._log,
                                      stdin=subprocess.DEVNULL, cwd=self.workdir,
                                      env={**os.environ, **{k: str(v) for k, v in (env or {}).items()}},
-                                     preexec_fn=_preexec(nofile))
+                                     preexec_fn=_preexec(nofile, fsize))
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.proc.poll() is not None:

@@ -4,6 +4,7 @@ Every accepted submission is a job the gateway keeps in its own SQLite ledger (S
 that what ComfyUI forgets (a withdrawn or cleared prompt, a restart, a pruned history) is still
 answered, and what the gateway itself forgets (it is killed) is found again at its next start.
 """
+import json
 import sqlite3
 import subprocess
 import time
@@ -254,3 +255,54 @@ def test_after_kill_9_every_job_is_found_and_ends_once_with_its_real_outcome(sta
         assert sorted(j["id"] for j in listed) == sorted(ids)
     # Nothing was submitted again: the counter moved only by its own reading.
     assert stack.emu.prompt_counter() == counter + 1
+
+
+def test_a_full_disk_refuses_the_submit_it_cannot_record_and_reads_go_on(stack, tmp_path):
+    """The gateway may write no file past 3 MB (RLIMIT_FSIZE, as a disk that fills up): once the
+    ledger cannot grow, a submit is 503 with the reason and never reaches ComfyUI."""
+    stack.reset()
+    stack.emu.pause(True)
+    padding = "x" * 256 * 1024
+    with running_gateway(tmp_path, stack.emu.base, fsize=3 * 1024 * 1024) as gw:
+        accepted, refused = [], None
+        for _ in range(40):
+            r = gw.client.post(f"{API}/workflows/submit",
+                               json={"workflow": empty_save(), "extra_data": {"padding": padding}})
+            if r.status_code != 200:
+                refused = r
+                break
+            accepted.append(r.json()["prompt_id"])
+        assert refused is not None, "the ledger never filled up"
+        error = assert_error(refused, 503, "SERVICE_UNAVAILABLE")
+        assert "ledger" in error["message"] and error["details"]["reason"], error
+        assert accepted, "nothing was accepted before the disk filled up"
+        # Nothing is queued without its ledger row: ComfyUI has exactly the accepted ones.
+        assert sorted(stack.emu.pending_ids()) == sorted(accepted)
+        # Reads go on.
+        listed = gw.client.get(f"{API}/jobs", params={"limit": 500}).json()["jobs"]
+        assert sorted(j["id"] for j in listed) == sorted(accepted)
+        assert gw.client.get("/health").status_code == 200
+        gw.client.post(f"{API}/queue/clear", json={"clear": True})
+
+
+def test_the_event_log_keeps_the_run_and_only_the_latest_progress_per_node(stack, tmp_path):
+    stack.reset()
+    with running_gateway(tmp_path, stack.emu.base) as gw:
+        job_id = gw.client.post(f"{API}/workflows/submit",
+                                json={"workflow": slow_save(steps=5, delay_ms=20)}).json()["prompt_id"]
+        wait_job(gw.client, job_id, "success")
+    db = sqlite3.connect(tmp_path / "state" / "jobs.db")
+    try:
+        events = db.execute("SELECT sequence, type, data FROM job_events WHERE job_id = ? ORDER BY sequence",
+                            (job_id,)).fetchall()
+        progress = db.execute("SELECT node, data FROM job_progress WHERE job_id = ?", (job_id,)).fetchall()
+    finally:
+        db.close()
+    assert [e[0] for e in events] == list(range(1, len(events) + 1))
+    types = [e[1] for e in events]
+    assert types[0] == "status" and types[-1] == "result", types
+    assert "executing" in types and "executed" in types and "progress" not in types
+    assert types.index("executing") < types.index("executed")
+    [(node, data)] = progress
+    assert node == "2" and json.loads(data)["value"] == 5 == json.loads(data)["max"]
+    assert json.loads(events[-1][2])["status"] == "success"

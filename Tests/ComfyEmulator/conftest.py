@@ -1,5 +1,9 @@
 """pytest fixtures for the ComfyUI emulator's own tests: start emulator.py as a subprocess
-on 127.0.0.1 port 0 (exactly as the Swift tests do) and stop it afterwards."""
+on 127.0.0.1 port 0 (exactly as the Swift tests do) and stop it afterwards.
+
+The fixtures name their ComfyUI version (``emulator``: 0.3.64, ``emulator_033``: 0.33), so
+these tests check what they were written for even when COMFY_EMULATOR_VERSION is exported
+to run the gateway's suites against 0.33."""
 import os
 import sys
 import time
@@ -15,7 +19,14 @@ from emulator_process import EmulatorProcess  # noqa: E402  (after the path inse
 
 @pytest.fixture
 def emulator(tmp_path):
-    emu = EmulatorProcess(tmp_path / "root")
+    emu = EmulatorProcess(tmp_path / "root", version="0.3.64")
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def emulator_033(tmp_path):
+    emu = EmulatorProcess(tmp_path / "root", version="0.33")
     yield emu
     emu.stop()
 

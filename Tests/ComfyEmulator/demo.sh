@@ -24,7 +24,8 @@ grep -q '^listening' "$DEMO/emulator.out" || { echo "demo: the emulator did not 
 echo "demo: ComfyUI emulator on http://127.0.0.1:$EMULATOR_PORT (files in $DEMO/comfyui)" >&2
 
 "$GATEWAY" --comfyui-url "http://127.0.0.1:$EMULATOR_PORT" \
-    --input-dir "${INPUT_DIR:-$DEMO/input}" --output-dir "${OUTPUT_DIR:-$DEMO/output}" &
+    --input-dir "${INPUT_DIR:-$DEMO/input}" --output-dir "${OUTPUT_DIR:-$DEMO/output}" \
+    --state-dir "${STATE_DIR:-$DEMO/state}" &
 GATEWAY_PID=$!
 trap 'kill -TERM $GATEWAY_PID 2>/dev/null || true; wait $GATEWAY_PID 2>/dev/null || true; kill $EMULATOR 2>/dev/null || true; wait $EMULATOR 2>/dev/null || true' EXIT
 trap 'exit 0' INT TERM

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Command-line entry point of the ComfyUI emulator.
 
-    python3 Tests/ComfyEmulator/emulator.py --port 0 --root DIR [--host 127.0.0.1]
+    python3 Tests/ComfyEmulator/emulator.py --port 0 --root DIR [--host 127.0.0.1] [--version 0.33]
 
+``--version`` picks the ComfyUI imitated: 0.3.64 (default) or 0.33; without it the
+environment variable COMFY_EMULATOR_VERSION decides. An unknown value exits with status 2.
 Creates DIR/input, DIR/output and DIR/temp, listens, prints exactly one line
 ``listening PORT`` (flushed) once ready, and exits cleanly on SIGTERM/SIGINT.
 
@@ -39,10 +41,12 @@ def _ensure_dependencies():
 _ensure_dependencies()
 
 from comfy_emulator.app import Emulator  # noqa: E402
+from comfy_emulator.versions import (ENV_VAR, SUPPORTED_VERSIONS, UnknownVersion,  # noqa: E402
+                                     resolve_version)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description="ComfyUI 0.3.64 emulator for gateway tests")
+    p = argparse.ArgumentParser(description="ComfyUI 0.3.64 / 0.33 emulator for gateway tests")
     p.add_argument("--port", type=int, default=8188)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--root", required=True, help="directory that receives input/, output/ and temp/")
@@ -53,14 +57,22 @@ def parse_args(argv=None):
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--exit-with-parent", action="store_true",
                    help="stop when the process that started us is gone (a test runner that crashed)")
-    return p.parse_args(argv)
+    p.add_argument("--version", default=None, metavar="VERSION",
+                   help=f"ComfyUI version to imitate: {' or '.join(SUPPORTED_VERSIONS)} "
+                        f"(default: ${ENV_VAR}, else {SUPPORTED_VERSIONS[0]})")
+    args = p.parse_args(argv)
+    try:
+        args.version = resolve_version(args.version)
+    except UnknownVersion as err:
+        p.error(str(err))  # usage + message on stderr, exit status 2
+    return args
 
 
 async def run(args):
     emu = Emulator(args.root, host=args.host, port=args.port,
                    enable_cors_header=args.enable_cors_header,
                    max_upload_size=100 if args.max_upload_size is None else args.max_upload_size,
-                   disable_metadata=args.disable_metadata)
+                   disable_metadata=args.disable_metadata, version=args.version)
     port = await emu.start()
     print(f"listening {port}", flush=True)
     stop = asyncio.Event()

@@ -1,6 +1,9 @@
 """The emulator as a child process on 127.0.0.1 port 0, shared by its own tests (conftest.py)
 and the gateway's black-box tests (Tests/BlackBox/rest_stack.py). It exits by itself if the
-test run that started it dies (--exit-with-parent)."""
+test run that started it dies (--exit-with-parent).
+
+``version`` ("0.3.64" or "0.33") is passed as --version; None leaves the choice to the
+emulator, i.e. to $COMFY_EMULATOR_VERSION (default 0.3.64)."""
 import select
 import signal
 import subprocess
@@ -11,8 +14,11 @@ EMULATOR_SCRIPT = Path(__file__).resolve().parent / "emulator.py"
 
 
 class EmulatorProcess:
-    def __init__(self, root, extra_args=(), log_path=None, start_timeout=20, stop_timeout=10):
+    def __init__(self, root, extra_args=(), log_path=None, start_timeout=20, stop_timeout=10, version=None):
         self.root = Path(root)
+        self.version = version
+        if version is not None:
+            extra_args = ["--version", version, *extra_args]
         self.log_path = Path(log_path or (self.root.parent / f"{self.root.name}-emulator.log"))
         self.stop_timeout = stop_timeout
         self._log = self.log_path.open("w")

@@ -85,7 +85,7 @@ class ReplaySession:
 def replay(tmp_path_factory):
     if TRACES_DIR is None:
         pytest.fail("the recorded traces (Tests/ComfyEmulator/traces) are missing")
-    emu = EmulatorProcess(tmp_path_factory.mktemp("replay") / "root")
+    emu = EmulatorProcess(tmp_path_factory.mktemp("replay") / "root", version="0.3.64")
     yield ReplaySession(emu)
     emu.stop()
 

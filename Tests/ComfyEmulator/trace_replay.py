@@ -11,6 +11,13 @@ progress frames" lands well inside that step instead of racing the next one.
 
 Recorded prompt ids are mapped to the ids the emulator returns; uploads (recorded only as
 "<multipart form>" plus a label) are rebuilt from their labels.
+
+Hooks used by the 0.33 traces (trace_replay_033.py; the 0.3.64 traces have none of these
+fields): ``request_headers`` of HTTP events and WebSocket opens are sent (through
+``request_headers()``), refused upgrades (``dir: "rejected"``) are attempted and their
+status kept, and with ``on_note`` set, notes become actions (``on_note(text)`` runs at the
+note's place, e.g. to put files where the recording put them). SlowPreview's ``delay`` and
+SlowProgress's float ``delay`` (seconds) are scaled like ``delay_ms``.
 """
 import asyncio
 import io
@@ -26,6 +33,7 @@ DELAY_SCALE = 0.5
 GAP_SCALE = 0.25
 BARRIER_TIMEOUT = 15.0
 
+SLOW_NODES = ("SlowProgress", "SlowPreview")
 LIFECYCLE = {"execution_start", "execution_cached", "execution_success", "execution_error",
              "execution_interrupted", "feature_flags"}
 
@@ -87,6 +95,13 @@ def recorded_frame(ev):
     return {"kind": "text", "msg": json.loads(ev["text"])}
 
 
+def frame_prompt_id(frame):
+    if frame["kind"] == "binary":
+        return (frame.get("meta") or {}).get("prompt_id")
+    data = frame["msg"].get("data")
+    return data.get("prompt_id") if isinstance(data, dict) else None
+
+
 def is_status(frame):
     return frame["kind"] == "text" and frame["msg"].get("type") == "status"
 
@@ -137,19 +152,27 @@ class TraceRun:
         self.recorded = defaultdict(list)  # conn key -> recorded frames
         self.conn_urls = {}
         self.http = []                   # (recorded event, actual dict)
+        self.rejected = []               # (recorded "rejected" event, actual status or None)
         self.barrier_timeouts = []
 
 
+def scale_delay(seconds):
+    """A float ``delay`` (seconds) scaled by DELAY_SCALE (the same for requests and bodies)."""
+    return round(seconds * DELAY_SCALE, 6)
+
+
 def scale_prompt(req):
-    """Shorten SlowProgress delays in a POST /prompt body (a copy)."""
+    """Shorten SlowProgress/SlowPreview delays in a POST /prompt body (a copy)."""
     if not isinstance(req, dict) or not isinstance(req.get("prompt"), dict):
         return req
     req = json.loads(json.dumps(req))
     for node in req["prompt"].values():
-        if isinstance(node, dict) and node.get("class_type") == "SlowProgress":
+        if isinstance(node, dict) and node.get("class_type") in SLOW_NODES:
             inputs = node.get("inputs", {})
             if isinstance(inputs.get("delay_ms"), int):
                 inputs["delay_ms"] = int(round(inputs["delay_ms"] * DELAY_SCALE))
+            if isinstance(inputs.get("delay"), float):
+                inputs["delay"] = scale_delay(inputs["delay"])
     return req
 
 
@@ -170,10 +193,26 @@ def substitute_path(path, pid_map):
 
 
 class Replayer:
-    def __init__(self, base_http, base_ws, pid_map):
+    def __init__(self, base_http, base_ws, pid_map, on_note=None):
         self.base_http = base_http
         self.base_ws = base_ws
         self.pid_map = pid_map
+        self.on_note = on_note
+
+    def request_headers(self, ev):
+        """Headers to send for a recorded HTTP event or WebSocket open (None: none)."""
+        return ev.get("request_headers")
+
+    def caused_by(self, ev):
+        """The prompt id whose recorded frames ``ev`` itself caused (so they cannot be part of
+        its barrier), or None. The 0.3.64 traces need none."""
+        return None
+
+    def map_prompt_id(self, recorded, actual):
+        self.pid_map[recorded] = actual
+
+    def upload_form(self, ev):
+        return upload_form(ev.get("label", ""))
 
     async def run(self, name, events):
         run = TraceRun(name)
@@ -181,9 +220,22 @@ class Replayer:
         opens = defaultdict(int)
         current = {}
         actions = []
-        last_frame = {}   # conn key -> (key, count, t_ms)
+        seen = defaultdict(list)  # conn key -> [(frame key, its count, t_ms, prompt_id)]
         counts = defaultdict(lambda: defaultdict(int))
         open_now = set()
+
+        def barrier_for(ev):
+            """The last frame recorded so far on each open socket, leaving out the frames
+            caused_by(ev) says the action itself caused."""
+            caused = self.caused_by(ev)
+            out = {}
+            for k in open_now:
+                for fk, n, t_ms, pid in reversed(seen[k]):
+                    if caused is None or pid != caused:
+                        out[k] = (fk, n, t_ms)
+                        break
+            return out
+
         for ev in events:
             src = ev.get("src", "")
             if src.startswith("ws:"):
@@ -192,8 +244,7 @@ class Replayer:
                     opens[src] += 1
                     current[src] = (src, opens[src])
                     run.conn_urls[current[src]] = ev["url"]
-                    barrier = {k: last_frame[k] for k in open_now if k in last_frame}
-                    actions.append(("open", ev, current[src], barrier))
+                    actions.append(("open", ev, current[src], barrier_for(ev)))
                     open_now.add(current[src])
                 elif d == "in":
                     key = current[src]
@@ -202,28 +253,33 @@ class Replayer:
                     if not is_status(frame):
                         fk = frame_key(frame)
                         counts[key][fk] += 1
-                        last_frame[key] = (fk, counts[key][fk], ev["t_ms"])
+                        seen[key].append((fk, counts[key][fk], ev["t_ms"], frame_prompt_id(frame)))
                 elif d == "out":
-                    barrier = {k: last_frame[k] for k in open_now if k in last_frame}
-                    actions.append(("out", ev, current[src], barrier))
+                    actions.append(("out", ev, current[src], barrier_for(ev)))
                 elif d == "closed":
-                    barrier = {k: last_frame[k] for k in open_now if k in last_frame}
-                    actions.append(("close", ev, current[src], barrier))
+                    actions.append(("close", ev, current[src], barrier_for(ev)))
                     open_now.discard(current[src])
+                elif d == "rejected":
+                    actions.append(("reject", ev, None, barrier_for(ev)))
+            elif src == "note" and self.on_note is not None:
+                actions.append(("note", ev, None, barrier_for(ev)))
             elif src == "http":
-                barrier = {k: last_frame[k] for k in open_now if k in last_frame}
-                actions.append(("http", ev, None, barrier))
+                actions.append(("http", ev, None, barrier_for(ev)))
 
         t0 = time.monotonic()
         async with aiohttp.ClientSession() as session:
             for kind, ev, key, barrier in actions:
                 await self.wait_barrier(run, barrier, ev, t0)
                 if kind == "open":
-                    await self.open(session, run, key)
+                    await self.open(session, run, key, ev)
                 elif kind == "out":
                     await run.connections[key].ws.send_str(ev["text"])
                 elif kind == "close":
                     await self.close(run.connections[key])
+                elif kind == "reject":
+                    run.rejected.append((ev, await self.reject(session, ev)))
+                elif kind == "note":
+                    self.on_note(ev.get("note", ""))
                 else:
                     run.http.append((ev, await self.http(session, ev)))
             for conn in run.connections.values():
@@ -252,12 +308,13 @@ class Replayer:
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def open(self, session, run, key):
+    async def open(self, session, run, key, ev=None):
         url = run.conn_urls[key]
         path = url.split("/", 3)[3]
         conn = Connection(key, url)
         run.connections[key] = conn
-        conn.ws = await session.ws_connect(f"{self.base_ws}/{path}", autoping=True, max_msg_size=0)
+        conn.ws = await session.ws_connect(f"{self.base_ws}/{path}", autoping=True, max_msg_size=0,
+                                           headers=self.request_headers(ev or {}))
 
         async def reader():
             async for msg in conn.ws:
@@ -266,6 +323,17 @@ class Replayer:
                 elif msg.type == aiohttp.WSMsgType.BINARY:
                     conn.frames.append((time.monotonic(), parse_frame("binary", msg.data)))
         conn.task = asyncio.get_running_loop().create_task(reader())
+
+    async def reject(self, session, ev):
+        """Attempt a WebSocket upgrade the recording saw refused; the HTTP status we got
+        (None if the upgrade was accepted, which the check reports)."""
+        path = ev["url"].split("/", 3)[3]
+        try:
+            ws = await session.ws_connect(f"{self.base_ws}/{path}", headers=self.request_headers(ev))
+        except aiohttp.WSServerHandshakeError as err:
+            return err.status
+        await ws.close()
+        return None
 
     async def close(self, conn):
         if conn.closed:
@@ -282,8 +350,8 @@ class Replayer:
         path = substitute_path(ev["path"], self.pid_map)
         req = ev.get("request")
         kwargs = {}
-        if req == "<multipart form>":
-            kwargs["data"] = upload_form(ev.get("label", ""))
+        if isinstance(req, str) and req.startswith("<multipart form"):
+            kwargs["data"] = self.upload_form(ev)
         elif req == "<0 bytes>":
             kwargs["data"] = b""
         elif isinstance(req, (dict, list)):
@@ -292,6 +360,9 @@ class Replayer:
             kwargs["headers"] = {"Content-Type": "application/json"}
         elif isinstance(req, str):
             kwargs["data"] = req
+        headers = self.request_headers(ev)
+        if headers:
+            kwargs["headers"] = {**kwargs.get("headers", {}), **headers}
         async with session.request(method, self.base_http + path, **kwargs) as resp:
             raw = await resp.read()
             ctype = resp.headers.get("Content-Type")
@@ -302,7 +373,7 @@ class Replayer:
                 actual["body"] = raw.decode()
         if method == "POST" and path.endswith("/prompt") and isinstance(ev.get("body"), dict) \
                 and "prompt_id" in ev["body"] and isinstance(actual.get("body"), dict):
-            self.pid_map[ev["body"]["prompt_id"]] = actual["body"]["prompt_id"]
+            self.map_prompt_id(ev["body"]["prompt_id"], actual["body"]["prompt_id"])
         return actual
 
 
@@ -329,6 +400,8 @@ def normalize(value, pid_map=None, recorded=False):
                     out[k] = {name: "<value>" for name in x}
                 elif k == "delay_ms" and recorded and isinstance(x, int):
                     out[k] = int(round(x * DELAY_SCALE))
+                elif k == "delay" and recorded and isinstance(x, float):
+                    out[k] = scale_delay(x)
                 elif k == "prompt" and isinstance(x, list) and len(x) == 5:
                     out[k] = queue_item(x, walk)
                 elif k in ("queue_running", "queue_pending") and isinstance(x, list):

@@ -61,6 +61,15 @@ struct JobTrackerTests {
         #expect(tracker.receive(Self.progress("p", 2), now: start).isEmpty)
     }
 
+    @Test func aHeldPromptIsNeverQuiet() {
+        var tracker = JobTracker()
+        tracker.track(promptID: "held", clientID: "alice", held: true, now: start)
+        tracker.track(promptID: "sent", clientID: "alice", now: start)
+        #expect(tracker.quietPrompts(for: .seconds(10), now: start + .seconds(60)) == ["sent"])
+        _ = tracker.release(promptID: "held", now: start + .seconds(60))
+        #expect(Set(tracker.quietPrompts(for: .seconds(10), now: start + .seconds(120))) == ["held", "sent"])
+    }
+
     @Test func aStartIsReportedOnceBeforeTheFirstExecuting() {
         var tracker = JobTracker()
         tracker.track(promptID: "p", clientID: "alice", now: start)

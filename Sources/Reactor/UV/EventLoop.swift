@@ -36,6 +36,8 @@ package final class EventLoop: @unchecked Sendable {
     var isDraining = false
     /// Connections with bytes gathered this iteration, flushed after the jobs (see `TCPConnection`).
     var flushQueue: [TCPConnection] = []
+    /// Work to run once this iteration's jobs have run (see `atEndOfTurn`).
+    var endOfTurn: [() -> Void] = []
 
     private var thread: pthread_t?
     private let finished = DispatchSemaphore(value: 0)
@@ -184,8 +186,15 @@ package final class EventLoop: @unchecked Sendable {
         flushQueue.append(connection)
     }
 
-    /// Runs the queued jobs, then flushes the writes they (and the I/O callbacks) gathered; again
-    /// while flushing resumed more jobs.
+    /// Runs `body` on the loop thread once the jobs of this iteration have run: what they
+    /// gathered (the writes of a batch) goes out together. Call on the loop thread.
+    package func atEndOfTurn(_ body: @escaping () -> Void) {
+        assertInLoop()
+        endOfTurn.append(body)
+    }
+
+    /// Runs the queued jobs, then flushes the writes they (and the I/O callbacks) gathered, then
+    /// the end-of-turn work; again while that resumed more jobs.
     func runJobsAndFlush() {
         repeat {
             drainLocal()
@@ -195,8 +204,12 @@ package final class EventLoop: @unchecked Sendable {
                 index += 1
             }
             flushQueue.removeAll(keepingCapacity: true)
-        } while !localJobs.isEmpty
-
+            if !endOfTurn.isEmpty {
+                let work = endOfTurn
+                endOfTurn.removeAll(keepingCapacity: true)
+                for body in work { body() }
+            }
+        } while !localJobs.isEmpty || !endOfTurn.isEmpty
     }
 
     func register(_ owner: HandleOwner) {

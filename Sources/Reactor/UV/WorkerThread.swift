@@ -41,15 +41,30 @@ package final class WorkerThread<Item: Sendable>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    /// Queues `item`; false (and nothing queued) once `stop()` was called.
+    /// Queues `item` and wakes the thread; false (and nothing queued) once `stop()` was called.
     @discardableResult
     package func submit(_ item: Item) -> Bool {
+        submit(item, wake: true)
+    }
+
+    /// Queues `item`, waking the thread only with `wake`: items queued without waking wait for
+    /// the next `wake()` (or a waking submit), so several go in one batch. False (and nothing
+    /// queued) once `stop()` was called.
+    @discardableResult
+    package func submit(_ item: Item, wake: Bool) -> Bool {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         guard !stopping else { return false }
         queue.append(item)
-        if queue.count == 1 { pthread_cond_signal(condition) }
+        if wake { pthread_cond_signal(condition) }
         return true
+    }
+
+    /// Wakes the thread to handle what is queued.
+    package func wake() {
+        pthread_mutex_lock(mutex)
+        pthread_cond_signal(condition)
+        pthread_mutex_unlock(mutex)
     }
 
     /// Lets the thread end once it has handled what is queued. Returns at once.

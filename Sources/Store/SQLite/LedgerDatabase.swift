@@ -72,14 +72,21 @@ final class LedgerDatabase {
 
     // MARK: Transactions
 
-    func begin() throws(StoreError) { try run { () throws(SQLiteError) in try connection.execute("BEGIN IMMEDIATE") } }
-    func commit() throws(StoreError) { try run { () throws(SQLiteError) in try connection.execute("COMMIT") } }
-    func rollback() { try? connection.execute("ROLLBACK") }
-    func savepoint() throws(StoreError) {
-        try run { () throws(SQLiteError) in try connection.execute("SAVEPOINT item") }
+    func begin() throws(StoreError) { try control("BEGIN IMMEDIATE") }
+    func commit() throws(StoreError) { try control("COMMIT") }
+    func rollback() { try? control("ROLLBACK") }
+    func savepoint() throws(StoreError) { try control("SAVEPOINT item") }
+    func release() throws(StoreError) { try control("RELEASE item") }
+    func rollbackToSavepoint() {
+        try? control("ROLLBACK TO item")
+        try? control("RELEASE item")
     }
-    func release() throws(StoreError) { try run { () throws(SQLiteError) in try connection.execute("RELEASE item") } }
-    func rollbackToSavepoint() { try? connection.execute("ROLLBACK TO item; RELEASE item") }
+
+    /// Runs a transaction statement, prepared once and cached (`query`) rather than parsed again
+    /// per batch and per write.
+    private func control(_ sql: String) throws(StoreError) {
+        _ = try run { () throws(SQLiteError) in try connection.query(sql) }
+    }
 
     // MARK: Writes
 

@@ -22,7 +22,6 @@ enum LedgerSchema {
         );
         CREATE INDEX jobs_by_status ON jobs (status, position);
         CREATE INDEX jobs_by_client ON jobs (client_id, position);
-        CREATE INDEX jobs_by_backend ON jobs (backend, position);
         CREATE INDEX jobs_by_finish ON jobs (finished_at) WHERE finished_at IS NOT NULL;
         CREATE TABLE job_events (
             job_id TEXT NOT NULL,

@@ -1,5 +1,5 @@
 package import Models
-import Reactor
+package import Reactor
 
 /// The embedded ledger: a SQLite database (WAL mode, `synchronous = NORMAL`: a commit survives
 /// the process being killed; a power cut may lose the last commits) on a worker thread of its
@@ -7,20 +7,29 @@ import Reactor
 ///
 /// Group commit: the thread takes everything queued since its last batch at once and runs the
 /// writes among it in one transaction (each in a savepoint, so one failing write does not undo
-/// the others); a write's caller resumes only after that commit.
-package final class SQLiteJobStore: JobStore {
+/// the others); a write's caller resumes only after that commit. Called on `loop`'s thread, the
+/// store wakes its thread once at the end of the loop's turn, so the writes of one turn share a
+/// transaction.
+/// `@unchecked Sendable`: `wakeScheduled` is touched on the loop's thread only.
+package final class SQLiteJobStore: JobStore, @unchecked Sendable {
     private let worker: WorkerThread<LedgerWork>
+    private let loop: EventLoop?
+    private var wakeScheduled = false
 
-    private init(worker: WorkerThread<LedgerWork>) {
+    private init(worker: WorkerThread<LedgerWork>, loop: EventLoop?) {
         self.worker = worker
+        self.loop = loop
     }
 
     /// Opens (creating when missing) the ledger at `location`; throws, naming the file, when it
-    /// cannot be opened, is not a ledger, is damaged, is read-only or is in use.
-    package static func open(_ location: LedgerLocation) async throws(StoreError) -> SQLiteJobStore {
+    /// cannot be opened, is not a ledger, is damaged, is read-only or is in use. Calls made on
+    /// `loop`'s thread are batched per turn of it.
+    package static func open(_ location: LedgerLocation, loop: EventLoop? = nil) async throws(StoreError)
+        -> SQLiteJobStore
+    {
         let session = LedgerSession()
         let worker = WorkerThread<LedgerWork>(name: "comfy-ledger") { batch in session.handle(batch) }
-        let store = SQLiteJobStore(worker: worker)
+        let store = SQLiteJobStore(worker: worker, loop: loop)
         do {
             try await store.perform(isWrite: false) { session throws(StoreError) in
                 session.database = try LedgerDatabase(location: location)
@@ -103,11 +112,28 @@ package final class SQLiteJobStore: JobStore {
                     return { continuation.resume(returning: .success(value)) }
                 },
                 fail: { continuation.resume(returning: .failure($0)) })
-            if !worker.submit(work) {
+            if !submit(work) {
                 continuation.resume(returning: .failure(StoreError(.closed, "the job ledger is closed")))
             }
         }
         return try result.get()
+    }
+}
+
+extension SQLiteJobStore {
+    /// Queues `work`: on the loop's thread the worker is woken once, at the end of the turn;
+    /// elsewhere at once.
+    fileprivate func submit(_ work: LedgerWork) -> Bool {
+        guard let loop, loop.inLoop else { return worker.submit(work) }
+        guard worker.submit(work, wake: false) else { return false }
+        if !wakeScheduled {
+            wakeScheduled = true
+            loop.atEndOfTurn { [self] in
+                wakeScheduled = false
+                worker.wake()
+            }
+        }
+        return true
     }
 }
 

@@ -6,6 +6,10 @@ sessions/feature flags/priority counter lost, temp emptied, other HTTP connectio
 Background tasks of the test controls (emit_progress) are tracked here and cancelled by
 ``restart()`` and ``stop()``.
 ``start_in_thread()`` runs an emulator on a background event loop for in-process use.
+
+``version`` picks the ComfyUI imitated ("0.3.64" or "0.33"; None = $COMFY_EMULATOR_VERSION,
+else 0.3.64): ``self.profile`` (versions.Profile) holds its facts and behaviour switches and
+``self.nodes`` its node set.
 """
 import asyncio
 import logging
@@ -17,18 +21,23 @@ from aiohttp import web
 from .controls import ControlRoutes, CountingServer, make_request_middleware
 from .execution import Worker
 from .hub import Hub
-from .nodes import Interrupted, load_all
+from .jobs import JobRoutes
+from .nodes import Interrupted, load_all, registry_for
 from .paths import Paths
 from .prompt_queue import PromptQueue
-from .server import ComfyRoutes, make_cors_middleware, make_origin_middleware
+from .server import ComfyRoutes, make_cors_middleware, make_empty_404_middleware, make_origin_middleware
+from .versions import profile_for
 
 log = logging.getLogger("comfy_emulator")
 
 
 class Emulator:
     def __init__(self, root, host="127.0.0.1", port=0, enable_cors_header=None,
-                 max_upload_size=100, disable_metadata=False):
+                 max_upload_size=100, disable_metadata=False, version=None):
         load_all()
+        self.profile = profile_for(version)
+        self.version = self.profile.version
+        self.nodes = registry_for(self.profile.node_set)
         self.paths = Paths(root)
         self.host = host
         self.port = port
@@ -56,7 +65,14 @@ class Emulator:
         self.interrupt_flag = False
 
     def features(self):
-        return {"supports_preview_metadata": True, "max_upload_size": self.max_upload_size * 1024 * 1024}
+        """/features and the WebSocket feature_flags reply (0.33 adds keys, in wire order)."""
+        features = {"supports_preview_metadata": True}
+        extra = dict(self.profile.extra_features)
+        if "supports_model_type_tags" in extra:
+            features["supports_model_type_tags"] = extra.pop("supports_model_type_tags")
+        features["max_upload_size"] = self.max_upload_size * 1024 * 1024
+        features.update(extra)
+        return features
 
     def get_queue_info(self):
         return {"exec_info": {"queue_remaining": self.queue.get_tasks_remaining()}}
@@ -104,10 +120,13 @@ class Emulator:
         if self.enable_cors_header:
             middlewares.append(make_cors_middleware(self.enable_cors_header))
         else:
-            middlewares.append(make_origin_middleware())
+            middlewares.append(make_origin_middleware(self.profile.sec_fetch_site_check))
+        if self.profile.empty_404:
+            middlewares.append(make_empty_404_middleware())
         app = web.Application(client_max_size=round(self.max_upload_size * 1024 * 1024),
                               middlewares=middlewares)
-        ComfyRoutes(self).register(app)
+        extra_routes = JobRoutes(self).table() if self.profile.jobs_api else []
+        ComfyRoutes(self, extra_routes).register(app)
         ControlRoutes(self).register(app)
         return app
 
@@ -179,7 +198,11 @@ class Emulator:
 
 
 def start_in_thread(root, host="127.0.0.1", **kwargs):
-    """Run an emulator on a background thread. Returns (emulator, port, stop_function)."""
+    """Run an emulator on a background thread. Returns (emulator, port, stop_function).
+
+    ``kwargs`` are Emulator's (``version="0.33"``, ``max_upload_size`` ...); an unknown
+    version raises versions.UnknownVersion here, before any thread starts."""
+    profile_for(kwargs.get("version"))
     ready = threading.Event()
     box = {}
 

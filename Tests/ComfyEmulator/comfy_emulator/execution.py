@@ -7,6 +7,9 @@
   IS_CHANGED result, literal inputs and the ancestors' signatures (never the node id, except
   for nodes with a UNIQUE_ID hidden input); only entries whose signature occurs in the new
   prompt survive, i.e. the most recent prompt's results.
+* With ``Profile.reuse_node_objects`` (0.33 mode) a node instance is kept while the next
+  prompts still have a node of that id and class (ComfyUI's object cache), so e.g. a
+  PreviewImage keeps its temp-file prefix; otherwise every execution gets a new instance.
 * The ProgressRegistry sends ``progress_state`` snapshots and type-4 previews.
 * Events follow execution.py: execution_start, execution_cached, per node progress_state /
   executing / progress / executed, then execution_success | execution_error |
@@ -20,7 +23,7 @@ import time
 import traceback
 
 from . import hub as hubmod
-from .nodes import REGISTRY, Interrupted, get_input_info
+from .nodes import Interrupted, get_input_info
 from .validation import full_type_name, is_link
 
 log = logging.getLogger("comfy_emulator.execution")
@@ -72,7 +75,7 @@ def compute_signatures(env, prompt):
             return object()
         busy.add(nid)
         node = prompt[nid]
-        cls = REGISTRY[node["class_type"]]
+        cls = env.nodes[node["class_type"]]
         inputs = node.get("inputs", {})
         parts = [node["class_type"], is_changed(nid, cls, inputs)]
         hidden = cls.input_types(env).get("hidden", {})
@@ -94,9 +97,10 @@ def compute_signatures(env, prompt):
 class ExecutionList:
     """comfy_execution.graph.ExecutionList (without lazy inputs / subgraphs / async nodes)."""
 
-    def __init__(self, prompt, is_cached):
+    def __init__(self, prompt, is_cached, nodes):
         self.prompt = prompt
         self.is_cached = is_cached
+        self.nodes = nodes
         self.pending = {}
         self.block_count = {}
         self.blocking = {}
@@ -133,7 +137,7 @@ class ExecutionList:
         return len(self.pending) == 0
 
     def _is_output(self, nid):
-        return REGISTRY[self.prompt[nid]["class_type"]].OUTPUT_NODE is True
+        return self.nodes[self.prompt[nid]["class_type"]].OUTPUT_NODE is True
 
     def _pick(self, ready):
         for nid in ready:
@@ -245,8 +249,9 @@ class NodeContext:
         if preview is not None and not env.hub.supports_preview_metadata(env.client_id):
             env.hub.send_sync(hubmod.UNENCODED_PREVIEW_IMAGE, preview, env.client_id)
 
-    def send_text(self, text, node_id):
-        self.env.hub.send_progress_text(text, node_id)
+    def send_text(self, text, node_id, sid=None):
+        """PromptServer.send_progress_text: to ``sid``, or to every socket when None."""
+        self.env.hub.send_progress_text(text, node_id, sid)
 
 
 def format_value(x):
@@ -259,10 +264,21 @@ class Executor:
     def __init__(self, env):
         self.env = env
         self.cache = {}
+        self.objects = {}   # (node id, class_type) -> node instance (reuse_node_objects only)
         self.status_messages = []
 
     def reset(self):
         self.cache = {}
+        self.objects = {}
+
+    def node_object(self, nid, class_type, cls):
+        """The instance that runs node ``nid``: a kept one with reuse_node_objects, else new."""
+        if not self.env.profile.reuse_node_objects:
+            return cls()
+        key = (nid, class_type)
+        if key not in self.objects:
+            self.objects[key] = cls()
+        return self.objects[key]
 
     def add_message(self, event, data, broadcast):
         data = {**data, "timestamp": int(time.time() * 1000)}
@@ -299,6 +315,8 @@ class Executor:
         signatures = compute_signatures(env, prompt)
         keys = set(signatures.values())
         self.cache = {k: v for k, v in self.cache.items() if k in keys}
+        in_prompt = {(nid, node["class_type"]) for nid, node in prompt.items()}
+        self.objects = {k: v for k, v in self.objects.items() if k in in_prompt}
         cached_nodes = [nid for nid in prompt if signatures[nid] in self.cache]
         self.add_message("execution_cached", {"nodes": cached_nodes, "prompt_id": prompt_id}, broadcast=False)
 
@@ -306,7 +324,7 @@ class Executor:
         ui_outputs = {}
         outputs = {}
         current_outputs = list(prompt.keys())
-        elist = ExecutionList(prompt, lambda nid: signatures.get(nid) in self.cache)
+        elist = ExecutionList(prompt, lambda nid: signatures.get(nid) in self.cache, env.nodes)
         for nid in list(execute_outputs):
             elist.add_node(nid)
 
@@ -365,7 +383,7 @@ class Executor:
                            ui_outputs, executed):
         env = self.env
         node = prompt[nid]
-        cls = REGISTRY[node["class_type"]]
+        cls = env.nodes[node["class_type"]]
         entry = self.cache.get(signatures[nid])
         if entry is not None:
             if env.client_id is not None:
@@ -389,7 +407,7 @@ class Executor:
                                   env.client_id)
             env.throw_if_interrupted()  # nodes.before_node_execution()
             ctx = NodeContext(env, registry, prompt_id, nid, prompt, extra_data)
-            result = cls().run(ctx, **input_data)
+            result = self.node_object(nid, node["class_type"], cls).run(ctx, **input_data)
             if inspect.isawaitable(result):
                 result = await result
             if isinstance(result, dict):

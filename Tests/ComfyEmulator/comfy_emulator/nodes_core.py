@@ -210,12 +210,17 @@ class PreviewImage(Node):
     DESCRIPTION = "Saves the input images to your ComfyUI output directory."
     OUTPUT_NODE = True
 
+    def __init__(self):
+        # Drawn per instance, as ComfyUI does: an instance kept across prompts (0.33 mode's
+        # object reuse) keeps its letters and its file counter goes on.
+        self.prefix_append = temp_prefix_append()
+
     @classmethod
     def input_types(cls, env):
         return {"required": {"images": ["IMAGE"]}, "hidden": dict(HIDDEN_PNG)}
 
     def run(self, ctx, images, prompt=None, extra_pnginfo=None):
-        prefix = "ComfyUI" + temp_prefix_append()
+        prefix = "ComfyUI" + self.prefix_append
         return save_image_batch(ctx, images, prefix, ctx.env.paths.temp, "temp", 1)
 
 
@@ -232,9 +237,12 @@ class MaskPreview(Node):
     def input_types(cls, env):
         return {"required": {"mask": ["MASK"]}, "hidden": dict(HIDDEN_PNG)}
 
+    def __init__(self):
+        self.prefix_append = temp_prefix_append()
+
     def run(self, ctx, mask, prompt=None, extra_pnginfo=None):
         images = ImageBatch(m.convert("RGB") for m in mask)
-        prefix = "ComfyUI" + temp_prefix_append()
+        prefix = "ComfyUI" + self.prefix_append
         return save_image_batch(ctx, images, prefix, ctx.env.paths.temp, "temp", 4)
 
 

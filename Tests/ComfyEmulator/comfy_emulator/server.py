@@ -4,6 +4,11 @@ Handlers follow server.py of ComfyUI statement by statement where the behaviour 
 to a client: unguarded ``request.json()`` (malformed JSON -> aiohttp's 500 text page), empty
 200/400/403/404 bodies without a content type, the /view and /upload path checks, and the
 Host/Origin loopback check (or the CORS headers with --enable-cors-header).
+
+0.33 mode (see versions.Profile) changes: the Sec-Fetch-Site check, HEAD on GET routes, the
+empty 404 of unknown paths, /features and /system_stats contents, canonical prompt ids and
+``extra_data.create_time`` in POST /prompt, and the /view hardening (view_safety.py); the
+/api/jobs routes (jobs.py) join the route table and get the same /api alias as the others.
 """
 import hashlib
 import ipaddress
@@ -13,6 +18,7 @@ import mimetypes
 import os
 import socket
 import sys
+import time
 import urllib.parse
 import uuid
 from io import BytesIO
@@ -21,11 +27,19 @@ from aiohttp import WSMsgType, web
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from .nodes import REGISTRY, node_info
+from .jobs import is_canonical_uuid
+from .nodes import node_info
 from .validation import validate_prompt
+from .view_safety import file_headers
 
 log = logging.getLogger("comfy_emulator.server")
-COMFYUI_VERSION = "0.3.64"
+INVALID_PROMPT_ID = {
+    "type": "invalid_prompt_id",
+    "message": "prompt_id must be a valid UUID",
+    "details": "prompt_id must be a UUID string in canonical lowercase hyphenated form; "
+               "omit it to let the server generate one",
+    "extra_info": {},
+}
 MODEL_FOLDERS = ["checkpoints", "configs", "loras", "vae", "text_encoders", "diffusion_models",
                  "clip_vision", "style_models", "embeddings", "diffusers", "vae_approx", "controlnet",
                  "gligen", "upscale_models", "custom_nodes", "hypernetworks", "photomaker", "classifiers"]
@@ -68,11 +82,19 @@ def origin_rejected(request):
     return False
 
 
-def make_origin_middleware():
+def cross_site(request):
+    """0.33: a browser's Sec-Fetch-Site: cross-site is refused whatever the Origin says."""
+    return request.headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site"
+
+
+def make_origin_middleware(sec_fetch_site_check=False):
     @web.middleware
     async def origin_only_middleware(request, handler):
         if request.path.startswith("/__emulator/"):
             return await handler(request)
+        if sec_fetch_site_check and cross_site(request):
+            log.warning("cross-site request (Sec-Fetch-Site), returning 403")
+            return web.Response(status=403)
         if origin_rejected(request):
             log.warning("request with non matching host and origin, returning 403")
             return web.Response(status=403)
@@ -80,6 +102,23 @@ def make_origin_middleware():
             return web.Response()
         return await handler(request)
     return origin_only_middleware
+
+
+def make_empty_404_middleware():
+    """0.33: a path no route matches gets 404 with an empty chunked application/octet-stream
+    body (recorded for GET /jobs) instead of aiohttp's "404: Not Found" text."""
+    @web.middleware
+    async def empty_404_middleware(request, handler):
+        try:
+            return await handler(request)
+        except web.HTTPNotFound:
+            if getattr(request.match_info, "http_exception", None) is None:
+                raise  # a route's own 404
+            response = web.StreamResponse(status=404)
+            await response.prepare(request)
+            await response.write_eof()
+            return response
+    return empty_404_middleware
 
 
 def make_cors_middleware(allowed_origin):
@@ -112,8 +151,9 @@ def _ram():
 
 
 class ComfyRoutes:
-    def __init__(self, emu):
+    def __init__(self, emu, extra_routes=()):
         self.emu = emu
+        self.extra_routes = list(extra_routes)   # (method, path, handler), e.g. jobs.JobRoutes
 
     # -- registration --------------------------------------------------------------------
     def table(self):
@@ -140,13 +180,18 @@ class ComfyRoutes:
             ("POST", "/interrupt", self.post_interrupt),
             ("POST", "/free", self.post_free),
             ("POST", "/history", self.post_history),
-        ]
+        ] + self.extra_routes
 
     def register(self, app):
-        for method, path, handler in self.table():
-            app.router.add_route(method, path, handler)
-        for method, path, handler in self.table():
-            app.router.add_route(method, "/api" + path, handler)
+        # ComfyUI declares routes with aiohttp's RouteTableDef, whose GET routes also answer
+        # HEAD; the 0.3.64 emulator's table routes never did (405), 0.33 mode's do.
+        head = self.emu.profile.head_requests
+        for prefix in ("", "/api"):
+            for method, path, handler in self.table():
+                if method == "GET" and head:
+                    app.router.add_get(prefix + path, handler)
+                else:
+                    app.router.add_route(method, prefix + path, handler)
         app.router.add_get("/", self.index)
 
     # -- websocket -------------------------------------------------------------------------
@@ -210,20 +255,29 @@ class ComfyRoutes:
 
     async def system_stats(self, request):
         total, free = _ram()
+        profile = self.emu.profile
+        system = {
+            "os": profile.os_name,
+            "ram_total": total,
+            "ram_free": free,
+            "comfyui_version": profile.comfyui_version,
+            "required_frontend_version": profile.frontend_version,
+            "installed_templates_version": profile.templates_version,
+            "required_templates_version": profile.templates_version,
+        }
+        if profile.package_versions:
+            system["comfy_package_versions"] = [{"name": name, "installed": version, "required": version}
+                                                for name, version in profile.package_versions]
+        system.update({
+            "python_version": sys.version,
+            "pytorch_version": profile.pytorch_version,
+            "embedded_python": False,
+        })
+        if profile.deploy_environment is not None:
+            system["deploy_environment"] = profile.deploy_environment
+        system["argv"] = self.emu.argv
         return web.json_response({
-            "system": {
-                "os": os.name,
-                "ram_total": total,
-                "ram_free": free,
-                "comfyui_version": COMFYUI_VERSION,
-                "required_frontend_version": "1.27.10",
-                "installed_templates_version": "0.1.95",
-                "required_templates_version": "0.1.95",
-                "python_version": sys.version,
-                "pytorch_version": "2.8.0+cpu",
-                "embedded_python": False,
-                "argv": self.emu.argv,
-            },
+            "system": system,
             "devices": [{
                 "name": "cpu", "type": "cpu", "index": None,
                 "vram_total": total, "vram_free": free,
@@ -239,7 +293,7 @@ class ComfyRoutes:
 
     async def get_object_info(self, request):
         out = {}
-        for name, cls in REGISTRY.items():
+        for name, cls in self.emu.nodes.items():
             try:
                 out[name] = node_info(cls, self.emu)
             except Exception:
@@ -249,8 +303,8 @@ class ComfyRoutes:
     async def get_object_info_node(self, request):
         node_class = request.match_info.get("node_class", None)
         out = {}
-        if node_class is not None and node_class in REGISTRY:
-            out[node_class] = node_info(REGISTRY[node_class], self.emu)
+        if node_class is not None and node_class in self.emu.nodes:
+            out[node_class] = node_info(self.emu.nodes[node_class], self.emu)
         return web.json_response(out)
 
     # -- history / queue -------------------------------------------------------------------
@@ -284,7 +338,14 @@ class ComfyRoutes:
 
         if "prompt" in json_data:
             prompt = json_data["prompt"]
-            prompt_id = str(json_data.get("prompt_id", uuid.uuid4()))
+            if emu.profile.canonical_prompt_ids:
+                prompt_id = json_data.get("prompt_id")
+                if prompt_id is None:  # absent or null: the server mints one
+                    prompt_id = str(uuid.uuid4())
+                elif not is_canonical_uuid(prompt_id):
+                    return web.json_response({"error": INVALID_PROMPT_ID, "node_errors": {}}, status=400)
+            else:
+                prompt_id = str(json_data.get("prompt_id", uuid.uuid4()))
             partial = json_data["partial_execution_targets"] if "partial_execution_targets" in json_data else None
             valid = validate_prompt(emu, prompt, partial)
             extra_data = {}
@@ -292,6 +353,8 @@ class ComfyRoutes:
                 extra_data = json_data["extra_data"]
             if "client_id" in json_data:
                 extra_data["client_id"] = json_data["client_id"]
+            if emu.profile.create_time and isinstance(extra_data, dict):
+                extra_data["create_time"] = int(time.time() * 1000)
             if valid[0]:
                 emu.queue.put([number, prompt_id, prompt, extra_data, valid[2]])
                 return web.json_response({"prompt_id": prompt_id, "number": number, "node_errors": valid[3]})
@@ -452,6 +515,8 @@ class ComfyRoutes:
             file = os.path.join(output_dir, filename)
             if os.path.isfile(file):
                 disposition = {"Content-Disposition": f"filename=\"{filename}\""}
+                if self.emu.profile.view_hardening:
+                    disposition = {"X-Content-Type-Options": "nosniff", **disposition}
                 if "preview" in query:
                     with Image.open(file) as img:
                         preview_info = query["preview"].split(";")
@@ -490,6 +555,9 @@ class ComfyRoutes:
                         alpha_img.save(buffer, format="PNG")
                         return web.Response(body=buffer.getvalue(), content_type="image/png", headers=disposition)
                 content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+                if self.emu.profile.view_hardening:
+                    return web.FileResponse(file, headers=file_headers(
+                        filename, content_type, request.headers.get("Sec-Fetch-Dest")))
                 if content_type in {"text/html", "text/html-sandboxed", "application/xhtml+xml",
                                     "text/javascript", "text/css"}:
                     content_type = "application/octet-stream"

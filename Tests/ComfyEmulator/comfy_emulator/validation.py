@@ -9,7 +9,7 @@ order); the emulator uses declaration order and prompt order.
 import sys
 import traceback
 
-from .nodes import REGISTRY, get_input_info
+from .nodes import get_input_info
 
 
 def full_type_name(klass):
@@ -48,7 +48,7 @@ def validate_inputs(env, prompt, item, validated):
 
     inputs = prompt[unique_id]["inputs"]
     class_type = prompt[unique_id]["class_type"]
-    obj_class = REGISTRY[class_type]
+    obj_class = env.nodes[class_type]
 
     class_inputs = obj_class.input_types(env)
     valid_inputs = list(class_inputs.get("required", {})) + [
@@ -84,7 +84,7 @@ def validate_inputs(env, prompt, item, validated):
 
             o_id = val[0]
             o_class_type = prompt[o_id]["class_type"]
-            r = REGISTRY[o_class_type].RETURN_TYPES
+            r = env.nodes[o_class_type].RETURN_TYPES
             received_type = r[val[1]]
             if not validate_node_input(received_type, input_type):
                 errors.append({
@@ -216,7 +216,7 @@ def validate_prompt(env, prompt, partial_execution_list):
                 "extra_info": {},
             }, [], {})
         class_type = prompt[x]["class_type"]
-        class_ = REGISTRY.get(class_type)
+        class_ = env.nodes.get(class_type)
         if class_ is None:
             return (False, {
                 "type": "invalid_prompt",

@@ -123,6 +123,8 @@ final class LoadConnection: TCPConnectionDelegate, @unchecked Sendable {
             if payload[start] == key[0] && payload[start..<(start + key.count)].elementsEqual(key) {
                 var value = 0
                 var index = start + key.count
+                // JSON allows spaces after the colon (Python's json.dumps writes one).
+                while index < payload.endIndex, payload[index] == 0x20 { index += 1 }
                 while index < payload.endIndex, payload[index] >= 48, payload[index] <= 57 {
                     value = value * 10 + Int(payload[index] - 48)
                     index += 1
