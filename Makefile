@@ -132,7 +132,9 @@ format:
 ## the WebSocket broadcast (Tests/Bench/ws-bench.sh) against node-ws, then a 100 MB download from
 ## the ComfyUI emulator through the upstream atom (MB/s and RSS growth), and the REST proxy
 ## overhead (Tests/Bench/proxy-bench.sh: GET /api/v1/queue/status versus the emulator's /queue),
-## and the WebSocket gateway (Tests/Bench/ws_gateway_bench.py: 1,000 subscribers, 100 client ids).
+## and the WebSocket gateway (Tests/Bench/ws_gateway_bench.py: 1,000 subscribers, 100 client ids),
+## then the job ledger: submits with and without it (Tests/Bench/submit-bench.sh) and its size and
+## reads at 100,000 jobs (ledger-bench).
 bench: deps
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	for product in comfy-gateway websocket-echo websocket-load; do \
@@ -144,6 +146,9 @@ bench: deps
 	.build-venv/bin/python Tests/Bench/ws_gateway_bench.py .build/release/comfy-gateway .build/release/websocket-load
 	$(SWIFT) build -c release --product upstream-bench
 	.build/release/upstream-bench
+	Tests/Bench/submit-bench.sh .build/release/comfy-gateway
+	$(SWIFT) build -c release --product ledger-bench
+	.build/release/ledger-bench 100000
 
 ## libFuzzer on the HTTP decoders, the WebSocket decoder and the multipart parser, SECONDS
 ## seconds each (make fuzz SECONDS=600).
