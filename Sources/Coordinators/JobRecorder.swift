@@ -6,7 +6,8 @@ import MoleculeWorkflow
 
 /// Writes what the job tracker reports into the ledger: each job's start, the messages of its
 /// run (`progress` only as the latest value per node), and its one end with the terminal message
-/// its WebSockets get. Runs before the notice reaches the sockets. Loop-bound.
+/// its WebSockets get. Outputs are stored once, in the job (the log's `executed` and `result`
+/// entries leave them out). Runs before the notice reaches the sockets. Loop-bound.
 struct JobRecorder: Sendable {
     let jobs: Jobs
 
@@ -16,9 +17,14 @@ struct JobRecorder: Sendable {
             jobs.started(promptID)
         case .message(_, let kind, let data, _):
             guard let promptID = data["prompt_id"]?.stringValue else { return }
-            if kind == .progress {
+            switch kind {
+            case .progress:
                 jobs.progress(promptID, node: data["node"]?.stringValue ?? "", data: data)
-            } else {
+            case .executed:
+                // The node's output is kept once, in the job's outputs when it ends, not in the
+                // log as well: a node's output can be many megabytes.
+                jobs.event(promptID, type: kind.rawValue, data: data.removing("output"))
+            case .executing:
                 jobs.event(promptID, type: kind.rawValue, data: data)
             }
         case .finished(_, let promptID, let entry, _):
@@ -29,13 +35,7 @@ struct JobRecorder: Sendable {
                     "execution_error",
                     WebSocketCoordinator.executionError(promptID: promptID, error: history.error).data
                 )
-                : (
-                    "result",
-                    [
-                        "prompt_id": .string(promptID), "status": .string(history.status.rawValue),
-                        "outputs": history.outputs,
-                    ]
-                )
+                : ("result", ["prompt_id": .string(promptID), "status": .string(history.status.rawValue)])
             jobs.finished(
                 promptID, status: history.status, outputs: history.outputs, error: history.error, terminal: terminal)
         case .lost(_, let promptID, let reason):
@@ -48,5 +48,14 @@ struct JobRecorder: Sendable {
         case .status, .binary, .upstreamDisconnected, .upstreamReconnected:
             break
         }
+    }
+}
+
+extension JSONValue {
+    /// This object without `key` (other values are returned unchanged).
+    fileprivate func removing(_ key: String) -> JSONValue {
+        guard case .object(var members) = self else { return self }
+        members[key] = nil
+        return .object(members)
     }
 }

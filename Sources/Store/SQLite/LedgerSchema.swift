@@ -6,7 +6,7 @@ enum LedgerSchema {
         // 1: jobs, their event log, the latest progress per node, idempotency keys.
         """
         CREATE TABLE jobs (
-            position INTEGER PRIMARY KEY AUTOINCREMENT,
+            position INTEGER PRIMARY KEY,
             id TEXT NOT NULL UNIQUE,
             client_id TEXT NOT NULL,
             backend TEXT NOT NULL,
