@@ -73,9 +73,10 @@ package struct WorkflowCoordinator: Sendable {
                 // ComfyUI may have queued it after all: keep following it; the tracker's check of
                 // quiet prompts finds it, or reports it lost.
                 events.release(promptID: id)
+                jobs.settled(key: idempotency?.key)
             } else {
                 events.untrack(promptID: id)
-                jobs.discard(id)
+                jobs.discard(id, key: idempotency?.key)
             }
             throw error
         }

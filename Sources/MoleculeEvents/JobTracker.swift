@@ -66,8 +66,11 @@ package struct JobTracker {
         lastStatus = nil
     }
 
-    /// The prompt ids being tracked.
+    /// The prompt ids being tracked (held ones included).
     package var trackedPromptIDs: [String] { Array(jobs.keys) }
+
+    /// The tracked prompts that have been sent (not held): those ComfyUI should know.
+    package var sentPromptIDs: [String] { jobs.compactMap { $0.value.held == nil ? $0.key : nil } }
 
     /// How many prompts are followed.
     package var trackedCount: Int { jobs.count }
@@ -192,9 +195,10 @@ package struct JobTracker {
     }
 
     /// Marks `promptID` as being finished by the caller (a history read after a reconnect);
-    /// false when it is not tracked or already being finished.
+    /// false when it is not tracked, already being finished, or held.
     package mutating func beginFinishing(_ promptID: String) -> Bool {
-        guard let job = jobs[promptID], !job.finishing else { return false }
+        // A held prompt's submit is still on its way: ComfyUI not knowing it yet says nothing.
+        guard let job = jobs[promptID], !job.finishing, job.held == nil else { return false }
         jobs[promptID]?.finishing = true
         return true
     }

@@ -142,7 +142,7 @@ package final class UpstreamEvents: @unchecked Sendable {
                 api.forgetJobRoutes()
                 onConnectionChange?(true)
                 onNotice?(.upstreamReconnected)
-                reconcile(tracker.trackedPromptIDs)
+                reconcile(tracker.sentPromptIDs)
             }
         case .connectFailed(let reason, let retryIn):
             logger.debug(
@@ -182,6 +182,9 @@ package final class UpstreamEvents: @unchecked Sendable {
     /// none or cannot be asked, from what the tracker saw.
     private func readHistory(of promptID: String) async {
         let entry = try? await api.history(promptID: promptID)
+        // Stopping closed the connections: no answer says nothing about the prompt, which the
+        // next start follows again.
+        guard !stopping else { return }
         perform(
             tracker.finish(
                 promptID: promptID, entry: entry ?? nil,
@@ -213,8 +216,9 @@ package final class UpstreamEvents: @unchecked Sendable {
                 guard let fromQueue = await endedByQueue(promptIDs) else { return }
                 ended = fromQueue
             }
-            guard !ended.isEmpty else { return }
+            guard !ended.isEmpty, !stopping else { return }
             _ = await passBarrier()
+            guard !stopping else { return }
             for (promptID, entry) in ended where tracker.beginFinishing(promptID) {
                 perform(tracker.finish(promptID: promptID, entry: entry, lostReason: Self.lostReason(promptID)))
             }

@@ -15,7 +15,7 @@ package import Store
 ///
 /// What happens to a job is recorded without making anyone wait: changes queue here and go to
 /// the store together (group commit), in order; `progress` keeps only the latest value per node,
-/// written at most every `progressInterval`.
+/// written at most every `progressIntervalMilliseconds`.
 /// `@unchecked Sendable`: a `Sendable` route holds it; only tasks on the loop touch it.
 package final class Jobs: @unchecked Sendable {
     /// How a submit is admitted.
@@ -39,7 +39,7 @@ package final class Jobs: @unchecked Sendable {
     /// What time it is, in milliseconds since the epoch (a test clock replaces it).
     private let clock: @Sendable () -> Int64
     /// How often the latest progress values are written.
-    package var progressInterval: Duration = .milliseconds(250)
+    package var progressIntervalMilliseconds: UInt64 = 250
     private var pending: [JobChange] = []
     private var progress: [ProgressKey: JobChange] = [:]
     private var flushing = false
@@ -92,8 +92,12 @@ package final class Jobs: @unchecked Sendable {
                     "A request with Idempotency-Key '\(key)' is still being processed; retry when it has been answered.",
                 details: ["idempotency_key": .string(key)])
         }
+        // The key stays in flight until its job is accepted, discarded or left to reconcile
+        // (`accepted`, `discard`, `settled`), so a retry meanwhile is a conflict, not a replay
+        // of an answer that does not exist yet.
         keysInFlight.insert(key)
-        defer { keysInFlight.remove(key) }
+        var admitted = false
+        defer { if !admitted { keysInFlight.remove(key) } }
         let entry: IdempotencyEntry?
         do {
             entry = try await store.idempotencyEntry(key: key)
@@ -118,6 +122,7 @@ package final class Jobs: @unchecked Sendable {
         }
         try await create(
             job, idempotency: IdempotencyEntry(key: key, requestHash: requestHash, jobID: job.id, createdAt: clock()))
+        admitted = true
         return .new
     }
 
@@ -142,11 +147,20 @@ package final class Jobs: @unchecked Sendable {
     package func accepted(_ id: String, number: Int, key: String?, answer: JSONValue) {
         enqueue(.accepted(id: id, number: number))
         if let key { enqueue(.answer(key: key, answer: answer)) }
+        settled(key: key)
     }
 
     /// The backend refused the job: it was never a job, so it is forgotten (with its key).
-    package func discard(_ id: String) {
+    package func discard(_ id: String, key: String?) {
         enqueue(.discarded(id: id))
+        settled(key: key)
+    }
+
+    /// The admission of the job with idempotency key `key` is over (accepted, discarded, or left
+    /// for the reconcile to settle after a timeout): a retry with the key is answered from the
+    /// ledger from now on.
+    package func settled(key: String?) {
+        if let key { keysInFlight.remove(key) }
     }
 
     // MARK: Recording
@@ -197,7 +211,8 @@ package final class Jobs: @unchecked Sendable {
         Task(executorPreference: loop) { [self] in
             while true {
                 if pending.isEmpty && !progress.isEmpty && flushed.isEmpty {
-                    try? await Task.sleep(for: progressInterval)
+                    // A loop timer: this task must resume on the loop that owns these queues.
+                    await loop.sleep(milliseconds: progressIntervalMilliseconds)
                 }
                 let batch = pending + progress.values
                 pending.removeAll(keepingCapacity: true)

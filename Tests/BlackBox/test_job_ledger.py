@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -152,6 +153,27 @@ def test_a_malformed_key_is_422_and_a_refused_submit_frees_its_key(api):
     # ComfyUI refused it, so it never became a job: the key is free for a corrected request.
     ok = api.client.post(f"{API}/workflows/submit", json={"workflow": empty_save()}, headers={"Idempotency-Key": key})
     assert ok.status_code == 200 and "idempotent-replayed" not in ok.headers
+
+
+def test_a_key_is_in_flight_until_comfyui_answers_and_a_timed_out_submit_is_kept(api):
+    """While the key's first submit waits for ComfyUI, a retry is 409 (there is no answer to
+    replay yet); once that submit timed out (ComfyUI may have queued it), the job is kept and a
+    retry replays it as queued instead of queueing it twice."""
+    key = f"key-{unique()}"
+    body = {"workflow": empty_save()}
+    api.emu.set_faults(hang=["/prompt"])
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(api.client.post, f"{API}/workflows/submit", json=body, headers={"Idempotency-Key": key})
+        time.sleep(1.0)
+        during = api.client.post(f"{API}/workflows/submit", json=body, headers={"Idempotency-Key": key})
+        assert_error(during, 409, "IDEMPOTENCY_CONFLICT")
+        assert_error(first.result(timeout=30), 504, "TASK_TIMEOUT")
+    api.emu.clear_faults()
+    after = api.client.post(f"{API}/workflows/submit", json=body, headers={"Idempotency-Key": key})
+    assert after.status_code == 200 and after.headers["idempotent-replayed"] == "true", after.text
+    replayed = after.json()
+    assert replayed["status"] == "queued" and replayed["number"] is None, replayed
+    assert job(api.client, replayed["prompt_id"])["status"] in ("pending", "lost")
 
 
 def test_a_key_expires_after_24_hours(stack, tmp_path):

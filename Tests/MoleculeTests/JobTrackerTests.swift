@@ -70,6 +70,19 @@ struct JobTrackerTests {
         #expect(Set(tracker.quietPrompts(for: .seconds(10), now: start + .seconds(120))) == ["held", "sent"])
     }
 
+    @Test func aHeldPromptIsNeitherReconciledNorFinishedByOne() {
+        var tracker = JobTracker()
+        tracker.track(promptID: "held", clientID: "alice", held: true, now: start)
+        tracker.track(promptID: "sent", clientID: "alice", now: start)
+        #expect(tracker.sentPromptIDs == ["sent"])
+        let heldBegan = tracker.beginFinishing("held")
+        #expect(!heldBegan)
+        _ = tracker.release(promptID: "held", now: start)
+        #expect(Set(tracker.sentPromptIDs) == ["held", "sent"])
+        let releasedBegan = tracker.beginFinishing("held")
+        #expect(releasedBegan)
+    }
+
     @Test func aStartIsReportedOnceBeforeTheFirstExecuting() {
         var tracker = JobTracker()
         tracker.track(promptID: "p", clientID: "alice", now: start)

@@ -115,10 +115,30 @@ struct LedgerStoreTests {
         await store.close()
     }
 
+    @Test func everyWriteReportedDoneBeforeCloseIsInTheFileAfterIt() async throws {
+        let folder = Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/jobs.db"
+        let store = try await Self.open(path)
+        // Writes and the close queued together, so they often share a batch: the close must wait
+        // for the writes before it to commit.
+        let writes = (1...20).map { index in
+            Task { () -> Bool in (try? await store.create(Self.job(index), idempotency: nil)) != nil }
+        }
+        await store.close()
+        var done: [Int] = []
+        for (offset, write) in writes.enumerated() where await write.value { done.append(offset + 1) }
+        let reopened = try await Self.open(path)
+        for index in done { #expect(try await reopened.job(id: Self.job(index).id) != nil, "job \(index)") }
+        await reopened.close()
+    }
+
     @Test func idempotencyKeysAreKeptWithTheirAnswerAndDiscardedWithTheirJob() async throws {
         let store = try await SQLiteJobStore.open(.sqliteMemory)
         let entry = IdempotencyEntry(key: "k", requestHash: "h", jobID: Self.job(1).id, createdAt: 100)
         try await store.create(Self.job(1), idempotency: entry)
+        // Not answered yet: no answer, not JSON's null.
+        #expect(try await store.idempotencyEntry(key: "k")?.answer == nil)
         try await store.apply([.answer(key: "k", answer: ["prompt_id": "x"])])
         var expected = entry
         expected.answer = ["prompt_id": "x"]

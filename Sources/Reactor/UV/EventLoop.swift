@@ -209,7 +209,7 @@ package final class EventLoop: @unchecked Sendable {
                 endOfTurn.removeAll(keepingCapacity: true)
                 for body in work { body() }
             }
-        } while !localJobs.isEmpty || !endOfTurn.isEmpty
+        } while !localJobs.isEmpty || !endOfTurn.isEmpty || !flushQueue.isEmpty
     }
 
     func register(_ owner: HandleOwner) {

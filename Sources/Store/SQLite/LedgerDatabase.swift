@@ -236,9 +236,12 @@ final class LedgerDatabase {
                 "SELECT request_hash, job_id, answer, created_at FROM idempotency_keys WHERE key = ?1", [.text(key)])
         }
         guard let row = rows.first else { return nil }
+        // Spelled out: a bare `nil` here would be JSON's null (JSONValue is nil-literal
+        // expressible), which is an answer, not the absence of one.
+        let answer: JSONValue? = row[2] == .null ? Optional.none : try Self.json(row[2])
         return IdempotencyEntry(
-            key: key, requestHash: row[0].text ?? "", jobID: row[1].text ?? "",
-            answer: row[2] == .null ? nil : try Self.json(row[2]), createdAt: row[3].integer ?? 0)
+            key: key, requestHash: row[0].text ?? "", jobID: row[1].text ?? "", answer: answer,
+            createdAt: row[3].integer ?? 0)
     }
 
     func events(of id: String) throws(StoreError) -> [JobEvent] {

@@ -79,7 +79,7 @@ package final class SQLiteJobStore: JobStore, @unchecked Sendable {
     }
 
     package func close() async {
-        try? await perform(isWrite: false) { session throws(StoreError) in
+        try? await perform(isWrite: false, isBarrier: true) { session throws(StoreError) in
             session.database?.close()
             session.database = nil
         }
@@ -101,12 +101,12 @@ package final class SQLiteJobStore: JobStore, @unchecked Sendable {
     }
 
     private func perform<T: Sendable>(
-        isWrite: Bool, _ body: @escaping @Sendable (LedgerSession) throws(StoreError) -> T
+        isWrite: Bool, isBarrier: Bool = false, _ body: @escaping @Sendable (LedgerSession) throws(StoreError) -> T
     ) async throws(StoreError) -> T {
         let result = await withCheckedContinuation {
             (continuation: CheckedContinuation<Result<T, StoreError>, Never>) in
             let work = LedgerWork(
-                isWrite: isWrite,
+                isWrite: isWrite, isBarrier: isBarrier,
                 perform: { session throws(StoreError) in
                     let value = try body(session)
                     return { continuation.resume(returning: .success(value)) }
@@ -141,6 +141,8 @@ extension SQLiteJobStore {
 /// failure. `perform` returns how to report success, called once the batch's writes commit.
 struct LedgerWork: Sendable {
     let isWrite: Bool
+    /// Runs alone, after everything queued before it has committed (closing the database).
+    var isBarrier = false
     let perform: @Sendable (LedgerSession) throws(StoreError) -> @Sendable () -> Void
     let fail: @Sendable (StoreError) -> Void
 }
@@ -155,48 +157,62 @@ final class LedgerSession: @unchecked Sendable {
         return database
     }
 
-    /// Runs a batch: reads as they come, writes in one transaction, each in a savepoint;
-    /// successes are reported after the commit (a failed commit fails every write of the batch).
+    /// Runs a batch in order, split at each barrier (the store's close): the part before a
+    /// barrier commits before the barrier runs.
     func handle(_ batch: [LedgerWork]) {
-        let writes = batch.contains(where: \.isWrite) ? database : nil
-        if let writes {
-            do {
-                try writes.begin()
-            } catch {
-                for work in batch where work.isWrite { work.fail(error) }
-                handleReads(batch)
-                return
-            }
+        var start = 0
+        for index in batch.indices where batch[index].isBarrier {
+            handlePart(batch[start..<index])
+            do { try batch[index].perform(self)() } catch { batch[index].fail(error) }
+            start = index + 1
         }
-        var committed: [(LedgerWork, @Sendable () -> Void)] = []
-        for work in batch {
-            guard work.isWrite, let writes else {
+        handlePart(batch[start...])
+    }
+
+    /// Runs writes in one transaction, each in a savepoint, and reads inside it (they see the
+    /// writes before them). Nothing is reported until the commit: writes fail together when it
+    /// fails; reads are answered after it either way.
+    private func handlePart(_ part: ArraySlice<LedgerWork>) {
+        guard !part.isEmpty else { return }
+        guard part.contains(where: \.isWrite), let writes = database else {
+            for work in part {
                 do { try work.perform(self)() } catch { work.fail(error) }
+            }
+            return
+        }
+        do {
+            try writes.begin()
+        } catch {
+            for work in part where work.isWrite { work.fail(error) }
+            for work in part where !work.isWrite {
+                do { try work.perform(self)() } catch { work.fail(error) }
+            }
+            return
+        }
+        var written: [(LedgerWork, @Sendable () -> Void)] = []
+        var read: [@Sendable () -> Void] = []
+        for work in part {
+            guard work.isWrite else {
+                do { read.append(try work.perform(self)) } catch { work.fail(error) }
                 continue
             }
             do {
                 try writes.savepoint()
                 let succeed = try work.perform(self)
                 try writes.release()
-                committed.append((work, succeed))
+                written.append((work, succeed))
             } catch {
                 writes.rollbackToSavepoint()
                 work.fail(error)
             }
         }
-        guard let writes else { return }
         do {
             try writes.commit()
-            for (_, succeed) in committed { succeed() }
+            for (_, succeed) in written { succeed() }
         } catch {
             writes.rollback()
-            for (work, _) in committed { work.fail(error) }
+            for (work, _) in written { work.fail(error) }
         }
-    }
-
-    private func handleReads(_ batch: [LedgerWork]) {
-        for work in batch where !work.isWrite {
-            do { try work.perform(self)() } catch { work.fail(error) }
-        }
+        for answer in read { answer() }
     }
 }
